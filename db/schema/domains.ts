@@ -1,0 +1,41 @@
+import { sql } from 'drizzle-orm';
+import { check, foreignKey, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { timestamps } from './columns.ts';
+import { customers } from './customers.ts';
+import { sqlList, verdicts } from './enums.ts';
+import { programs } from './programs.ts';
+
+export const domains = pgTable(
+  'domains',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    programId: uuid('program_id')
+      .notNull()
+      .references(() => programs.id, { onDelete: 'restrict' }),
+    customerId: uuid('customer_id').notNull(),
+    /** Normalized ASCII (punycode) form: lower case, no trailing dot. */
+    name: text('name').notNull(),
+    /** Unicode form for display. */
+    displayName: text('display_name').notNull(),
+    latestVerdict: text('latest_verdict', { enum: verdicts }),
+    lastCheckedAt: timestamp('last_checked_at', { withTimezone: true, mode: 'date' }),
+    lastDeterminedAt: timestamp('last_determined_at', { withTimezone: true, mode: 'date' }),
+    nextCheckAt: timestamp('next_check_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    unique('domains_program_name_key').on(t.programId, t.name),
+    foreignKey({
+      name: 'domains_customer_in_program_fk',
+      columns: [t.customerId, t.programId],
+      foreignColumns: [customers.id, customers.programId],
+    }).onDelete('cascade'),
+    index('domains_customer_idx').on(t.customerId),
+    index('domains_next_check_idx').on(t.nextCheckAt),
+    index('domains_program_verdict_idx').on(t.programId, t.latestVerdict),
+    check('domains_name_lower', sql`${t.name} = lower(${t.name}) AND right(${t.name}, 1) <> '.'`),
+    check('domains_latest_verdict_valid', sql.raw(`latest_verdict IS NULL OR latest_verdict IN ${sqlList(verdicts)}`)),
+    check('domains_consecutive_failures_nonneg', sql`${t.consecutiveFailures} >= 0`),
+  ],
+);

@@ -1,0 +1,25 @@
+/** Enumerations shared by the schema's check constraints and the API's zod schemas. */
+export const customerStatuses = [
+  'not_contacted',
+  'contacted',
+  'planned',
+  'migrating',
+  'migrated',
+  'completed',
+  'declined',
+  'cancelled',
+  'on_hold',
+] as const;
+export type CustomerStatus = (typeof customerStatuses)[number];
+
+export const verdicts = ['clean', 'needs_mx_change', 'needs_spf_cleanup', 'needs_mx_and_spf', 'unknown'] as const;
+export type Verdict = (typeof verdicts)[number];
+
+export const roles = ['admin', 'manager', 'sales'] as const;
+export type Role = (typeof roles)[number];
+
+export const taskKinds = ['reminder', 'spf_cleanup', 'regression', 'unable_to_verify', 'escalation'] as const;
+export const taskStatuses = ['open', 'completed', 'dismissed', 'closed'] as const;
+
+/** SQL list literal for a check constraint: ('a', 'b'). Values are our own constants, never user input. */
+export const sqlList = (values: readonly string[]) => `(${values.map((v) => `'${v}'`).join(', ')})`;

@@ -1,0 +1,35 @@
+import { sql } from 'drizzle-orm';
+import { check, date, index, integer, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamps, version } from './columns.ts';
+
+export const programs = pgTable(
+  'programs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    legacyService: text('legacy_service').notNull(),
+    successorService: text('successor_service').notNull(),
+    shutdownAt: date('shutdown_at', { mode: 'string' }).notNull(),
+    spfRecordDeletionAt: date('spf_record_deletion_at', { mode: 'string' }),
+    timezone: text('timezone').notNull().default('Asia/Tokyo'),
+    legacyMxHostSuffixes: text('legacy_mx_host_suffixes').array().notNull().default(sql`'{}'`),
+    legacySpfIncludes: text('legacy_spf_includes').array().notNull().default(sql`'{}'`),
+    successorMxHostSuffixes: text('successor_mx_host_suffixes').array().notNull().default(sql`'{}'`),
+    successorSpfIncludes: text('successor_spf_includes').array().notNull().default(sql`'{}'`),
+    reminderOffsetsDays: integer('reminder_offsets_days').array().notNull(),
+    ...version,
+    ...timestamps,
+  },
+  (t) => [
+    index('programs_created_at_idx').on(t.createdAt, t.id),
+    check('programs_name_not_blank', sql`length(btrim(${t.name})) > 0`),
+    check(
+      'programs_spf_deletion_after_shutdown',
+      sql`${t.spfRecordDeletionAt} IS NULL OR ${t.spfRecordDeletionAt} > ${t.shutdownAt}`,
+    ),
+    check(
+      'programs_has_legacy_identifier',
+      sql`cardinality(${t.legacyMxHostSuffixes}) + cardinality(${t.legacySpfIncludes}) > 0`,
+    ),
+  ],
+);

@@ -1,0 +1,97 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { JobDeps } from './context.ts';
+import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
+import { jobStates, type JobCounts, type JobRuntime } from './runtime.ts';
+import { applySchedules } from './schedules.ts';
+
+export interface BullOptions {
+  redisUrl: string;
+  prefix: string;
+}
+
+/**
+ * Producer side for the API: fails fast when Redis is down (no offline queue), so a request is not
+ * held hostage; the outbox keeps what could not be enqueued.
+ */
+export function createBullRuntime(options: BullOptions, onError: (err: Error) => void): JobRuntime & { queues: Record<QueueName, Queue> } {
+  const connection = new Redis(options.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+  });
+  connection.on('error', onError);
+  const queues = Object.fromEntries(
+    queueNames.map((name) => {
+      const queue = new Queue(name, { connection, prefix: options.prefix, defaultJobOptions: defaultOptionsOf(name) });
+      queue.on('error', onError);
+      return [name, queue];
+    }),
+  ) as Record<QueueName, Queue>;
+
+  return {
+    mode: 'bullmq',
+    queues,
+    async enqueue(queue, name, data, jobId) {
+      assertJobId(jobId);
+      await queues[queue].add(name, data, { jobId });
+    },
+    async counts() {
+      const result: JobCounts = {};
+      for (const [name, queue] of Object.entries(queues)) {
+        result[name] = (await queue.getJobCounts(...jobStates)) as JobCounts[string];
+      }
+      return result;
+    },
+    async ping() {
+      await connection.ping();
+    },
+    async close() {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      connection.disconnect();
+    },
+  };
+}
+
+/** Runs one BullMQ job through the processor its queue map names. */
+export async function runBullJob(job: Job, deps: JobDeps) {
+  const definition = findJob(job.queueName, job.name);
+  if (!definition) throw new Error(`No processor for job "${job.name}" on queue "${job.queueName}"`);
+  const data = definition.payload.parse(job.data);
+  return definition.process(data, { jobId: job.id ?? '', attemptsMade: job.attemptsMade, deps });
+}
+
+export interface BullWorkers {
+  close(): Promise<void>;
+}
+
+/** Consumer side: one Worker per queue, and the schedules applied. Used by `npm run worker` and `npm start`. */
+export async function startBullWorkers(
+  options: BullOptions & { concurrency: number },
+  deps: JobDeps,
+  producer: { queues: Record<QueueName, Queue> },
+): Promise<BullWorkers> {
+  // Workers block on Redis: they must wait for it, not fail requests (maxRetriesPerRequest: null).
+  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => deps.log.error({ err }, 'worker redis error'));
+  const workers = queueNames.map((name) => {
+    const worker = new Worker(name, (job) => runBullJob(job, deps), {
+      connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+    });
+    worker.on('error', (err) => deps.log.error({ err, queue: name }, 'worker error'));
+    worker.on('failed', (job, err) =>
+      deps.log.warn({ err, queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade }, 'job failed'),
+    );
+    return worker;
+  });
+  await applySchedules(producer.queues);
+  return {
+    async close() {
+      // Worker.close() waits for the active jobs to finish.
+      await Promise.all(workers.map((w) => w.close()));
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { CronExpressionParser } from 'cron-parser';
+import type { JobDeps } from './context.ts';
+import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
+import { jobStates, type JobCounts, type JobRuntime, type JobState } from './runtime.ts';
+import type { Schedule } from './schedules.ts';
+
+interface InlineJob {
+  id: string;
+  queue: QueueName;
+  name: string;
+  data: unknown;
+  attemptsMade: number;
+  state: JobState;
+  finishedAt?: number;
+}
+
+export interface InlineOptions {
+  concurrency: number;
+  schedules: Schedule[];
+}
+
+/**
+ * Single-node mode: the same processors and schedules as the BullMQ workers, run in this process.
+ * Jobs live in memory; what must survive a restart is written to the outbox first, and the outbox
+ * row is only marked delivered once the job has run (see enqueue's promise).
+ */
+export class InlineJobRuntime implements JobRuntime {
+  readonly mode = 'inline' as const;
+  private readonly jobs = new Map<string, InlineJob>();
+  private readonly waiting: InlineJob[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly done = new Map<string, Array<() => void>>();
+  private closed = false;
+
+  constructor(
+    private readonly deps: JobDeps,
+    private readonly options: InlineOptions,
+  ) {
+    for (const schedule of options.schedules) this.scheduleNext(schedule);
+  }
+
+  /** Resolves once the job has finished (completed or failed for good). */
+  enqueue(queue: QueueName, name: string, data: unknown, jobId: string): Promise<void> {
+    assertJobId(jobId);
+    if (this.closed) return Promise.reject(new Error('The job runner is shutting down'));
+    const key = `${queue}/${jobId}`;
+    const existing = this.jobs.get(key);
+    if (existing && existing.state !== 'waiting' && existing.state !== 'active' && existing.state !== 'delayed') {
+      return Promise.resolve();
+    }
+    if (!existing) {
+      const job: InlineJob = { id: jobId, queue, name, data, attemptsMade: 0, state: 'waiting' };
+      this.jobs.set(key, job);
+      this.waiting.push(job);
+      this.pump();
+    }
+    return new Promise((resolve) => this.done.set(key, [...(this.done.get(key) ?? []), resolve]));
+  }
+
+  async counts(): Promise<JobCounts> {
+    const result: JobCounts = {};
+    for (const queue of queueNames) {
+      result[queue] = Object.fromEntries(jobStates.map((s) => [s, 0])) as Record<JobState, number>;
+    }
+    for (const job of this.jobs.values()) result[job.queue]![job.state]++;
+    return result;
+  }
+
+  async ping() {}
+
+  async close() {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  private pump() {
+    while (!this.closed && this.running.size < this.options.concurrency && this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
+      const run = this.run(job).finally(() => {
+        this.running.delete(run);
+        this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async run(job: InlineJob) {
+    const definition = findJob(job.queue, job.name);
+    const options = defaultOptionsOf(job.queue);
+    job.state = 'active';
+    try {
+      if (!definition) throw new Error(`No processor for job "${job.name}" on queue "${job.queue}"`);
+      await definition.process(definition.payload.parse(job.data), {
+        jobId: job.id,
+        attemptsMade: job.attemptsMade,
+        deps: this.deps,
+      });
+      this.finish(job, 'completed');
+    } catch (err) {
+      job.attemptsMade++;
+      const attempts = options.attempts ?? 1;
+      this.deps.log.warn({ err, queue: job.queue, jobId: job.id, attemptsMade: job.attemptsMade }, 'job failed');
+      if (job.attemptsMade >= attempts || this.closed) {
+        this.finish(job, 'failed');
+        return;
+      }
+      const backoff = options.backoff;
+      const base = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 1000);
+      const delay = typeof backoff === 'object' && backoff.type === 'fixed' ? base : base * 2 ** (job.attemptsMade - 1);
+      job.state = 'delayed';
+      this.later(delay, () => {
+        job.state = 'waiting';
+        this.waiting.push(job);
+        this.pump();
+      });
+    }
+  }
+
+  private finish(job: InlineJob, state: 'completed' | 'failed') {
+    const key = `${job.queue}/${job.id}`;
+    job.state = state;
+    job.finishedAt = Date.now();
+    for (const resolve of this.done.get(key) ?? []) resolve();
+    this.done.delete(key);
+    this.forgetOldJobs();
+  }
+
+  /** Finished jobs are remembered (for de-duplication and counts) as long as BullMQ would keep them. */
+  private forgetOldJobs() {
+    const now = Date.now();
+    for (const [key, job] of this.jobs) {
+      const opts = defaultOptionsOf(job.queue);
+      const keep = job.state === 'completed' ? opts.removeOnComplete : opts.removeOnFail;
+      const ageS = typeof keep === 'object' && 'age' in keep && keep.age !== undefined ? keep.age : 86_400;
+      if (job.finishedAt !== undefined && now - job.finishedAt > ageS * 1000) this.jobs.delete(key);
+    }
+  }
+
+  private later(ms: number, fn: () => void) {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private scheduleNext(schedule: Schedule) {
+    const next = CronExpressionParser.parse(schedule.pattern, { tz: schedule.tz, currentDate: new Date() }).next().toDate();
+    // setTimeout's limit is ~24.8 days; a longer wait just re-plans on the way.
+    const wait = Math.min(next.getTime() - Date.now(), 2 ** 31 - 1);
+    this.later(wait, () => {
+      if (Date.now() >= next.getTime()) {
+        this.enqueue(schedule.queue, schedule.name, schedule.data, `${schedule.id}-${next.getTime()}`).catch(() => {});
+      }
+      this.scheduleNext(schedule);
+    });
+  }
+}

@@ -1,0 +1,17 @@
+import type { QueueName } from './queues.ts';
+
+export const jobStates = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
+export type JobState = (typeof jobStates)[number];
+export type JobCounts = Record<string, Record<JobState, number>>;
+
+/** What the API needs from the job system, whether BullMQ or the in-process runner. */
+export interface JobRuntime {
+  readonly mode: 'bullmq' | 'inline';
+  /** Accepts a job. A job id already accepted (waiting, running or recently finished) is ignored. */
+  enqueue(queue: QueueName, name: string, data: unknown, jobId: string): Promise<void>;
+  counts(): Promise<JobCounts>;
+  /** Throws when the job system cannot take jobs (Redis down). */
+  ping(): Promise<void>;
+  /** Stops taking jobs and waits for the running ones. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,38 @@
+import type { Queue } from 'bullmq';
+import type { QueueName } from './queues.ts';
+
+export interface Schedule {
+  /** Scheduler id; stable, so re-applying replaces rather than duplicates. */
+  id: string;
+  queue: QueueName;
+  name: string;
+  /** cron pattern, evaluated in `tz` */
+  pattern: string;
+  tz: string;
+  data: unknown;
+}
+
+/** Every recurring job. Later features add theirs here. */
+export const schedules: Schedule[] = [
+  {
+    id: 'prune-outbox-daily',
+    queue: 'housekeeping',
+    name: 'prune-outbox',
+    pattern: '30 3 * * *',
+    tz: 'UTC',
+    data: { olderThanDays: 7 },
+  },
+];
+
+/** Applies `schedules` to BullMQ: the one place that calls upsertJobScheduler. Stale schedulers are removed. */
+export async function applySchedules(queueByName: Record<QueueName, Queue>) {
+  for (const [queueName, queue] of Object.entries(queueByName)) {
+    const wanted = schedules.filter((s) => s.queue === queueName);
+    for (const s of wanted) {
+      await queue.upsertJobScheduler(s.id, { pattern: s.pattern, tz: s.tz }, { name: s.name, data: s.data });
+    }
+    for (const existing of await queue.getJobSchedulers()) {
+      if (!wanted.some((s) => s.id === existing.key)) await queue.removeJobScheduler(existing.key);
+    }
+  }
+}

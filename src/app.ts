@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Database } from '../db/client.ts';
+import type { JobRuntime } from '../jobs/runtime.ts';
+import type { Config } from './config.ts';
+import { registerProblemHandlers } from './errors.ts';
+import { opsRoutes } from './ops/ops-routes.ts';
+import { authPlugin, protectScope } from './plugins/auth.ts';
+import { dbPlugin } from './plugins/db.ts';
+import { metricsPlugin } from './plugins/metrics.ts';
+import { queuesPlugin } from './plugins/queues.ts';
+import { swaggerPlugin } from './plugins/swagger.ts';
+import { programRoutes } from './programs/program-routes.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The clock; injected so tests and the CLI can set the time. */
+    now: () => Date;
+  }
+}
+
+export interface AppDeps {
+  database: Database;
+  jobs: JobRuntime;
+  now?: () => Date;
+  /** An existing pino logger (the entry point's); otherwise one is made from the config. */
+  logger?: FastifyBaseLogger;
+  relayPollMs?: number;
+}
+
+/** A request id from the caller is kept when it looks like one (so logs join up across services). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>): FastifyServerOptions['logger'] {
+  return {
+    level: config.LOG_LEVEL,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'token'], censor: '[redacted]' },
+    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+  };
+}
+
+export async function buildApp(config: Config, deps: AppDeps) {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config) }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    // Close keep-alive connections that are idle at shutdown; in-flight requests finish first.
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('now', deps.now ?? (() => new Date()));
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerProblemHandlers(app, config.BODY_LIMIT_BYTES);
+
+  await app.register(dbPlugin, { database: deps.database });
+  await app.register(queuesPlugin, { jobs: deps.jobs, relayPollMs: deps.relayPollMs });
+  await app.register(authPlugin);
+  await app.register(metricsPlugin);
+  await app.register(swaggerPlugin);
+
+  await app.register(opsRoutes);
+  await app.register(
+    async (v1) => {
+      protectScope(v1);
+      await v1.register(programRoutes);
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { openDatabase, type Database } from '../db/client.ts';
+import { migrateDatabase } from '../db/migrate.ts';
+import type { Config } from './config.ts';
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/**
+ * PGlite is a single-process database: only one process may open the data dir. The holder writes its
+ * pid into a lock file; a stale file (its process is gone) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'lock.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => {
+        if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new StartupError(
+          `The embedded database in ${dataDir} is in use by process ${pid}. Stop it first, or set DATABASE_URL ` +
+            'to use PostgreSQL, where the server, workers and the CLI can run side by side.',
+        );
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new StartupError(`Could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Opens the configured database (locking the data dir in embedded mode) and applies migrations. */
+export async function openDataStore(config: Config, log: FastifyBaseLogger): Promise<Database> {
+  const unlock = config.DATABASE_URL ? () => {} : lockDataDir(config.DATA_DIR);
+  try {
+    const database = await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      onPoolError: (err) => log.warn({ err }, 'idle database connection lost'),
+    });
+    await migrateDatabase(database);
+    const close = database.close;
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}

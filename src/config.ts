@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** A `host[:port]` DNS server, IPv6 in brackets when a port is given (`[::1]:5353`). */
+const DnsServer = z.string().refine(
+  (s) => {
+    const m = /^\[(.+)\](?::(\d{1,5}))?$/.exec(s) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(s);
+    if (m) return isIP(m[1] ?? '') !== 0 && (m[2] === undefined || Number(m[2]) <= 65535);
+    return isIP(s) === 6;
+  },
+  { message: 'expected an IP address with an optional port, e.g. 127.0.0.1:5353 or [::1]:53' },
+);
+
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+export const Config = z.object({
+  DATABASE_URL: z.preprocess(
+    emptyAsUndefined,
+    z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional(),
+  ),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: z.preprocess(
+    emptyAsUndefined,
+    z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
+  ),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only (it becomes part of Redis keys)')
+    .default('mdt'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DNS_SERVERS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()) : undefined),
+    z.array(DnsServer).optional(),
+  ),
+  DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  JOB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+});
+export type Config = z.infer<typeof Config>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once per entry point; a bad variable fails with its name and the reason. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = Config.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const value = env[name];
+      return `  ${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...result.data, DATA_DIR: path.resolve(result.data.DATA_DIR) };
+}
+
+export const isEmbedded = (config: Config) => config.DATABASE_URL === undefined;

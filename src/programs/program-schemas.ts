@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { DnsNameList, IsoDate, Timestamp, TimeZone } from '../http/common-schemas.ts';
+import { Page } from '../http/pagination.ts';
+
+export const DEFAULT_REMINDER_OFFSETS_DAYS = [-365, -180, -90, -60, -30, -14, -7, -1];
+
+const ServiceName = z.string().trim().min(1).max(200);
+
+/** Reminder offsets in days relative to the shutdown date (negative = before); stored sorted, unique. */
+const ReminderOffsets = z
+  .array(z.number().int().min(-3650).max(0))
+  .max(50)
+  .transform((days) => [...new Set(days)].sort((a, b) => a - b))
+  .meta({ description: 'Days before the shutdown (negative numbers) on which reminders fall due', example: DEFAULT_REMINDER_OFFSETS_DAYS });
+
+const IdentifiersInput = z.strictObject({
+  mxHostSuffixes: DnsNameList.default([]).meta({ description: 'An MX host is on this side when it equals a suffix or ends with "." + suffix' }),
+  spfIncludes: DnsNameList.default([]).meta({ description: 'SPF include domains of this side' }),
+});
+
+export const Identifiers = z.object({ mxHostSuffixes: z.array(z.string()), spfIncludes: z.array(z.string()) });
+
+const example = {
+  name: 'Corporate mail hosting shutdown',
+  legacyService: 'Legacy mail hosting',
+  successorService: 'Secure MX gateway',
+  shutdownAt: '2022-09-30',
+  spfRecordDeletionAt: '2023-03-31',
+  timezone: 'Asia/Tokyo',
+  legacy: { mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf.po.2iij.net'] },
+  successor: { mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'] },
+  reminderOffsetsDays: DEFAULT_REMINDER_OFFSETS_DAYS,
+};
+
+export const CreateProgram = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    legacyService: ServiceName,
+    successorService: ServiceName,
+    shutdownAt: IsoDate,
+    spfRecordDeletionAt: IsoDate.nullable().optional().meta({ description: 'When the legacy SPF record is deleted; after shutdownAt' }),
+    timezone: TimeZone.default('Asia/Tokyo'),
+    legacy: IdentifiersInput,
+    successor: IdentifiersInput.default({ mxHostSuffixes: [], spfIncludes: [] }),
+    reminderOffsetsDays: ReminderOffsets.default(DEFAULT_REMINDER_OFFSETS_DAYS),
+  })
+  .meta({ examples: [example] });
+export type CreateProgram = z.infer<typeof CreateProgram>;
+
+export const PatchProgram = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    legacyService: ServiceName,
+    successorService: ServiceName,
+    shutdownAt: IsoDate,
+    spfRecordDeletionAt: IsoDate.nullable(),
+    timezone: TimeZone,
+    legacy: IdentifiersInput.partial(),
+    successor: IdentifiersInput.partial(),
+    reminderOffsetsDays: ReminderOffsets,
+  })
+  .partial()
+  .meta({ examples: [{ spfRecordDeletionAt: '2023-06-30' }, { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } }] });
+export type PatchProgram = z.infer<typeof PatchProgram>;
+
+export const Program = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    legacyService: z.string(),
+    successorService: z.string(),
+    shutdownAt: z.string().meta({ description: 'YYYY-MM-DD', example: '2022-09-30' }),
+    spfRecordDeletionAt: z.string().nullable(),
+    timezone: z.string(),
+    legacy: Identifiers,
+    successor: Identifiers,
+    reminderOffsetsDays: z.array(z.number().int()),
+    version: z.number().int().meta({ description: 'Also sent as the ETag' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Program' });
+export type Program = z.infer<typeof Program>;
+
+export const ProgramPage = Page(Program).meta({ id: 'ProgramPage' });

@@ -1,0 +1,29 @@
+import { desc, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { apiTokens } from '../../db/schema/index.ts';
+
+export type TokenRow = typeof apiTokens.$inferSelect;
+
+export const findTokenByHash = async (db: Db, tokenHash: string) =>
+  (await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).limit(1))[0];
+
+export const findTokenById = async (db: Db, id: string) =>
+  (await db.select().from(apiTokens).where(eq(apiTokens.id, id)).limit(1))[0];
+
+export const listTokens = (db: Db) => db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt));
+
+export const countTokens = async (db: Db) => db.$count(apiTokens);
+
+export async function insertToken(db: Db, row: typeof apiTokens.$inferInsert) {
+  const [created] = await db.insert(apiTokens).values(row).returning();
+  return created!;
+}
+
+export async function markTokenRevoked(db: Db, id: string, at: Date) {
+  const [row] = await db.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.id, id)).returning();
+  return row;
+}
+
+export async function touchTokenLastUsed(db: Db, id: string, at: Date) {
+  await db.update(apiTokens).set({ lastUsedAt: at }).where(eq(apiTokens.id, id));
+}

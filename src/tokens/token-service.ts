@@ -1,0 +1,131 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { salesOwners } from '../../db/schema/index.ts';
+import type { Role } from '../../db/schema/enums.ts';
+import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { errors, validationError } from '../errors.ts';
+import {
+  findTokenByHash,
+  findTokenById,
+  insertToken,
+  markTokenRevoked,
+  touchTokenLastUsed,
+  type TokenRow,
+} from './token-repository.ts';
+
+/** Tokens look like `mdt_<43 base64url chars>`: 32 random bytes, recognisable in secret scanners. */
+export const TOKEN_PREFIX = 'mdt_';
+const TOKEN_PATTERN = /^mdt_[A-Za-z0-9_-]{43}$/;
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export interface NewToken {
+  name: string;
+  role: Role;
+  salesOwnerId?: string | undefined;
+  department?: string | undefined;
+  expiresAt?: Date | undefined;
+}
+
+/** The public view of a token: never its hash. */
+export function describeToken(row: TokenRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    salesOwnerId: row.salesOwnerId,
+    department: row.department,
+    tokenPrefix: row.tokenPrefix,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    lastUsedAt: row.lastUsedAt,
+  };
+}
+
+/** Creates a token and returns it in clear text: the only time anyone sees it. */
+export async function createToken(db: Db, input: NewToken, actor: Actor) {
+  const problems = [];
+  if (input.name.trim() === '') problems.push({ path: 'name', message: 'must not be empty' });
+  if (input.role === 'sales' && !input.salesOwnerId) {
+    problems.push({ path: 'salesOwnerId', message: 'a sales token must be bound to a sales owner' });
+  }
+  if (input.role !== 'sales' && input.salesOwnerId) {
+    problems.push({ path: 'salesOwnerId', message: 'only a sales token is bound to a sales owner' });
+  }
+  if (input.role === 'manager' && !input.department?.trim()) {
+    problems.push({ path: 'department', message: 'a manager token must be bound to a department' });
+  }
+  if (input.role !== 'manager' && input.department) {
+    problems.push({ path: 'department', message: 'only a manager token is bound to a department' });
+  }
+  if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    problems.push({ path: 'expiresAt', message: 'must be in the future' });
+  }
+  if (problems.length > 0) throw validationError(problems);
+
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  return db.transaction(async (tx) => {
+    if (input.salesOwnerId) {
+      const owner = await tx.select({ id: salesOwners.id }).from(salesOwners).where(eq(salesOwners.id, input.salesOwnerId));
+      if (owner.length === 0) throw errors.salesOwnerNotFound(input.salesOwnerId);
+    }
+    const row = await insertToken(tx, {
+      name: input.name.trim(),
+      role: input.role,
+      salesOwnerId: input.salesOwnerId ?? null,
+      department: input.department?.trim() ?? null,
+      tokenHash: hashToken(token),
+      tokenPrefix: token.slice(0, TOKEN_PREFIX.length + 6),
+      createdBy: actor.name,
+      expiresAt: input.expiresAt ?? null,
+    });
+    await appendAudit(tx, actor, { action: 'token.create', entityType: 'api_token', entityId: row.id, after: describeToken(row) });
+    return { token, row };
+  });
+}
+
+export async function revokeToken(db: Db, id: string, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const before = await findTokenById(tx, id);
+    if (!before) throw errors.tokenNotFound(id);
+    if (before.revokedAt) return before;
+    const after = (await markTokenRevoked(tx, id, now))!;
+    await appendAudit(tx, actor, {
+      action: 'token.revoke',
+      entityType: 'api_token',
+      entityId: id,
+      before: describeToken(before),
+      after: describeToken(after),
+    });
+    return after;
+  });
+}
+
+/** Only write last-used when it is stale by this much, so authentication is not a write per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * Finds the live token for a bearer string, or says why there is none. The hash is compared in
+ * constant time even though it was looked up by value, so the check does not depend on the index.
+ */
+export async function authenticateToken(
+  db: Db,
+  token: string,
+  now: Date,
+): Promise<{ ok: true; row: TokenRow } | { ok: false; reason: string }> {
+  if (!TOKEN_PATTERN.test(token)) return { ok: false, reason: 'The bearer token is malformed' };
+  const hash = hashToken(token);
+  const row = await findTokenByHash(db, hash);
+  if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
+    return { ok: false, reason: 'The bearer token is not known' };
+  }
+  if (row.revokedAt) return { ok: false, reason: 'The bearer token has been revoked' };
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'The bearer token has expired' };
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    await touchTokenLastUsed(db, row.id, now);
+  }
+  return { ok: true, row };
+}
