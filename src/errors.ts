@@ -25,6 +25,12 @@ export const Problem = z
   .meta({ id: 'Problem' });
 export type Problem = z.infer<typeof Problem>;
 
+/** An error response in a route schema, documented with its real media type. */
+export const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: Problem } },
+});
+
 export class AppError extends Error {
   constructor(
     readonly code: string,
@@ -121,10 +127,15 @@ export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: numb
   else if (hasZodFastifySchemaValidationErrors(err)) {
     const context = contextNames[err.validationContext ?? ''] ?? err.validationContext ?? 'body';
     appError = validationError(
-      err.validation.map((v) => ({
-        path: [context, ...v.instancePath.split('/').filter(Boolean)].join('.'),
-        message: v.message ?? 'invalid',
-      })),
+      err.validation.flatMap((v) => {
+        const path = [context, ...v.instancePath.split('/').filter(Boolean)];
+        // An unknown key is reported at the key itself, so a typo is named where it is.
+        const keys = (v.params as { keys?: unknown }).keys;
+        if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+          return keys.map((key) => ({ path: [...path, String(key)].join('.'), message: 'is not a known field' }));
+        }
+        return [{ path: path.join('.'), message: v.message ?? 'invalid' }];
+      }),
     );
   } else if (isDatabaseUnavailable(err)) appError = errors.databaseUnavailable();
   else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {

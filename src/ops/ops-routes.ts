@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { sendProblem, toProblem, AppError, Problem } from '../errors.ts';
+import { AppError, problem, sendProblem, toProblem } from '../errors.ts';
 
 const Check = z.object({ ok: z.boolean(), error: z.string().optional() });
 const Readiness = z.object({
@@ -35,7 +35,7 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['operations'],
       summary: 'The database and, when configured, Redis answer; 503 says which does not',
-      response: { 200: Readiness, 503: Problem },
+      response: { 200: Readiness, 503: problem('Not ready; `checks` says which dependency failed') },
     },
     handler: async (request, reply) => {
       const [database, jobs] = await Promise.all([probe(() => app.database.ping()), probe(() => app.jobs.ping())]);

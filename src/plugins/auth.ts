@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Role } from '../../db/schema/enums.ts';
 import type { Actor } from '../audit/audit-repository.ts';
-import { errors, Problem } from '../errors.ts';
+import { errors, problem } from '../errors.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
 
 /** Who may call a route. Every route under /v1 must say; finer visibility is the services' job. */
@@ -32,8 +32,8 @@ const allowedRoles: Record<Access, Role[]> = {
 };
 
 export const securityResponses = {
-  401: Problem.describe('Missing, malformed, unknown, expired or revoked bearer token'),
-  403: Problem.describe('The token is valid but its role may not do this'),
+  401: problem('Missing, malformed, unknown, expired or revoked bearer token'),
+  403: problem('The token is valid but its role may not do this'),
 };
 
 /** The authenticated caller; only valid inside routes the auth hook protects. */

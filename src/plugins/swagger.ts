@@ -2,7 +2,32 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
+
+/**
+ * The zod registry emits an input and an output variant of every named schema; drop the components
+ * that no operation references, so the contract lists only what the API really takes and returns.
+ */
+type OpenApiDocument = ReturnType<typeof jsonSchemaTransformObject>;
+
+function pruneUnreferencedSchemas(document: OpenApiDocument): OpenApiDocument {
+  const { components } = document as { components?: { schemas?: Record<string, unknown> } };
+  const schemas = components?.schemas;
+  if (!schemas) return document;
+  const referenced = new Set<string>();
+  const visit = (text: string) => {
+    for (const m of text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) {
+      if (!referenced.has(m[1]!)) {
+        referenced.add(m[1]!);
+        visit(JSON.stringify(schemas[m[1]!] ?? {}));
+      }
+    }
+  };
+  visit(JSON.stringify({ ...document, components: { ...components, schemas: {} } }));
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => referenced.has(name)));
+  return { ...document, components: { ...components, schemas: kept } } as OpenApiDocument;
+}
 
 /** OpenAPI 3.1 generated from the route schemas; served at /openapi.json, browsable at /docs. */
 export const swaggerPlugin = fp(
@@ -28,8 +53,15 @@ export const swaggerPlugin = fp(
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
       },
-      transform: jsonSchemaTransform,
-      transformObject: jsonSchemaTransformObject,
+      transform: (route) => {
+        const result = jsonSchemaTransform(route);
+        // zod leaves `examples` out of input schemas that transform (ours normalize DNS names): put them back.
+        const examples = route.schema?.body ? z.globalRegistry.get(route.schema.body as z.ZodType)?.examples : undefined;
+        const body = (result.schema as { body?: Record<string, unknown> }).body;
+        if (examples && body) body.examples = examples;
+        return result;
+      },
+      transformObject: (document) => pruneUnreferencedSchemas(jsonSchemaTransformObject(document)),
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

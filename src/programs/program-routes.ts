@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { Problem } from '../errors.ts';
+import { problem } from '../errors.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { requireIfMatch, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
@@ -14,7 +14,12 @@ export const programRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['programs'],
       summary: 'Create a program (one decommission)',
       body: CreateProgram,
-      response: { 201: Program, 400: Problem, 413: Problem, 415: Problem },
+      response: {
+        201: Program,
+        400: problem('A field is invalid; `errors` names each one'),
+        413: problem('The body is larger than the limit'),
+        415: problem('The body is not application/json'),
+      },
     },
     handler: async (request, reply) => {
       const program = await createProgram(app.db, request.body, actorOf(request), app.now());
@@ -29,7 +34,7 @@ export const programRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['programs'],
       summary: 'List programs, newest first',
       querystring: PageQuery,
-      response: { 200: ProgramPage, 400: Problem },
+      response: { 200: ProgramPage, 400: problem('Invalid limit or cursor') },
     },
     handler: async (request) => listPrograms(app.db, request.query.limit, request.query.cursor),
   });
@@ -40,7 +45,7 @@ export const programRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['programs'],
       summary: 'Get a program; its ETag is the version PATCH expects in If-Match',
       params: IdParams,
-      response: { 200: Program, 400: Problem, 404: Problem },
+      response: { 200: Program, 400: problem('The id is not a UUID'), 404: problem('No such program') },
     },
     handler: async (request, reply) => {
       const program = await getProgram(app.db, request.params.id);
@@ -57,7 +62,13 @@ export const programRoutes: FastifyPluginAsyncZod = async (app) => {
       params: IdParams,
       headers: IfMatchHeaders,
       body: PatchProgram,
-      response: { 200: Program, 400: Problem, 404: Problem, 412: Problem, 428: Problem },
+      response: {
+        200: Program,
+        400: problem('A field is invalid; `errors` names each one'),
+        404: problem('No such program'),
+        412: problem('If-Match names an older version: someone changed the program since you read it'),
+        428: problem('If-Match is missing'),
+      },
     },
     handler: async (request, reply) => {
       const expected = requireIfMatch(request);

@@ -1,0 +1,167 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
+import { roles, type Role } from '../db/schema/enums.ts';
+import type { Actor } from './audit/audit-repository.ts';
+import { openDataStore } from './bootstrap.ts';
+import { loadConfig, type Config } from './config.ts';
+import { AppError } from './errors.ts';
+import { generateOpenApiYaml } from './openapi.ts';
+import { listTokens } from './tokens/token-repository.ts';
+import { createToken, describeToken, revokeToken } from './tokens/token-service.ts';
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, config: () => Config): Promise<void>;
+}
+
+class UsageError extends Error {}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const cliActor = (): Actor => ({ name: `cli:${os.userInfo().username}` });
+
+/** Opens the database for one command and closes it after, whatever happens. */
+async function withDatabase<T>(config: Config, fn: (db: Awaited<ReturnType<typeof openDataStore>>['db']) => Promise<T>) {
+  const database = await openDataStore(config, pino({ level: 'warn' }, pino.destination(2)));
+  try {
+    return await fn(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+const commands: Record<string, Command> = {
+  'token create': {
+    usage: 'token create --role admin|manager|sales --name NAME [--sales-owner ID] [--department NAME] [--expires-in-days N] [--json]',
+    summary: 'Create an API token and print it (shown only this once)',
+    options: {
+      role: { type: 'string' },
+      name: { type: 'string' },
+      'sales-owner': { type: 'string' },
+      department: { type: 'string' },
+      'expires-in-days': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    async run({ values }, config) {
+      const role = values.role as string | undefined;
+      if (!role || !(roles as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${roles.join(', ')}`);
+      if (!values.name) throw new UsageError('--name is required (who or what the token is for)');
+      let expiresAt: Date | undefined;
+      if (values['expires-in-days'] !== undefined) {
+        const days = Number(values['expires-in-days']);
+        if (!Number.isInteger(days) || days < 1) throw new UsageError('--expires-in-days must be a whole number of days, 1 or more');
+        expiresAt = new Date(Date.now() + days * 86_400_000);
+      }
+      const { token, row } = await withDatabase(config(), (db) =>
+        createToken(
+          db,
+          {
+            name: String(values.name),
+            role: role as Role,
+            salesOwnerId: values['sales-owner'] as string | undefined,
+            department: values.department as string | undefined,
+            expiresAt,
+          },
+          cliActor(),
+        ),
+      );
+      if (values.json) out(JSON.stringify({ token, ...describeToken(row) }));
+      else out(token);
+    },
+  },
+  'token list': {
+    usage: 'token list [--json]',
+    summary: 'List tokens (never their secrets)',
+    options: { json: { type: 'boolean' } },
+    async run({ values }, config) {
+      const rows = await withDatabase(config(), (db) => listTokens(db));
+      if (values.json) {
+        for (const row of rows) out(JSON.stringify(describeToken(row)));
+        return;
+      }
+      for (const row of rows) {
+        const state = row.revokedAt ? 'revoked' : row.expiresAt && row.expiresAt < new Date() ? 'expired' : 'active';
+        const binding = row.salesOwnerId ? ` owner=${row.salesOwnerId}` : row.department ? ` department=${row.department}` : '';
+        out(`${row.id}  ${row.tokenPrefix}…  ${row.role.padEnd(7)} ${state.padEnd(7)} ${row.name}${binding}  last used ${row.lastUsedAt?.toISOString() ?? 'never'}`);
+      }
+    },
+  },
+  'token revoke': {
+    usage: 'token revoke ID',
+    summary: 'Revoke a token; it stops working at once',
+    options: {},
+    async run({ positionals }, config) {
+      const id = positionals[0];
+      if (!id || !/^[0-9a-f-]{36}$/i.test(id)) throw new UsageError('give the token id (a UUID, see token list)');
+      const row = await withDatabase(config(), (db) => revokeToken(db, id, cliActor(), new Date()));
+      out(`revoked ${row.id} (${row.name}) at ${row.revokedAt!.toISOString()}`);
+    },
+  },
+  'db migrate': {
+    usage: 'db migrate',
+    summary: 'Apply the committed database migrations (also done at every start)',
+    options: {},
+    async run(_args, config) {
+      await withDatabase(config(), async () => {});
+      out('migrations applied');
+    },
+  },
+  openapi: {
+    usage: 'openapi [--out FILE]',
+    summary: 'Write the OpenAPI 3.1 document generated from the routes (stdout without --out)',
+    options: { out: { type: 'string' } },
+    async run({ values }) {
+      const yaml = await generateOpenApiYaml();
+      if (typeof values.out === 'string') fs.writeFileSync(values.out, yaml);
+      else process.stdout.write(yaml);
+    },
+  },
+};
+
+function help() {
+  const lines = Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`);
+  return `Usage: npm run -s cli -- <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nConfiguration comes from the environment (see .env.example); without DATABASE_URL the embedded database in DATA_DIR is used, which only one process may open at a time.`;
+}
+
+async function main(argv: string[]) {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const key = [`${words[0]} ${words[1]}`, words[0]].find((k) => k && commands[k]);
+  if (!key) {
+    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+      out(help());
+      return 0;
+    }
+    throw new UsageError(`unknown command "${words.slice(0, 2).join(' ')}"`);
+  }
+  const command = commands[key]!;
+  const rest = argv.slice(argv.indexOf(words[key.split(' ').length - 1]!) + 1);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(`Usage: npm run -s cli -- ${command.usage}\n\n${command.summary}`);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  // No option is declared `multiple`, so every value is a string or a boolean.
+  await command.run(parsed as Parameters<Command['run']>[0], () => loadConfig());
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) console.error(`error: ${err.message}\n\n${help()}`);
+    else if (err instanceof AppError) {
+      const fields = err.extra.errors?.map((e) => `${e.path}: ${e.message}`);
+      console.error(`error: ${fields ? fields.join('\nerror: ') : err.message}`);
+    } else if (err instanceof Error && ['ConfigError', 'StartupError'].includes(err.name)) console.error(err.message);
+    else console.error(err);
+    process.exit(err instanceof UsageError ? 64 : 1);
+  },
+);
