@@ -44,7 +44,8 @@ export async function buildApp(config: Config, deps: AppDeps) {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config) }),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
+    // genReqId reads x-request-id itself: with requestIdHeader set, Fastify would take any value unchecked.
+    requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -61,6 +62,8 @@ export async function buildApp(config: Config, deps: AppDeps) {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app, config.BODY_LIMIT_BYTES);
+  // The API speaks JSON; a text body would otherwise reach validation as a string instead of a 415.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(dbPlugin, { database: deps.database });
   await app.register(queuesPlugin, { jobs: deps.jobs, relayPollMs: deps.relayPollMs });

@@ -1,0 +1,94 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiTokens, auditLog } from '../db/schema/index.ts';
+import { createToken, hashToken, revokeToken } from '../src/tokens/token-service.ts';
+import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
+import { makeSalesOwner, makeToken } from './helpers/factories.ts';
+
+let t: TestApp;
+let clock = new Date('2026-01-01T00:00:00Z');
+
+beforeAll(async () => {
+  t = await buildTestApp({ now: () => clock });
+});
+afterAll(() => t.close());
+
+const list = (headers: Record<string, string>) => t.app.inject({ method: 'GET', url: '/v1/programs', headers });
+
+describe('API tokens', () => {
+  it('are random 32-byte secrets stored only as a SHA-256 hash', async () => {
+    const a = await makeToken(t.db, 'admin');
+    const b = await makeToken(t.db, 'admin');
+    expect(a.token).toMatch(/^mdt_[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(a.token.slice(4), 'base64url')).toHaveLength(32);
+    expect(a.token).not.toBe(b.token);
+    const [row] = await t.db.select().from(apiTokens).where(eq(apiTokens.id, a.id));
+    expect(row!.tokenHash).toBe(hashToken(a.token));
+    expect(JSON.stringify(row)).not.toContain(a.token);
+  });
+
+  it('stop working at once when revoked, and the revocation is audited', async () => {
+    const { id, auth } = await makeToken(t.db, 'admin');
+    expect((await list(auth)).statusCode).toBe(200);
+    await revokeToken(t.db, id, { name: 'test' }, clock);
+    const res = await list(auth);
+    expect(res.statusCode).toBe(401);
+    expect(res.json().detail).toMatch(/revoked/);
+    const audit = await t.db.select().from(auditLog).where(eq(auditLog.entityId, id));
+    expect(audit.map((a) => a.action)).toEqual(['token.create', 'token.revoke']);
+  });
+
+  it('expire at their expiry time', async () => {
+    const { auth } = await makeToken(t.db, 'admin', { expiresAt: new Date(Date.now() + 3_600_000) });
+    const saved = clock;
+    clock = new Date(Date.now() + 3_600_000 - 1000);
+    expect((await list(auth)).statusCode).toBe(200);
+    clock = new Date(Date.now() + 3_600_000 + 1000);
+    const res = await list(auth);
+    expect(res.statusCode).toBe(401);
+    expect(res.json().detail).toMatch(/expired/);
+    clock = saved;
+  });
+
+  it('record when they were last used, at most once a minute', async () => {
+    const { id, auth } = await makeToken(t.db, 'admin');
+    const lastUsed = async () => (await t.db.select().from(apiTokens).where(eq(apiTokens.id, id)))[0]!.lastUsedAt;
+    expect(await lastUsed()).toBeNull();
+    clock = new Date('2026-02-01T10:00:00Z');
+    await list(auth);
+    expect(await lastUsed()).toEqual(clock);
+    const first = clock;
+    clock = new Date('2026-02-01T10:00:30Z');
+    await list(auth);
+    expect(await lastUsed()).toEqual(first);
+    clock = new Date('2026-02-01T10:02:00Z');
+    await list(auth);
+    expect(await lastUsed()).toEqual(clock);
+  });
+
+  it('bind sales to an existing sales owner and managers to a department', async () => {
+    const actor = { name: 'test' };
+    await expect(createToken(t.db, { name: 's', role: 'sales' }, actor)).rejects.toMatchObject({
+      statusCode: 400,
+      extra: { errors: [{ path: 'salesOwnerId' }] },
+    });
+    await expect(createToken(t.db, { name: 'm', role: 'manager' }, actor)).rejects.toMatchObject({
+      extra: { errors: [{ path: 'department' }] },
+    });
+    await expect(createToken(t.db, { name: 'a', role: 'admin', department: 'x' }, actor)).rejects.toMatchObject({
+      extra: { errors: [{ path: 'department' }] },
+    });
+    await expect(
+      createToken(t.db, { name: 's', role: 'sales', salesOwnerId: '6f1c1b2e-0000-4000-8000-000000000000' }, actor),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'APP_SALES_OWNER_NOT_FOUND' });
+    const owner = await makeSalesOwner(t.db);
+    const ok = await createToken(t.db, { name: 's', role: 'sales', salesOwnerId: owner.id }, actor);
+    expect(ok.row.salesOwnerId).toBe(owner.id);
+  });
+
+  it('are refused by the database when the role binding is inconsistent', async () => {
+    await expect(
+      t.db.insert(apiTokens).values({ name: 'x', role: 'sales', tokenHash: 'a'.repeat(64), tokenPrefix: 'mdt_', createdBy: 'test' }),
+    ).rejects.toThrow();
+  });
+});
