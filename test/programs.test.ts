@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const create = (body: unknown, headers = admin) => t.app.inject({ method: 'POST', url: '/v1/programs', headers, payload: body as object });
+const create = (body: unknown, headers: Record<string, string> = admin) => t.app.inject({ method: 'POST', url: '/v1/programs', headers, payload: body as object });
 const counts = async () => ({ programs: await t.db.$count(programs), audit: await t.db.$count(auditLog) });
 
 describe('POST /v1/programs', () => {
@@ -151,14 +151,14 @@ describe('GET /v1/programs', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await t.app.inject({
+      const res: { statusCode: number; json(): unknown } = await t.app.inject({
         method: 'GET',
         url: '/v1/programs',
         headers: sales,
         query: { limit: '2', ...(cursor ? { cursor } : {}) },
       });
       expect(res.statusCode).toBe(200);
-      const page = res.json();
+      const page = res.json() as { items: { id: string }[]; nextCursor: string | null };
       expect(page.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.items.map((p: { id: string }) => p.id));
       cursor = page.nextCursor;

@@ -4,6 +4,7 @@ import { domainToASCII, domainToUnicode } from 'node:url';
 export type DnsNameResult = { ok: true; ascii: string; unicode: string } | { ok: false; reason: string };
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+const isAscii = (s: string) => [...s].every((c) => c.charCodeAt(0) < 0x80);
 
 /**
  * Normalizes a DNS name as this service stores it: trimmed, lower case, one trailing dot removed,
@@ -21,7 +22,7 @@ export function normalizeDnsName(input: string): DnsNameResult {
   // domainToASCII rejects underscores in some labels, so convert label by label where needed.
   const ascii = name
     .split('.')
-    .map((label) => (/^[\x00-\x7f]*$/.test(label) ? label.toLowerCase() : domainToASCII(label)))
+    .map((label) => (isAscii(label) ? label.toLowerCase() : domainToASCII(label)))
     .join('.');
   if (ascii.split('.').some((label) => label === '')) return { ok: false, reason: 'is not a valid internationalized domain name' };
   const labels = ascii.split('.');

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { programBody } from './helpers/factories.ts';
+import { freePort, runProcess, startProcess, waitForHttp, type Running } from './helpers/processes.ts';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdt-embedded-'));
+let server: Running | undefined;
+afterAll(async () => {
+  await server?.stop('SIGKILL');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** `npm start` with nothing configured: PGlite in DATA_DIR, jobs in-process. */
+describe('embedded mode (npm start on defaults)', () => {
+  it('starts, hands out a first admin token once, keeps data across a restart and locks out a second process', async () => {
+    const port = await freePort();
+    const env = { DATA_DIR: dataDir, PORT: String(port) };
+    const base = `http://127.0.0.1:${port}`;
+
+    server = startProcess('src/server.ts', [], env);
+    await waitForHttp(`${base}/healthz`, server, 30_000);
+    const tokenFile = path.join(dataDir, 'admin-token');
+    const token = fs.readFileSync(tokenFile, 'utf8').trim();
+    expect(token).toMatch(/^mdt_/);
+    expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(server.output()).toContain(token);
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+    const ready = await fetch(`${base}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ok', checks: { database: { ok: true }, jobs: { ok: true } } });
+    const created = await fetch(`${base}/v1/programs`, { method: 'POST', headers: auth, body: JSON.stringify(programBody({ name: '残す' })) });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    // Only one process may open the embedded database.
+    const cli = await runProcess('src/cli.ts', ['token', 'list'], env);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/in use by process \d+/);
+
+    expect(await server.stop()).toBe(0);
+    expect(fs.existsSync(path.join(dataDir, 'lock.pid'))).toBe(false);
+
+    server = startProcess('src/server.ts', [], env);
+    await waitForHttp(`${base}/healthz`, server, 30_000);
+    const again = await fetch(`${base}/v1/programs/${id}`, { headers: auth });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { name: string }).name).toBe('残す');
+    expect(fs.readFileSync(tokenFile, 'utf8').trim()).toBe(token);
+    expect(server.output()).not.toContain('First start');
+    expect(await server.stop()).toBe(0);
+
+    // With the server stopped, the CLI may open the data dir.
+    const listed = await runProcess('src/cli.ts', ['token', 'list'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/first-admin/);
+  }, 120_000);
+});
