@@ -39,7 +39,19 @@ describe('embedded mode (npm start on defaults)', () => {
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/in use by process \d+/);
 
-    expect(await server.stop()).toBe(0);
+    // SIGTERM during a burst of writes: requests in flight finish, nothing answered 201 is lost,
+    // and nothing is written without its answer.
+    const burst = Array.from({ length: 20 }, (_, i) =>
+      fetch(`${base}/v1/programs`, { method: 'POST', headers: auth, body: JSON.stringify(programBody({ name: `burst ${i}` })) })
+        .then((r) => r.status)
+        .catch(() => 'refused' as const),
+    );
+    await new Promise((r) => setTimeout(r, 15));
+    const stopped = server.stop();
+    const statuses = await Promise.all(burst);
+    expect(await stopped).toBe(0);
+    expect(statuses.every((s) => s === 201 || s === 503 || s === 'refused'), String(statuses)).toBe(true);
+    const accepted = statuses.filter((s) => s === 201).length;
     expect(fs.existsSync(path.join(dataDir, 'lock.pid'))).toBe(false);
 
     server = startProcess('src/server.ts', [], env);
@@ -47,6 +59,8 @@ describe('embedded mode (npm start on defaults)', () => {
     const again = await fetch(`${base}/v1/programs/${id}`, { headers: auth });
     expect(again.status).toBe(200);
     expect(((await again.json()) as { name: string }).name).toBe('残す');
+    const all = (await (await fetch(`${base}/v1/programs?limit=200`, { headers: auth })).json()) as { items: { name: string }[] };
+    expect(all.items.filter((p) => p.name.startsWith('burst ')).length).toBe(accepted);
     expect(fs.readFileSync(tokenFile, 'utf8').trim()).toBe(token);
     expect(server.output()).not.toContain('First start');
     expect(await server.stop()).toBe(0);

@@ -3,7 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+// One process per entry point (node loads tsx as a hook), so every signal, SIGKILL too, reaches it.
+const nodeArgs = (script: string, args: string[]) => ['--import', 'tsx', script, ...args];
 
 /** The environment of a child process: this one's, minus service settings a test did not ask for. */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -21,7 +22,7 @@ export interface Running {
 
 /** Starts a TypeScript entry point (e.g. src/server.ts) as its own process. */
 export function startProcess(script: string, args: string[], env: Record<string, string>): Running {
-  const child = spawn(tsx, [script, ...args], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs(script, args), { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -39,7 +40,7 @@ export function startProcess(script: string, args: string[], env: Record<string,
 /** Runs a command to completion. */
 export function runProcess(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(tsx, [script, ...args], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeArgs(script, args), { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
