@@ -84,3 +84,6 @@ export async function openMemoryDatabase(): Promise<Database> {
     close: () => client.close(),
   };
 }
+
+/** The rows of a raw `db.execute()` result; both drivers return them under `rows`. */
+export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;

@@ -11,7 +11,9 @@ import { dbPlugin } from './plugins/db.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queuesPlugin } from './plugins/queues.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
+import { customerRoutes } from './customers/customer-routes.ts';
 import { programRoutes } from './programs/program-routes.ts';
+import { salesOwnerRoutes } from './sales-owners/sales-owner-routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -76,6 +78,8 @@ export async function buildApp(config: Config, deps: AppDeps) {
     async (v1) => {
       protectScope(v1);
       await v1.register(programRoutes);
+      await v1.register(salesOwnerRoutes);
+      await v1.register(customerRoutes);
     },
     { prefix: '/v1' },
   );

@@ -54,6 +54,8 @@ export const errors = {
   programNotFound: define('APP_PROGRAM_NOT_FOUND', 'Program %s not found', 404),
   tokenNotFound: define('APP_TOKEN_NOT_FOUND', 'Token %s not found', 404),
   salesOwnerNotFound: define('APP_SALES_OWNER_NOT_FOUND', 'Sales owner %s not found', 404),
+  customerNotFound: define('APP_CUSTOMER_NOT_FOUND', 'Customer %s not found', 404),
+  domainNotFound: define('APP_DOMAIN_NOT_FOUND', 'Domain %s not found', 404),
   preconditionRequired: define(
     'APP_PRECONDITION_REQUIRED',
     'This change requires an If-Match header with the ETag from your last GET, so it cannot overwrite a newer version',
@@ -103,6 +105,22 @@ function fromFastifyError(err: FastifyError, bodyLimit: number): AppError | unde
   }
   return undefined;
 }
+
+/** The PostgreSQL error under a driver or drizzle wrapper, if any: its SQLSTATE and constraint. */
+export function pgError(err: unknown): { code: string; constraint?: string } | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      return { code, constraint: (e as { constraint?: string }).constraint };
+    }
+  }
+  return undefined;
+}
+
+export const isUniqueViolation = (err: unknown, constraint?: string) => {
+  const pg = pgError(err);
+  return pg?.code === '23505' && (constraint === undefined || pg.constraint === constraint);
+};
 
 /** PostgreSQL/network failures that mean "the database is not there right now" (→ 503, not 500). */
 export function isDatabaseUnavailable(err: unknown): boolean {

@@ -18,8 +18,9 @@ export interface AuditEntry {
 }
 
 /** Append one audit row; call it inside the transaction that makes the change. */
-export async function appendAudit(db: Db, actor: Actor, entry: AuditEntry) {
+export async function appendAudit(db: Db, actor: Actor, entry: AuditEntry, at: Date) {
   await db.insert(auditLog).values({
+    at,
     actor: actor.name,
     actorTokenId: actor.tokenId ?? null,
     requestId: actor.requestId ?? null,

@@ -22,3 +22,8 @@ export function requireIfMatch(request: FastifyRequest): number | null {
   }
   return Number(m[1]);
 }
+
+/** 412 unless the client's expected version (null: any) is the current one. */
+export function assertVersion(expected: number | null, current: number) {
+  if (expected !== null && expected !== current) throw errors.versionMismatch(expected, current);
+}

@@ -50,6 +50,9 @@ export const swaggerPlugin = fp(
         },
         tags: [
           { name: 'programs', description: 'One program per decommission' },
+          { name: 'sales owners', description: 'The people accountable for customers, with department and manager' },
+          { name: 'customers', description: 'Legacy contracts moving through the migration workflow' },
+          { name: 'domains', description: 'Mail domains of customers, each with its latest DNS verdict' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
       },

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Db } from '../../db/client.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError, type FieldError } from '../errors.ts';
+import { assertVersion } from '../http/etag.ts';
 import { decodeCursor, toPage } from '../http/pagination.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import { z } from 'zod';
@@ -72,7 +73,7 @@ export async function createProgram(db: Db, input: CreateProgram, actor: Actor, 
   return db.transaction(async (tx) => {
     const row = await insertProgram(tx, values, now);
     const program = toProgram(row);
-    await appendAudit(tx, actor, { action: 'program.create', entityType: 'program', entityId: row.id, after: program });
+    await appendAudit(tx, actor, { action: 'program.create', entityType: 'program', entityId: row.id, after: program }, now);
     return program;
   });
 }
@@ -106,9 +107,7 @@ export async function updateProgram(
   return db.transaction(async (tx) => {
     const current = await findProgramById(tx, id, { forUpdate: true });
     if (!current) throw errors.programNotFound(id);
-    if (expectedVersion !== null && expectedVersion !== current.version) {
-      throw errors.versionMismatch(expectedVersion, current.version);
-    }
+    assertVersion(expectedVersion, current.version);
     const { id: _id, version: _v, createdAt: _c, updatedAt: _u, ...currentValues } = current;
     const next: ProgramValues = {
       ...currentValues,
@@ -126,7 +125,7 @@ export async function updateProgram(
     if (!row) throw errors.versionMismatch(current.version, 'newer');
     const before = toProgram(current);
     const after = toProgram(row);
-    await appendAudit(tx, actor, { action: 'program.update', entityType: 'program', entityId: id, before, after });
+    await appendAudit(tx, actor, { action: 'program.update', entityType: 'program', entityId: id, before, after }, now);
     if (identifierColumns.some((c) => !isDeepStrictEqual(current[c], row[c]))) {
       await enqueueInOutbox(tx, 'programs', 'mark-domains-due', { programId: id, reason: 'identifiers changed' }, `program-${id}-v${row.version}`);
     }

@@ -46,7 +46,7 @@ export function describeToken(row: TokenRow) {
 }
 
 /** Creates a token and returns it in clear text: the only time anyone sees it. */
-export async function createToken(db: Db, input: NewToken, actor: Actor) {
+export async function createToken(db: Db, input: NewToken, actor: Actor, now: Date = new Date()) {
   const problems = [];
   if (input.name.trim() === '') problems.push({ path: 'name', message: 'must not be empty' });
   if (input.role === 'sales' && !input.salesOwnerId) {
@@ -61,7 +61,7 @@ export async function createToken(db: Db, input: NewToken, actor: Actor) {
   if (input.role !== 'manager' && input.department) {
     problems.push({ path: 'department', message: 'only a manager token is bound to a department' });
   }
-  if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+  if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) {
     problems.push({ path: 'expiresAt', message: 'must be in the future' });
   }
   if (problems.length > 0) throw validationError(problems);
@@ -81,8 +81,9 @@ export async function createToken(db: Db, input: NewToken, actor: Actor) {
       tokenPrefix: token.slice(0, TOKEN_PREFIX.length + 6),
       createdBy: actor.name,
       expiresAt: input.expiresAt ?? null,
+      createdAt: now,
     });
-    await appendAudit(tx, actor, { action: 'token.create', entityType: 'api_token', entityId: row.id, after: describeToken(row) });
+    await appendAudit(tx, actor, { action: 'token.create', entityType: 'api_token', entityId: row.id, after: describeToken(row) }, now);
     return { token, row };
   });
 }
@@ -99,7 +100,7 @@ export async function revokeToken(db: Db, id: string, actor: Actor, now: Date) {
       entityId: id,
       before: describeToken(before),
       after: describeToken(after),
-    });
+    }, now);
     return after;
   });
 }

@@ -1,0 +1,71 @@
+import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { customers, domains, salesOwners } from '../../db/schema/index.ts';
+import { customerStatuses } from '../../db/schema/enums.ts';
+import type { CustomerQuery, CustomerSort } from './customer-schemas.ts';
+
+export type CustomerRow = typeof customers.$inferSelect;
+export type DomainRow = typeof domains.$inferSelect;
+
+export async function findCustomerById(db: Db, id: string, scope: SQL | undefined, { forUpdate = false } = {}) {
+  const query = db.select().from(customers).where(and(eq(customers.id, id), scope));
+  return (await (forUpdate ? query.for('update') : query))[0];
+}
+
+export const domainsOfCustomers = (db: Db, customerIds: string[]) =>
+  customerIds.length === 0
+    ? Promise.resolve([] as DomainRow[])
+    : db.select().from(domains).where(inArray(domains.customerId, customerIds)).orderBy(asc(domains.name));
+
+/** The sort expression of each key: a total order together with the id, and a plain value for the cursor. */
+const sortExpressions: Record<string, SQL> = {
+  name: sql`${customers.name}`,
+  status: sql`array_position(${sql.raw(`ARRAY[${customerStatuses.map((s) => `'${s}'`).join(',')}]::text[]`)}, ${customers.status})`,
+  // Millisecond precision, the precision of the cursor.
+  updatedAt: sql`date_trunc('milliseconds', ${customers.updatedAt})`,
+  plannedMigrationAt: sql`coalesce(${customers.plannedMigrationAt}, '9999-12-31'::date)`,
+};
+const cursorCasts: Record<string, string> = { name: 'text', status: 'int', updatedAt: 'timestamptz', plannedMigrationAt: 'date' };
+
+export function sortOf(sort: CustomerSort) {
+  const key = sort.replace(/^-/, '');
+  return { key, descending: sort.startsWith('-'), expression: sortExpressions[key]!, cast: cursorCasts[key]! };
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, '\\$&');
+
+/** The filters of the customer list, as SQL conditions. */
+export function customerFilters(query: Omit<CustomerQuery, 'limit' | 'cursor' | 'sort'>, domainPrefix?: string): (SQL | undefined)[] {
+  const q = query.q ? escapeLike(query.q.toLowerCase()) : undefined;
+  return [
+    query.programId ? eq(customers.programId, query.programId) : undefined,
+    query.status?.length ? inArray(customers.status, query.status) : undefined,
+    query.salesOwnerId ? eq(customers.salesOwnerId, query.salesOwnerId) : undefined,
+    query.department
+      ? sql`${customers.salesOwnerId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${query.department})`
+      : undefined,
+    query.verdict === 'unchecked'
+      ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.latestVerdict} IS NULL)`
+      : query.verdict
+        ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.latestVerdict} = ${query.verdict})`
+        : undefined,
+    q
+      ? sql`(lower(${customers.name}) LIKE ${`${q}%`} OR lower(${customers.externalRef}) LIKE ${`${q}%`}
+            OR EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.name} LIKE ${`${escapeLike(domainPrefix ?? q)}%`}))`
+      : undefined,
+  ];
+}
+
+export function listCustomers(db: Db, where: (SQL | undefined)[], sort: CustomerSort, limit: number, after?: [string, string]) {
+  const { expression, descending, cast } = sortOf(sort);
+  const direction = sql.raw(descending ? 'DESC' : 'ASC');
+  const keyset = after
+    ? sql`(${expression}, ${customers.id}) ${sql.raw(descending ? '<' : '>')} (${after[0]}::${sql.raw(cast)}, ${after[1]}::uuid)`
+    : undefined;
+  return db
+    .select({ ...getTableColumns(customers), sortValue: sql<string>`(${expression})::text` })
+    .from(customers)
+    .where(and(...where, keyset))
+    .orderBy(sql`${expression} ${direction}`, sql`${customers.id} ${direction}`)
+    .limit(limit);
+}

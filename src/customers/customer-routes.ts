@@ -1,0 +1,166 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { problem } from '../errors.ts';
+import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
+import { requireIfMatch, setEtag } from '../http/etag.ts';
+import { PageQuery } from '../http/pagination.ts';
+import { actorOf, principalOf } from '../plugins/auth.ts';
+import { addDomain, deleteDomain, getDomain } from '../domains/domain-service.ts';
+import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
+import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
+
+const invalid = problem('A field is invalid; `errors` names each one');
+const notFound = problem('No such customer visible to this token (other owners\u2019 customers do not exist for a sales token)');
+const conditional = {
+  412: problem('If-Match names an older version: someone changed the customer since you read it'),
+  428: problem('If-Match is missing'),
+};
+
+export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post('/customers', {
+    config: { access: 'manager' },
+    schema: {
+      tags: ['customers'],
+      summary: 'Create a customer, optionally with its domains',
+      body: CreateCustomer,
+      response: { 201: Customer, 400: invalid, 409: problem('The external ref or a domain is taken in this program') },
+    },
+    handler: async (request, reply) => {
+      const customer = await createCustomer(app.db, request.body, principalOf(request), actorOf(request), app.now());
+      setEtag(reply, customer.version);
+      return reply.code(201).header('location', `/v1/customers/${customer.id}`).send(customer);
+    },
+  });
+
+  app.get('/customers', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['customers'],
+      summary: 'List customers with their domains (sales: their own; managers: their department)',
+      querystring: CustomerQuery,
+      response: { 200: CustomerPage, 400: invalid },
+    },
+    handler: async (request) => listCustomers(app.db, request.query, principalOf(request)),
+  });
+
+  app.get('/customers/:id', {
+    config: { access: 'any' },
+    schema: { tags: ['customers'], summary: 'Get a customer with its domains and their latest verdicts', params: IdParams, response: { 200: Customer, 400: invalid, 404: notFound } },
+    handler: async (request, reply) => {
+      const customer = await getCustomer(app.db, request.params.id, principalOf(request));
+      setEtag(reply, customer.version);
+      return customer;
+    },
+  });
+
+  app.patch('/customers/:id', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['customers'],
+      summary: 'Change name, planned date, successor account or notes (status: /transitions; owner: /reassign)',
+      params: IdParams,
+      headers: IfMatchHeaders,
+      body: PatchCustomer,
+      response: { 200: Customer, 400: invalid, 404: notFound, ...conditional },
+    },
+    handler: async (request, reply) => {
+      const expected = requireIfMatch(request);
+      const customer = await updateCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
+      setEtag(reply, customer.version);
+      return customer;
+    },
+  });
+
+  app.post('/customers/:id/transitions', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['customers'],
+      summary: 'Move a customer through the migration workflow (If-Match required)',
+      description:
+        'An illegal move answers 409 with `allowed`, the states reachable from the current one. `completed` needs every ' +
+        'domain verified clean, unless a manager or admin gives `overrideReason`; final states reopen only by an admin with a reason.',
+      params: IdParams,
+      headers: IfMatchHeaders,
+      body: Transition,
+      response: {
+        200: Customer,
+        400: invalid,
+        403: problem('The move needs a manager or admin (override) or an admin (reopen)'),
+        404: notFound,
+        409: problem('Illegal move from the current state; `allowed` lists the legal ones'),
+        ...conditional,
+      },
+    },
+    handler: async (request, reply) => {
+      const expected = requireIfMatch(request);
+      const customer = await transitionCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
+      setEtag(reply, customer.version);
+      return customer;
+    },
+  });
+
+  app.post('/customers/:id/reassign', {
+    config: { access: 'manager' },
+    schema: {
+      tags: ['customers'],
+      summary: 'Give a customer to another sales owner, with its open tasks (If-Match required)',
+      params: IdParams,
+      headers: IfMatchHeaders,
+      body: Reassign,
+      response: { 200: Customer, 400: invalid, 404: notFound, ...conditional },
+    },
+    handler: async (request, reply) => {
+      const expected = requireIfMatch(request);
+      const customer = await reassignCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
+      setEtag(reply, customer.version);
+      return customer;
+    },
+  });
+
+  app.get('/customers/:id/history', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['customers'],
+      summary: 'Status events and audit entries of a customer and its domains, newest first',
+      params: IdParams,
+      querystring: PageQuery,
+      response: { 200: HistoryPage, 400: invalid, 404: notFound },
+    },
+    handler: async (request) => customerHistory(app.db, request.params.id, principalOf(request), request.query.limit, request.query.cursor),
+  });
+
+  app.post('/customers/:id/domains', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['domains'],
+      summary: 'Add a mail domain to a customer (normalized; one customer per domain in a program)',
+      params: IdParams,
+      body: AddDomain,
+      response: { 201: Domain, 400: invalid, 404: notFound, 409: problem('The domain already belongs to a customer of this program') },
+    },
+    handler: async (request, reply) => {
+      const domain = await addDomain(app.db, request.params.id, request.body.name, principalOf(request), actorOf(request), app.now());
+      return reply.code(201).header('location', `/v1/domains/${domain.id}`).send(domain);
+    },
+  });
+
+  app.get('/domains/:id', {
+    config: { access: 'any' },
+    schema: { tags: ['domains'], summary: 'Get a domain with its latest verdict', params: IdParams, response: { 200: Domain, 400: invalid, 404: problem('No such domain visible to this token') } },
+    handler: async (request) => getDomain(app.db, request.params.id, principalOf(request)),
+  });
+
+  app.delete('/domains/:id', {
+    config: { access: 'manager' },
+    schema: {
+      tags: ['domains'],
+      summary: 'Remove a domain from its customer',
+      params: IdParams,
+      response: { 204: z.undefined().describe('Removed'), 400: invalid, 404: problem('No such domain visible to this token') },
+    },
+    handler: async (request, reply) => {
+      await deleteDomain(app.db, request.params.id, principalOf(request), actorOf(request), app.now());
+      return reply.code(204).send();
+    },
+  });
+};

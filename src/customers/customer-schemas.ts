@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
+import { DnsName, IsoDate, Timestamp } from '../http/common-schemas.ts';
+import { Page, PageQuery } from '../http/pagination.ts';
+
+export const CustomerStatus = z.enum(customerStatuses);
+const initialStatuses = customerStatuses.filter((s) => s !== 'on_hold' && s !== 'completed');
+
+export const DomainSummary = z
+  .object({
+    id: z.uuid(),
+    name: z.string().meta({ description: 'ASCII (punycode) form' }),
+    displayName: z.string().meta({ description: 'Unicode form' }),
+    latestVerdict: z.enum(verdicts).nullable().meta({ description: 'null until the first check' }),
+    lastCheckedAt: Timestamp.nullable(),
+    lastDeterminedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'DomainSummary' });
+
+export const Customer = z
+  .object({
+    id: z.uuid(),
+    programId: z.uuid(),
+    externalRef: z.string().meta({ description: 'Legacy contract id, unique per program' }),
+    name: z.string(),
+    salesOwnerId: z.uuid(),
+    status: CustomerStatus,
+    statusBeforeHold: CustomerStatus.nullable().meta({ description: 'Where an on_hold customer returns to' }),
+    plannedMigrationAt: z.string().nullable(),
+    successorAccountRef: z.string().nullable(),
+    notes: z.string().nullable(),
+    version: z.number().int().meta({ description: 'Also sent as the ETag' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    domains: z.array(DomainSummary),
+  })
+  .meta({ id: 'Customer' });
+export type Customer = z.infer<typeof Customer>;
+
+const Text = (max: number) => z.string().trim().min(1).max(max);
+
+export const CreateCustomer = z
+  .strictObject({
+    programId: z.uuid(),
+    externalRef: Text(200),
+    name: Text(300),
+    salesOwnerId: z.uuid(),
+    status: z.enum(initialStatuses).default('not_contacted').meta({ description: 'Initial status (later changes go through /transitions)' }),
+    plannedMigrationAt: IsoDate.nullable().optional(),
+    successorAccountRef: Text(200).nullable().optional(),
+    notes: z.string().max(10_000).nullable().optional(),
+    domains: z.array(DnsName).max(100).default([]),
+  })
+  .meta({
+    examples: [
+      {
+        programId: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10',
+        externalRef: 'IIJ-000123',
+        name: '株式会社サンプル商事',
+        salesOwnerId: '5b0a5c0e-1f4e-4d55-9a52-0c2c6c1b9f10',
+        plannedMigrationAt: '2022-06-30',
+        domains: ['sample-shoji.co.jp'],
+      },
+    ],
+  });
+export type CreateCustomer = z.infer<typeof CreateCustomer>;
+
+export const PatchCustomer = z
+  .strictObject({
+    name: Text(300),
+    plannedMigrationAt: IsoDate.nullable(),
+    successorAccountRef: Text(200).nullable(),
+    notes: z.string().max(10_000).nullable(),
+  })
+  .partial()
+  .meta({ examples: [{ plannedMigrationAt: '2022-07-15', notes: '7月の連休明けに切替予定' }] });
+export type PatchCustomer = z.infer<typeof PatchCustomer>;
+
+export const Transition = z
+  .strictObject({
+    to: CustomerStatus,
+    note: z.string().trim().max(2000).optional(),
+    overrideReason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(2000)
+      .optional()
+      .meta({ description: 'Needed to complete a customer whose DNS is not clean (manager/admin) or to reopen a final one (admin)' }),
+  })
+  .meta({ examples: [{ to: 'planned', note: 'Cut-over agreed for 2022-07-15' }, { to: 'completed', overrideReason: 'Domain retired by the customer' }] });
+export type Transition = z.infer<typeof Transition>;
+
+export const Reassign = z
+  .strictObject({
+    salesOwnerId: z.uuid(),
+    moveOpenTasks: z.boolean().default(true),
+  })
+  .meta({ examples: [{ salesOwnerId: '5b0a5c0e-1f4e-4d55-9a52-0c2c6c1b9f10', moveOpenTasks: true }] });
+
+const sortKeys = ['name', 'status', 'updatedAt', 'plannedMigrationAt'] as const;
+export const CustomerSort = z
+  .enum([...sortKeys, ...sortKeys.map((k) => `-${k}` as const)])
+  .default('name')
+  .meta({ description: 'Sort key; a leading - sorts descending. Customers without a planned date sort last ascending.' });
+export type CustomerSort = z.infer<typeof CustomerSort>;
+
+/** `status=a,b` or `status=a&status=b`. */
+const StatusList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(CustomerStatus).max(customerStatuses.length));
+
+export const CustomerQuery = PageQuery.extend({
+  programId: z.uuid().optional(),
+  status: StatusList.optional().meta({ description: 'One or more statuses, comma-separated or repeated' }),
+  salesOwnerId: z.uuid().optional(),
+  department: z.string().max(100).optional(),
+  verdict: z.enum([...verdicts, 'unchecked']).optional().meta({ description: 'Customers with at least one domain of this verdict' }),
+  q: z.string().trim().min(1).max(200).optional().meta({ description: 'Prefix of the name, the external ref or a domain' }),
+  sort: CustomerSort,
+});
+export type CustomerQuery = z.infer<typeof CustomerQuery>;
+export const CustomerPage = Page(Customer).meta({ id: 'CustomerPage' });
+
+export const HistoryEntry = z
+  .object({
+    kind: z.enum(['status', 'audit']),
+    at: Timestamp,
+    actor: z.string(),
+    from: CustomerStatus.nullable().optional(),
+    to: CustomerStatus.optional(),
+    note: z.string().nullable().optional(),
+    overrideReason: z.string().nullable().optional(),
+    action: z.string().optional(),
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+  })
+  .meta({ id: 'HistoryEntry' });
+export const HistoryPage = Page(HistoryEntry).meta({ id: 'HistoryPage' });
+
+export const AddDomain = z.strictObject({ name: DnsName }).meta({ examples: [{ name: 'sample-shoji.co.jp' }, { name: 'サンプル.jp' }] });
+
+export const Domain = DomainSummary.extend({
+  customerId: z.uuid(),
+  programId: z.uuid(),
+  nextCheckAt: Timestamp,
+  consecutiveFailures: z.number().int(),
+  createdAt: Timestamp,
+}).meta({ id: 'Domain' });
+export type Domain = z.infer<typeof Domain>;

@@ -1,0 +1,244 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { rowsOf, type Db } from '../../db/client.ts';
+import { customers, programs, statusEvents, tasks } from '../../db/schema/index.ts';
+import type { CustomerStatus, Role } from '../../db/schema/enums.ts';
+import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { AppError, errors, isUniqueViolation, validationError } from '../errors.ts';
+import { normalizeDnsName } from '../dns/dns-name.ts';
+import { insertDomains, toDomainSummary } from '../domains/domain-service.ts';
+import { assertVersion } from '../http/etag.ts';
+import { decodeCursor, encodeCursor, toPage } from '../http/pagination.ts';
+import { canSeeOwner, customerScope, type Viewer } from '../http/visibility.ts';
+import { requireActiveOwner } from '../sales-owners/sales-owner-service.ts';
+import { customerFilters, domainsOfCustomers, findCustomerById, listCustomers as selectCustomers, type CustomerRow, type DomainRow } from './customer-repository.ts';
+import type { CreateCustomer, Customer, CustomerQuery, PatchCustomer, Transition } from './customer-schemas.ts';
+import { decideTransition } from './customer-workflow.ts';
+
+export function toCustomer(row: CustomerRow, domainRows: DomainRow[]): Customer {
+  return {
+    id: row.id,
+    programId: row.programId,
+    externalRef: row.externalRef,
+    name: row.name,
+    salesOwnerId: row.salesOwnerId,
+    status: row.status,
+    statusBeforeHold: row.statusBeforeHold,
+    plannedMigrationAt: row.plannedMigrationAt,
+    successorAccountRef: row.successorAccountRef,
+    notes: row.notes,
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    domains: domainRows.filter((d) => d.customerId === row.id).map(toDomainSummary),
+  };
+}
+
+/** A customer the viewer may see, or 404. */
+async function loadCustomer(db: Db, id: string, viewer: Viewer, forUpdate = false) {
+  const row = await findCustomerById(db, id, customerScope(viewer), { forUpdate });
+  if (!row) throw errors.customerNotFound(id);
+  return row;
+}
+
+async function present(db: Db, row: CustomerRow) {
+  return toCustomer(row, await domainsOfCustomers(db, [row.id]));
+}
+
+export const getCustomer = async (db: Db, id: string, viewer: Viewer) => present(db, await loadCustomer(db, id, viewer));
+
+const Cursor = z.tuple([z.string(), z.uuid()]);
+
+export async function listCustomers(db: Db, query: CustomerQuery, viewer: Viewer) {
+  const after = query.cursor ? decodeCursor(query.cursor, Cursor) : undefined;
+  const domainPrefix = query.q ? normalizeDnsName(query.q) : undefined;
+  const where = [customerScope(viewer), ...customerFilters(query, domainPrefix?.ok ? domainPrefix.ascii : undefined)];
+  const rows = await selectCustomers(db, where, query.sort, query.limit + 1, after);
+  const page = rows.slice(0, query.limit);
+  const domainRows = await domainsOfCustomers(db, page.map((r) => r.id));
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => toCustomer(r, domainRows)),
+    nextCursor: rows.length > query.limit && last ? encodeCursor([last.sortValue, last.id]) : null,
+  };
+}
+
+export async function createCustomer(db: Db, input: CreateCustomer, viewer: Viewer, actor: Actor, now: Date) {
+  try {
+    return await db.transaction(async (tx) => {
+      const [program] = await tx.select({ id: programs.id }).from(programs).where(eq(programs.id, input.programId));
+      if (!program) throw validationError([{ path: 'body.programId', message: `no program ${input.programId}` }]);
+      await requireActiveOwner(tx, input.salesOwnerId, viewer, 'body.salesOwnerId');
+      const [row] = await tx
+        .insert(customers)
+        .values({
+          programId: input.programId,
+          externalRef: input.externalRef,
+          name: input.name,
+          salesOwnerId: input.salesOwnerId,
+          status: input.status,
+          plannedMigrationAt: input.plannedMigrationAt ?? null,
+          successorAccountRef: input.successorAccountRef ?? null,
+          notes: input.notes ?? null,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning();
+      const domainRows = await insertDomains(tx, row!, [...new Set(input.domains)], viewer, now);
+      await tx.insert(statusEvents).values({ customerId: row!.id, fromStatus: null, toStatus: row!.status, actor: actor.name, note: 'created', at: now });
+      const customer = toCustomer(row!, domainRows);
+      await appendAudit(tx, actor, { action: 'customer.create', entityType: 'customer', entityId: row!.id, after: customer }, now);
+      return customer;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'customers_program_external_ref_key')) {
+      throw new AppError('APP_EXTERNAL_REF_TAKEN', 409, `The program already has a customer with external ref ${input.externalRef}`, {
+        errors: [{ path: 'body.externalRef', message: 'is already used in this program' }],
+      });
+    }
+    throw err;
+  }
+}
+
+/** Runs `change` on the locked, visible customer at the expected version; bumps the version; audits. */
+async function changeCustomer(
+  db: Db,
+  id: string,
+  expectedVersion: number | null,
+  viewer: Viewer,
+  actor: Actor,
+  now: Date,
+  action: string,
+  change: (tx: Db, current: CustomerRow) => Promise<Partial<typeof customers.$inferInsert> | null>,
+) {
+  return db.transaction(async (tx) => {
+    const current = await loadCustomer(tx, id, viewer, true);
+    assertVersion(expectedVersion, current.version);
+    const values = await change(tx, current);
+    if (values === null) return present(tx, current);
+    const [row] = await tx
+      .update(customers)
+      .set({ ...values, version: sql`${customers.version} + 1`, updatedAt: now })
+      .where(eq(customers.id, id))
+      .returning();
+    const domainRows = await domainsOfCustomers(tx, [id]);
+    const before = toCustomer(current, domainRows);
+    const after = toCustomer(row!, domainRows);
+    await appendAudit(tx, actor, { action, entityType: 'customer', entityId: id, before, after }, now);
+    return after;
+  });
+}
+
+export function updateCustomer(db: Db, id: string, patch: PatchCustomer, expectedVersion: number | null, viewer: Viewer, actor: Actor, now: Date) {
+  return changeCustomer(db, id, expectedVersion, viewer, actor, now, 'customer.update', async (_tx, current) => {
+    const changes = Object.fromEntries(Object.entries(patch).filter(([k, v]) => v !== undefined && (current as Record<string, unknown>)[k] !== v));
+    return Object.keys(changes).length === 0 ? null : changes;
+  });
+}
+
+/** One status change through the workflow; appends a status event in the same transaction. */
+export function transitionCustomer(
+  db: Db,
+  id: string,
+  input: Transition,
+  expectedVersion: number | null,
+  viewer: Viewer & { role: Role },
+  actor: Actor,
+  now: Date,
+) {
+  return changeCustomer(db, id, expectedVersion, viewer, actor, now, 'customer.transition', async (tx, current) => {
+    const verdicts = (await domainsOfCustomers(tx, [id])).map((d) => d.latestVerdict);
+    const decision = decideTransition({
+      from: current.status,
+      to: input.to,
+      statusBeforeHold: current.statusBeforeHold,
+      role: viewer.role,
+      overrideReason: input.overrideReason,
+      domainVerdicts: verdicts,
+    });
+    if (!decision.ok) {
+      throw new AppError(decision.code, decision.status, decision.message, { from: current.status, allowed: decision.allowed });
+    }
+    await tx.insert(statusEvents).values({
+      customerId: id,
+      fromStatus: current.status,
+      toStatus: input.to,
+      actor: actor.name,
+      note: input.note ?? null,
+      overrideReason: decision.kind === 'normal' ? null : (input.overrideReason ?? null),
+      at: now,
+    });
+    const statusBeforeHold: CustomerStatus | null = input.to === 'on_hold' ? current.status : null;
+    return { status: input.to, statusBeforeHold };
+  });
+}
+
+/** Moves a customer to another owner, and its open tasks with it unless told otherwise. */
+export function reassignCustomer(
+  db: Db,
+  id: string,
+  input: { salesOwnerId: string; moveOpenTasks: boolean },
+  expectedVersion: number | null,
+  viewer: Viewer,
+  actor: Actor,
+  now: Date,
+) {
+  return changeCustomer(db, id, expectedVersion, viewer, actor, now, 'customer.reassign', async (tx, current) => {
+    if (current.salesOwnerId === input.salesOwnerId) return null;
+    const owner = await requireActiveOwner(tx, input.salesOwnerId, viewer, 'body.salesOwnerId');
+    if (!canSeeOwner(viewer, owner)) throw validationError([{ path: 'body.salesOwnerId', message: `no sales owner ${owner.id}` }]);
+    if (input.moveOpenTasks) {
+      await tx
+        .update(tasks)
+        .set({ assigneeId: owner.id, updatedAt: now })
+        .where(and(eq(tasks.customerId, id), eq(tasks.assigneeId, current.salesOwnerId), eq(tasks.status, 'open')));
+    }
+    return { salesOwnerId: owner.id };
+  });
+}
+
+const HistoryCursor = z.tuple([z.iso.datetime({ offset: true }), z.enum(['audit', 'status']), z.string()]);
+
+/** Status events and audit entries of a customer (and its domains), newest first. */
+export async function customerHistory(db: Db, id: string, viewer: Viewer, limit: number, cursor?: string) {
+  await loadCustomer(db, id, viewer);
+  const after = cursor ? decodeCursor(cursor, HistoryCursor) : undefined;
+  const result = await db.execute(sql`
+    SELECT * FROM (
+      SELECT 'status' AS kind, id::text AS id, at, actor, from_status, to_status, note, override_reason,
+             NULL::text AS action, NULL::jsonb AS before, NULL::jsonb AS after
+      FROM status_events WHERE customer_id = ${id}
+      UNION ALL
+      SELECT 'audit', id::text, at, actor, NULL, NULL, NULL, NULL, action, before, after
+      FROM audit_log
+      WHERE (entity_type = 'customer' AND entity_id = ${id})
+         OR (entity_type = 'domain' AND coalesce(after, before) ->> 'customerId' = ${id})
+    ) h
+    ${after ? sql`WHERE (h.at, h.kind, h.id::bigint) < (${after[0]}::timestamptz, ${after[1]}, ${after[2]}::bigint)` : sql``}
+    ORDER BY h.at DESC, h.kind DESC, h.id::bigint DESC
+    LIMIT ${limit + 1}`);
+  type Row = {
+    kind: 'status' | 'audit';
+    id: string;
+    at: string | Date;
+    actor: string;
+    from_status: CustomerStatus | null;
+    to_status: CustomerStatus | null;
+    note: string | null;
+    override_reason: string | null;
+    action: string | null;
+    before: unknown;
+    after: unknown;
+  };
+  const iso = (at: string | Date) => new Date(at).toISOString();
+  return toPage(
+    rowsOf<Row>(result),
+    limit,
+    (r) =>
+      r.kind === 'status'
+        ? { kind: r.kind, at: iso(r.at), actor: r.actor, from: r.from_status, to: r.to_status!, note: r.note, overrideReason: r.override_reason }
+        : { kind: r.kind, at: iso(r.at), actor: r.actor, action: r.action!, before: r.before, after: r.after },
+    (r) => [iso(r.at), r.kind, r.id],
+  );
+}
+

@@ -1,0 +1,120 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { customers, domains } from '../../db/schema/index.ts';
+import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { AppError, errors } from '../errors.ts';
+import { normalizeDnsName } from '../dns/dns-name.ts';
+import { customerScope, type Viewer } from '../http/visibility.ts';
+import type { Domain } from '../customers/customer-schemas.ts';
+import type { DomainRow } from '../customers/customer-repository.ts';
+
+export const toDomainSummary = (row: DomainRow) => ({
+  id: row.id,
+  name: row.name,
+  displayName: row.displayName,
+  latestVerdict: row.latestVerdict,
+  lastCheckedAt: row.lastCheckedAt?.toISOString() ?? null,
+  lastDeterminedAt: row.lastDeterminedAt?.toISOString() ?? null,
+});
+
+export const toDomain = (row: DomainRow): Domain => ({
+  ...toDomainSummary(row),
+  customerId: row.customerId,
+  programId: row.programId,
+  nextCheckAt: row.nextCheckAt.toISOString(),
+  consecutiveFailures: row.consecutiveFailures,
+  createdAt: row.createdAt.toISOString(),
+});
+
+/**
+ * Adds normalized domains to a customer. A name another customer of the program already has is a
+ * 409 naming that customer — by name only if the viewer may see it, so nothing leaks.
+ */
+export async function insertDomains(
+  tx: Db,
+  customer: { id: string; programId: string },
+  asciiNames: string[],
+  viewer: Viewer,
+  now: Date,
+): Promise<DomainRow[]> {
+  if (asciiNames.length === 0) return [];
+  const taken = await tx
+    .select({ name: domains.name, customerId: domains.customerId, customerName: customers.name, externalRef: customers.externalRef })
+    .from(domains)
+    .innerJoin(customers, eq(customers.id, domains.customerId))
+    .where(and(eq(domains.programId, customer.programId), inArray(domains.name, asciiNames)));
+  const conflict = taken.find((t) => t.customerId !== customer.id);
+  if (conflict) {
+    const [visible] = await tx.select({ id: customers.id }).from(customers).where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
+    const who = visible ? `customer ${conflict.externalRef} (${conflict.customerName}, id ${conflict.customerId})` : 'another customer you cannot see';
+    throw new AppError('APP_DOMAIN_TAKEN', 409, `${conflict.name} already belongs to ${who} in this program`, {
+      errors: [{ path: 'body.name', message: `already belongs to ${who}` }],
+      ...(visible ? { customerId: conflict.customerId } : {}),
+    });
+  }
+  const fresh = asciiNames.filter((n) => !taken.some((t) => t.name === n));
+  if (fresh.length === 0) return [];
+  return tx
+    .insert(domains)
+    .values(
+      fresh.map((name) => {
+        const normalized = normalizeDnsName(name);
+        return {
+          programId: customer.programId,
+          customerId: customer.id,
+          name,
+          displayName: normalized.ok ? normalized.unicode : name,
+          nextCheckAt: now,
+          createdAt: now,
+          updatedAt: now,
+        };
+      }),
+    )
+    .returning();
+}
+
+/** The customer's representation embeds its domains, so a domain change is a new customer version. */
+export async function bumpCustomerVersion(tx: Db, customerId: string, now: Date) {
+  await tx
+    .update(customers)
+    .set({ version: sql`${customers.version} + 1`, updatedAt: now })
+    .where(eq(customers.id, customerId));
+}
+
+async function findVisibleDomain(db: Db, id: string, viewer: Viewer) {
+  const [row] = await db
+    .select({ domain: domains })
+    .from(domains)
+    .innerJoin(customers, eq(customers.id, domains.customerId))
+    .where(and(eq(domains.id, id), customerScope(viewer)));
+  if (!row) throw errors.domainNotFound(id);
+  return row.domain;
+}
+
+export async function addDomain(db: Db, customerId: string, name: string, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const [customer] = await tx.select().from(customers).where(and(eq(customers.id, customerId), customerScope(viewer))).for('update');
+    if (!customer) throw errors.customerNotFound(customerId);
+    const [row] = await insertDomains(tx, customer, [name], viewer, now);
+    if (!row) {
+      throw new AppError('APP_DOMAIN_EXISTS', 409, `${name} is already a domain of this customer`, {
+        errors: [{ path: 'body.name', message: 'is already a domain of this customer' }],
+      });
+    }
+    await bumpCustomerVersion(tx, customer.id, now);
+    const domain = toDomain(row);
+    await appendAudit(tx, actor, { action: 'domain.create', entityType: 'domain', entityId: row.id, after: domain }, now);
+    return domain;
+  });
+}
+
+export const getDomain = async (db: Db, id: string, viewer: Viewer) => toDomain(await findVisibleDomain(db, id, viewer));
+
+export async function deleteDomain(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
+  await db.transaction(async (tx) => {
+    const row = await findVisibleDomain(tx, id, viewer);
+    await tx.delete(domains).where(eq(domains.id, id));
+    await bumpCustomerVersion(tx, row.customerId, now);
+    await appendAudit(tx, actor, { action: 'domain.delete', entityType: 'domain', entityId: id, before: toDomain(row) }, now);
+  });
+}
