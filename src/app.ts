@@ -12,6 +12,7 @@ import { metricsPlugin } from './plugins/metrics.ts';
 import { queuesPlugin } from './plugins/queues.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
+import { importRoutes } from './imports/import-routes.ts';
 import { programRoutes } from './programs/program-routes.ts';
 import { salesOwnerRoutes } from './sales-owners/sales-owner-routes.ts';
 
@@ -19,6 +20,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The clock; injected so tests and the CLI can set the time. */
     now: () => Date;
+    config: Config;
   }
 }
 
@@ -60,6 +62,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('now', deps.now ?? (() => new Date()));
+  app.decorate('config', config);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -80,6 +83,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(programRoutes);
       await v1.register(salesOwnerRoutes);
       await v1.register(customerRoutes);
+      await v1.register(importRoutes);
     },
     { prefix: '/v1' },
   );

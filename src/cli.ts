@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
 import { roles, type Role } from '../db/schema/enums.ts';
@@ -7,6 +8,7 @@ import type { Actor } from './audit/audit-repository.ts';
 import { openDataStore } from './bootstrap.ts';
 import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
+import { importCustomers } from './imports/import-service.ts';
 import { generateOpenApiYaml } from './openapi.ts';
 import { listTokens } from './tokens/token-repository.ts';
 import { createToken, describeToken, revokeToken } from './tokens/token-service.ts';
@@ -100,6 +102,56 @@ const commands: Record<string, Command> = {
       out(`revoked ${row.id} (${row.name}) at ${row.revokedAt!.toISOString()}`);
     },
   },
+  import: {
+    usage: 'import FILE.csv --program ID [--dry-run] [--partial] [--encoding auto|utf-8|shift_jis] [--json]',
+    summary: 'Import the legacy customer list (UTF-8 or Shift_JIS); all-or-nothing unless --partial',
+    options: {
+      program: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      partial: { type: 'boolean' },
+      encoding: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    async run({ values, positionals }, config) {
+      const file = positionals[0];
+      if (!file) throw new UsageError('name the CSV file to import');
+      if (!fs.existsSync(file)) throw new UsageError(`no file ${file}`);
+      if (typeof values.program !== 'string') throw new UsageError('--program is required (the program id)');
+      const encoding = (values.encoding ?? 'auto') as string;
+      if (!['auto', 'utf-8', 'shift_jis'].includes(encoding)) throw new UsageError('--encoding must be auto, utf-8 or shift_jis');
+      const size = fs.statSync(file).size;
+      const progress = process.stderr.isTTY
+        ? (rows: number) => process.stderr.write(`\rreading ${path.basename(file)}: ${rows.toLocaleString('en')} rows`)
+        : undefined;
+      const result = await withDatabase(config(), (db) =>
+        importCustomers(
+          db,
+          values.program as string,
+          fs.createReadStream(file),
+          {
+            dryRun: values['dry-run'] === true,
+            allOrNothing: values.partial !== true,
+            encoding: encoding as 'auto',
+            maxBytes: Math.max(size, config().IMPORT_MAX_BYTES),
+            onProgress: progress,
+          },
+          cliActor(),
+          new Date(),
+        ),
+      );
+      if (progress) process.stderr.write('\n');
+      if (values.json) out(JSON.stringify(result));
+      else {
+        for (const e of result.errors) out(`line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${e.message}`);
+        const verb = result.written ? 'imported' : result.dryRun ? 'dry run, nothing written' : 'nothing written';
+        out(
+          `${verb}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged; ` +
+            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.errors.length} errors`,
+        );
+      }
+      if (result.errors.length > 0) process.exitCode = 1;
+    },
+  },
   'db migrate': {
     usage: 'db migrate',
     summary: 'Apply the committed database migrations (also done at every start)',
@@ -150,7 +202,7 @@ async function main(argv: string[]) {
   }
   // No option is declared `multiple`, so every value is a string or a boolean.
   await command.run(parsed as Parameters<Command['run']>[0], () => loadConfig());
-  return 0;
+  return process.exitCode ?? 0;
 }
 
 main(process.argv.slice(2)).then(

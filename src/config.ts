@@ -37,6 +37,8 @@ export const Config = z.object({
   ),
   DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  /** Largest CSV import; it is streamed, so this bounds work, not memory. */
+  IMPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 ** 3).default(200 * 1024 * 1024),
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
 });
 export type Config = z.infer<typeof Config>;

@@ -1,6 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customers } from '../db/schema/index.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
-import { makeSalesOwner } from './helpers/factories.ts';
+import { makeProgram, makeSalesOwner } from './helpers/factories.ts';
 import { runProcess } from './helpers/processes.ts';
 
 let t: TestApp;
@@ -70,5 +75,26 @@ describe('the CLI', () => {
     const migrate = await cli('db', 'migrate');
     expect(migrate.code).toBe(0);
     expect(migrate.stdout.trim()).toBe('migrations applied');
+  });
+
+  it('imports a CSV file, dry run first, and lists bad lines with a non-zero exit', async () => {
+    const program = await makeProgram(t.db);
+    const sample = path.join(import.meta.dirname, 'fixtures', 'customers-sample.csv');
+    const dry = await cli('import', sample, '--program', program.id, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/dry run, nothing written: 6 created/);
+    expect(await t.db.$count(customers, eq(customers.programId, program.id))).toBe(0);
+    const real = await cli('import', sample, '--program', program.id);
+    expect(real.code).toBe(0);
+    expect(real.stdout).toMatch(/^imported: 6 created, 0 updated, 0 unchanged; 3 owners created/m);
+    expect(await t.db.$count(customers, eq(customers.programId, program.id))).toBe(6);
+
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mdt-cli-')), 'bad.csv');
+    fs.writeFileSync(bad, 'external_ref,customer_name,sales_owner_email\nB-1,,someone@example.jp\n');
+    const failed = await cli('import', bad, '--program', program.id);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^line 2, column customer_name: is empty$/m);
+    expect(failed.stdout).toMatch(/nothing written/);
+    expect((await cli('import', bad)).stderr).toMatch(/--program is required/);
   });
 });

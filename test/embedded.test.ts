@@ -69,5 +69,8 @@ describe('embedded mode (npm start on defaults)', () => {
     const listed = await runProcess('src/cli.ts', ['token', 'list'], env);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/first-admin/);
+    // The bulk import's array-parameter SQL runs on PGlite as on PostgreSQL.
+    const imported = await runProcess('src/cli.ts', ['import', path.join(import.meta.dirname, 'fixtures', 'customers-sample.csv'), '--program', id], env);
+    expect(imported.stdout).toMatch(/^imported: 6 created/m);
   }, 120_000);
 });

@@ -53,6 +53,7 @@ export const swaggerPlugin = fp(
           { name: 'sales owners', description: 'The people accountable for customers, with department and manager' },
           { name: 'customers', description: 'Legacy contracts moving through the migration workflow' },
           { name: 'domains', description: 'Mail domains of customers, each with its latest DNS verdict' },
+          { name: 'imports', description: 'Bulk import of the legacy customer list' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
       },

@@ -1,21 +1,38 @@
-/**
- * `npm run bench [-- <name>…]`: runs benchmarks by name (all when none is named). Benchmarks measure
- * against their limits in the same run; they are never part of `npm test`.
- */
-const benchmarks: Record<string, () => Promise<void>> = {};
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { importBenchmark } from './import-bench.ts';
 
-async function main(names: string[]) {
-  const known = Object.keys(benchmarks);
-  if (known.length === 0) {
-    console.log('No benchmarks are registered yet (the DNS, reports and API benchmarks come with their features).');
-    return;
+/**
+ * `npm run bench [-- <name>…] [--customers N] [--json]`: runs benchmarks by name (all when none is
+ * named), prints a table and, with --json, writes bench-results.json. Never part of `npm test`.
+ */
+type Result = Record<string, string | number>;
+const benchmarks: Record<string, (size: number) => Promise<Result[]>> = {
+  import: importBenchmark,
+};
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    options: { customers: { type: 'string', default: '100000' }, json: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  const size = Number(values.customers);
+  if (!Number.isInteger(size) || size < 1) throw new Error('--customers must be a positive whole number');
+  const unknown = positionals.filter((n) => !benchmarks[n]);
+  if (unknown.length > 0) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benchmarks).join(', ')}`);
+  const results: Result[] = [];
+  for (const name of positionals.length > 0 ? positionals : Object.keys(benchmarks)) {
+    process.stderr.write(`running ${name} (${size} customers)…\n`);
+    results.push(...(await benchmarks[name]!(size)));
   }
-  const unknown = names.filter((n) => !benchmarks[n]);
-  if (unknown.length > 0) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${known.join(', ')}`);
-  for (const name of names.length > 0 ? names : known) await benchmarks[name]!();
+  console.table(results.map((r) => ({ ...r, value: typeof r.value === 'number' ? Number(r.value.toFixed(3)) : r.value })));
+  if (values.json) {
+    fs.writeFileSync('bench-results.json', `${JSON.stringify({ at: new Date().toISOString(), customers: size, results }, null, 2)}\n`);
+    process.stderr.write('wrote bench-results.json\n');
+  }
 }
 
-main(process.argv.slice(2).filter((a) => !a.startsWith('-'))).catch((err) => {
+main().catch((err) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

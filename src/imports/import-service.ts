@@ -1,0 +1,421 @@
+import { eq, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from '../../db/client.ts';
+import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
+import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
+import type { Actor } from '../audit/audit-repository.ts';
+import { decideTransition } from '../customers/customer-workflow.ts';
+import { normalizeDnsName } from '../dns/dns-name.ts';
+import { AppError, errors } from '../errors.ts';
+import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
+
+export const importColumns = [
+  'external_ref',
+  'customer_name',
+  'domains',
+  'sales_owner_email',
+  'sales_owner_name',
+  'department',
+  'status',
+  'planned_migration_at',
+] as const;
+type Column = (typeof importColumns)[number];
+const requiredColumns: Column[] = ['external_ref', 'customer_name', 'sales_owner_email'];
+
+export interface ImportError {
+  line: number;
+  column: Column | null;
+  message: string;
+}
+
+export interface ImportOptions {
+  dryRun: boolean;
+  /** Default true: any error and nothing is written. false: valid rows are written, bad ones reported. */
+  allOrNothing: boolean;
+  encoding: CsvEncoding | 'auto';
+  maxBytes: number;
+  onProgress?: (rowsRead: number) => void;
+}
+
+export interface ImportResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+  ownersCreated: number;
+  ownersUpdated: number;
+  domainsAdded: number;
+  errors: ImportError[];
+  dryRun: boolean;
+  /** Whether anything was written. */
+  written: boolean;
+}
+
+interface Row {
+  line: number;
+  externalRef: string;
+  name: string;
+  email: string;
+  ownerName?: string;
+  department?: string;
+  status?: CustomerStatus;
+  plannedMigrationAt?: string;
+  domains: { ascii: string; unicode: string }[];
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const initialStatuses = customerStatuses.filter((s) => s !== 'on_hold' && s !== 'completed');
+
+/** `2022-09-30`, `2022/9/30` (what Excel writes in Japan) → `2022-09-30`; undefined when not a real date. */
+export function parseCsvDate(value: string): string | undefined {
+  const m = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$/.exec(value);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return undefined;
+  return date.toISOString().slice(0, 10);
+}
+
+/** Validates one record; every problem is reported with its column. */
+function parseRow(line: number, fields: string[], index: Map<Column, number>, problems: ImportError[]): Row | undefined {
+  const cell = (c: Column) => (index.has(c) ? (fields[index.get(c)!] ?? '').trim() : '');
+  const fail = (column: Column | null, message: string) => problems.push({ line, column, message });
+  const before = problems.length;
+  if (fields.length > index.size) fail(null, `has ${fields.length} fields; the header has ${index.size}`);
+  const externalRef = cell('external_ref');
+  const name = cell('customer_name');
+  const email = cell('sales_owner_email').toLowerCase();
+  if (!externalRef) fail('external_ref', 'is empty');
+  else if (externalRef.length > 200) fail('external_ref', 'is longer than 200 characters');
+  if (!name) fail('customer_name', 'is empty');
+  else if (name.length > 300) fail('customer_name', 'is longer than 300 characters');
+  if (!EMAIL.test(email) || email.length > 254) fail('sales_owner_email', `"${email.slice(0, 80)}" is not an email address`);
+  const status = cell('status');
+  if (status && !(customerStatuses as readonly string[]).includes(status)) {
+    fail('status', `"${status.slice(0, 40)}" is not a status (one of ${customerStatuses.join(', ')})`);
+  }
+  const plannedRaw = cell('planned_migration_at');
+  const planned = plannedRaw ? parseCsvDate(plannedRaw) : undefined;
+  if (plannedRaw && !planned) fail('planned_migration_at', `"${plannedRaw.slice(0, 40)}" is not a date (YYYY-MM-DD or YYYY/MM/DD)`);
+  const domainList: Row['domains'] = [];
+  for (const raw of cell('domains').split(/[\s;]+/).filter(Boolean)) {
+    const normalized = normalizeDnsName(raw);
+    if (!normalized.ok) fail('domains', `"${raw.slice(0, 80)}" ${normalized.reason}`);
+    else if (!domainList.some((d) => d.ascii === normalized.ascii)) domainList.push({ ascii: normalized.ascii, unicode: normalized.unicode });
+  }
+  const ownerName = cell('sales_owner_name');
+  const department = cell('department');
+  if (ownerName.length > 200) fail('sales_owner_name', 'is longer than 200 characters');
+  if (department.length > 100) fail('department', 'is longer than 100 characters');
+  if (problems.length > before) return undefined;
+  return {
+    line,
+    externalRef,
+    name,
+    email,
+    ...(ownerName ? { ownerName } : {}),
+    ...(department ? { department } : {}),
+    ...(status ? { status: status as CustomerStatus } : {}),
+    ...(planned ? { plannedMigrationAt: planned } : {}),
+    domains: domainList,
+  };
+}
+
+type CustomerRow = typeof customers.$inferSelect;
+type Plan = {
+  ownersToCreate: Map<string, { name: string; department: string }>;
+  ownersToUpdate: Map<string, { id: string; name: string; department: string }>;
+  creates: Row[];
+  /** `ownerChanged`: the row names another owner (maybe one this import creates, so no id yet). */
+  updates: { row: Row; current: CustomerRow; changes: Partial<CustomerRow>; ownerChanged: boolean; addDomains: Row['domains'] }[];
+  unchanged: number;
+};
+
+/**
+ * Imports the legacy customer list of a program: upsert by external ref, owners by email, domains
+ * added (never removed). Streamed parse; planned against the database; written in one transaction
+ * with batched statements.
+ */
+export async function importCustomers(
+  db: Db,
+  programId: string,
+  source: AsyncIterable<Buffer | string>,
+  options: ImportOptions,
+  actor: Actor,
+  now: Date,
+): Promise<ImportResult> {
+  const [program] = await db.select({ id: programs.id }).from(programs).where(eq(programs.id, programId));
+  if (!program) throw errors.programNotFound(programId);
+
+  const problems: ImportError[] = [];
+  const rows: Row[] = [];
+  let index: Map<Column, number> | undefined;
+  try {
+    for await (const record of readCsv(source, { encoding: options.encoding, maxBytes: options.maxBytes })) {
+      if (!index) {
+        index = readHeader(record.fields, problems);
+        if (!index) break;
+        continue;
+      }
+      const row = parseRow(record.line, record.fields, index, problems);
+      if (row) rows.push(row);
+      if ((rows.length + problems.length) % 1000 === 0) options.onProgress?.(rows.length);
+    }
+  } catch (err) {
+    if (!(err instanceof CsvReadError)) throw err;
+    if (err.kind === 'too_large') throw new AppError('APP_BODY_TOO_LARGE', 413, err.message);
+    problems.push({ line: err.line, column: null, message: err.message });
+  }
+  if (!index && problems.length === 0) problems.push({ line: 1, column: null, message: 'the file is empty; expected a header row' });
+  options.onProgress?.(rows.length);
+
+  const plan = await planImport(db, programId, rows, problems);
+  const failedLines = new Set(problems.map((p) => p.line));
+  const result: ImportResult = {
+    created: plan.creates.length,
+    updated: plan.updates.length,
+    unchanged: plan.unchanged,
+    ownersCreated: plan.ownersToCreate.size,
+    ownersUpdated: plan.ownersToUpdate.size,
+    domainsAdded: plan.creates.reduce((n, r) => n + r.domains.length, 0) + plan.updates.reduce((n, u) => n + u.addDomains.length, 0),
+    errors: problems.sort((a, b) => a.line - b.line),
+    dryRun: options.dryRun,
+    written: false,
+  };
+  if (options.dryRun || (problems.length > 0 && options.allOrNothing) || failedLines.has(1)) return result;
+  if (result.created + result.updated + result.ownersCreated + result.ownersUpdated === 0) return result;
+  await db.transaction((tx) => applyImport(tx, programId, plan, actor, now, result));
+  return { ...result, written: true };
+}
+
+function readHeader(fields: string[], problems: ImportError[]): Map<Column, number> | undefined {
+  const index = new Map<Column, number>();
+  fields.forEach((raw, i) => {
+    const name = raw.trim().toLowerCase();
+    if ((importColumns as readonly string[]).includes(name)) {
+      if (index.has(name as Column)) problems.push({ line: 1, column: name as Column, message: 'appears twice in the header' });
+      index.set(name as Column, i);
+    } else if (name) {
+      problems.push({ line: 1, column: null, message: `unknown column "${raw.slice(0, 40)}" (expected ${importColumns.join(', ')})` });
+    }
+  });
+  const missing = requiredColumns.filter((c) => !index.has(c));
+  for (const column of missing) problems.push({ line: 1, column, message: 'is missing from the header' });
+  return problems.some((p) => p.line === 1) ? undefined : index;
+}
+
+/** Decides what each row does, against the database; conflicts become errors of the later row. */
+async function planImport(db: Db, programId: string, rows: Row[], problems: ImportError[]): Promise<Plan> {
+  const existing = new Map((await db.select().from(customers).where(eq(customers.programId, programId))).map((c) => [c.externalRef, c]));
+  const domainOwner = new Map(
+    (await db.select({ name: domains.name, customerId: domains.customerId, verdict: domains.latestVerdict }).from(domains).where(eq(domains.programId, programId))).map((d) => [d.name, d]),
+  );
+  const owners = new Map((await db.select().from(salesOwners)).map((o) => [o.email.toLowerCase(), o]));
+  const plan: Plan = { ownersToCreate: new Map(), ownersToUpdate: new Map(), creates: [], updates: [], unchanged: 0 };
+  const seenRefs = new Map<string, number>();
+  const seenDomains = new Map<string, number>();
+  const ownerDefinedAt = new Map<string, { name?: string; department?: string; line: number }>();
+
+  for (const row of rows) {
+    const fail = (column: Column | null, message: string) => problems.push({ line: row.line, column, message });
+    const before = problems.length;
+    const firstRef = seenRefs.get(row.externalRef);
+    if (firstRef !== undefined) fail('external_ref', `${row.externalRef} already appears on line ${firstRef}`);
+    seenRefs.set(row.externalRef, row.line);
+
+    // Owners: the first row that names an owner's name or department sets it; a later row may not disagree.
+    const defined = ownerDefinedAt.get(row.email);
+    for (const [field, column] of [['name', 'sales_owner_name'], ['department', 'department']] as const) {
+      const value = field === 'name' ? row.ownerName : row.department;
+      if (value && defined?.[field] && defined[field] !== value) {
+        fail(column, `disagrees with line ${defined.line} for ${row.email} ("${defined[field]}")`);
+      }
+    }
+    const owner = owners.get(row.email);
+    if (owner && !owner.active) fail('sales_owner_email', `${row.email} is an inactive sales owner`);
+    if (!owner && !plan.ownersToCreate.has(row.email) && (!row.ownerName || !row.department)) {
+      if (!row.ownerName) fail('sales_owner_name', `is needed to create the new sales owner ${row.email}`);
+      if (!row.department) fail('department', `is needed to create the new sales owner ${row.email}`);
+    }
+
+    const current = existing.get(row.externalRef);
+    const newDomains: Row['domains'] = [];
+    for (const d of row.domains) {
+      const other = seenDomains.get(d.ascii);
+      if (other !== undefined) fail('domains', `${d.unicode} already appears on line ${other}`);
+      const holder = domainOwner.get(d.ascii);
+      if (holder && holder.customerId !== current?.id) fail('domains', `${d.unicode} already belongs to another customer of this program`);
+      if (!holder) newDomains.push(d);
+    }
+
+    let changes: Partial<CustomerRow> = {};
+    if (current && row.status && row.status !== current.status) {
+      const verdicts = [...domainOwner.values()].filter((d) => d.customerId === current.id).map((d) => d.verdict);
+      const decision = decideTransition({ from: current.status, to: row.status, statusBeforeHold: current.statusBeforeHold, role: 'admin', domainVerdicts: verdicts });
+      if (!decision.ok) fail('status', `${current.status} → ${row.status}: ${decision.message}`);
+      else changes = { status: row.status, statusBeforeHold: row.status === 'on_hold' ? current.status : null };
+    }
+    if (!current && row.status && !(initialStatuses as readonly CustomerStatus[]).includes(row.status)) {
+      fail('status', `a new customer cannot start as ${row.status} (one of ${initialStatuses.join(', ')})`);
+    }
+    if (problems.length > before) continue;
+
+    // The row is valid: record its effects.
+    for (const d of row.domains) seenDomains.set(d.ascii, row.line);
+    ownerDefinedAt.set(row.email, {
+      name: defined?.name ?? row.ownerName,
+      department: defined?.department ?? row.department,
+      line: defined?.line ?? row.line,
+    });
+    if (!owner && !plan.ownersToCreate.has(row.email)) plan.ownersToCreate.set(row.email, { name: row.ownerName!, department: row.department! });
+    if (owner && ((row.ownerName && row.ownerName !== owner.name) || (row.department && row.department !== owner.department))) {
+      plan.ownersToUpdate.set(row.email, { id: owner.id, name: row.ownerName ?? owner.name, department: row.department ?? owner.department });
+    }
+    if (!current) {
+      plan.creates.push(row);
+      continue;
+    }
+    if (row.name !== current.name) changes.name = row.name;
+    const ownerChanged = owner?.id !== current.salesOwnerId;
+    if (row.plannedMigrationAt && row.plannedMigrationAt !== current.plannedMigrationAt) changes.plannedMigrationAt = row.plannedMigrationAt;
+    if (Object.keys(changes).length === 0 && !ownerChanged && newDomains.length === 0) plan.unchanged++;
+    else plan.updates.push({ row, current, changes, ownerChanged, addDomains: newDomains });
+  }
+  return plan;
+}
+
+const chunk = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
+const BATCH = 5000;
+
+/** One array bound as a single parameter (drizzle would otherwise spread it into a list). */
+const col = (values: unknown[]) => sql.param(values);
+
+/*
+ * Bulk writes send one array per column and let PostgreSQL unnest them: one statement and a handful
+ * of parameters per batch, instead of building a statement with thousands of bound values.
+ */
+
+async function insertStatusEvents(tx: Db, events: { customerId: string; from: string | null; to: string; note: string }[], actor: Actor, now: Date) {
+  for (const b of chunk(events, BATCH)) {
+    await tx.execute(sql`
+      INSERT INTO status_events (customer_id, from_status, to_status, actor, note, at)
+      SELECT e.customer_id, e.from_status, e.to_status, ${actor.name}, e.note, ${now}
+      FROM unnest(${col(b.map((e) => e.customerId))}::uuid[], ${col(b.map((e) => e.from))}::text[], ${col(b.map((e) => e.to))}::text[], ${col(b.map((e) => e.note))}::text[])
+        AS e(customer_id, from_status, to_status, note)`);
+  }
+}
+
+async function insertDomainRows(tx: Db, programId: string, rows: { customerId: string; ascii: string; unicode: string }[], now: Date) {
+  for (const b of chunk(rows, BATCH)) {
+    await tx.execute(sql`
+      INSERT INTO domains (program_id, customer_id, name, display_name, next_check_at, created_at, updated_at)
+      SELECT ${programId}, d.customer_id, d.name, d.display_name, ${now}, ${now}, ${now}
+      FROM unnest(${col(b.map((d) => d.customerId))}::uuid[], ${col(b.map((d) => d.ascii))}::text[], ${col(b.map((d) => d.unicode))}::text[])
+        AS d(customer_id, name, display_name)`);
+  }
+}
+
+async function insertAuditRows(tx: Db, rows: { entityType: string; entityId: string; action: string; before?: unknown; after: unknown }[], actor: Actor, now: Date) {
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  for (const b of chunk(rows, BATCH)) {
+    await tx.execute(sql`
+      INSERT INTO audit_log (at, actor, actor_token_id, request_id, action, entity_type, entity_id, before, after)
+      SELECT ${now}, ${actor.name}, ${actor.tokenId ?? null}::uuid, ${actor.requestId ?? null}, a.action, a.entity_type, a.entity_id, a.before::jsonb, a.after::jsonb
+      FROM unnest(${col(b.map((r) => r.action))}::text[], ${col(b.map((r) => r.entityType))}::text[], ${col(b.map((r) => r.entityId))}::text[],
+                  ${col(b.map((r) => json(r.before)))}::text[], ${col(b.map((r) => json(r.after)))}::text[])
+        AS a(action, entity_type, entity_id, before, after)`);
+  }
+}
+
+async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, now: Date, result: ImportResult) {
+  const ownerIds = new Map<string, string>();
+  for (const b of chunk([...plan.ownersToCreate], BATCH)) {
+    const created = await tx.execute(sql`
+      INSERT INTO sales_owners (email, name, department, created_at, updated_at)
+      SELECT o.email, o.name, o.department, ${now}, ${now}
+      FROM unnest(${col(b.map(([email]) => email))}::text[], ${col(b.map(([, o]) => o.name))}::text[], ${col(b.map(([, o]) => o.department))}::text[]) AS o(email, name, department)
+      RETURNING id, email`);
+    for (const o of rowsOf<{ id: string; email: string }>(created)) ownerIds.set(o.email, o.id);
+  }
+  for (const [email, o] of plan.ownersToUpdate) {
+    await tx
+      .update(salesOwners)
+      .set({ name: o.name, department: o.department, version: sql`${salesOwners.version} + 1`, updatedAt: now })
+      .where(eq(salesOwners.id, o.id));
+    ownerIds.set(email, o.id);
+  }
+  const existingOwners = await tx.select({ id: salesOwners.id, email: salesOwners.email }).from(salesOwners);
+  for (const o of existingOwners) if (!ownerIds.has(o.email.toLowerCase())) ownerIds.set(o.email.toLowerCase(), o.id);
+
+  const audit: Parameters<typeof insertAuditRows>[1] = [];
+  const events: Parameters<typeof insertStatusEvents>[1] = [];
+  const newDomains: Parameters<typeof insertDomainRows>[2] = [];
+
+  for (const b of chunk(plan.creates, BATCH)) {
+    const created = rowsOf<{ id: string; external_ref: string }>(
+      await tx.execute(sql`
+        INSERT INTO customers (program_id, external_ref, name, sales_owner_id, status, planned_migration_at, created_at, updated_at)
+        SELECT ${programId}, c.external_ref, c.name, c.owner, c.status, c.planned, ${now}, ${now}
+        FROM unnest(${col(b.map((r) => r.externalRef))}::text[], ${col(b.map((r) => r.name))}::text[], ${col(b.map((r) => ownerIds.get(r.email)!))}::uuid[],
+                    ${col(b.map((r) => r.status ?? 'not_contacted'))}::text[], ${col(b.map((r) => r.plannedMigrationAt ?? null))}::date[])
+          AS c(external_ref, name, owner, status, planned)
+        RETURNING id, external_ref`),
+    );
+    const idOf = new Map(created.map((c) => [c.external_ref, c.id]));
+    for (const row of b) {
+      const id = idOf.get(row.externalRef)!;
+      const status = row.status ?? 'not_contacted';
+      events.push({ customerId: id, from: null, to: status, note: `import line ${row.line}` });
+      for (const d of row.domains) newDomains.push({ customerId: id, ...d });
+      audit.push({
+        action: 'customer.import',
+        entityType: 'customer',
+        entityId: id,
+        after: { externalRef: row.externalRef, name: row.name, salesOwnerId: ownerIds.get(row.email), status, plannedMigrationAt: row.plannedMigrationAt ?? null, domains: row.domains.map((d) => d.ascii), line: row.line },
+      });
+    }
+  }
+
+  for (const b of chunk(plan.updates, BATCH)) {
+    const next = b.map((u) => {
+      if (u.ownerChanged) u.changes.salesOwnerId = ownerIds.get(u.row.email)!;
+      return { ...u.current, ...u.changes };
+    });
+    await tx.execute(sql`
+      UPDATE customers AS c SET name = v.name, sales_owner_id = v.owner, planned_migration_at = v.planned, status = v.status,
+        status_before_hold = v.before_hold, version = c.version + 1, updated_at = ${now}
+      FROM unnest(${col(next.map((n) => n.id))}::uuid[], ${col(next.map((n) => n.name))}::text[], ${col(next.map((n) => n.salesOwnerId))}::uuid[],
+                  ${col(next.map((n) => n.plannedMigrationAt))}::date[], ${col(next.map((n) => n.status))}::text[], ${col(next.map((n) => n.statusBeforeHold))}::text[])
+        AS v(id, name, owner, planned, status, before_hold)
+      WHERE c.id = v.id`);
+    // Open tasks follow the customer to its new owner, as with /reassign.
+    const moved = b.filter((u) => u.ownerChanged);
+    if (moved.length > 0) {
+      await tx.execute(sql`
+        UPDATE tasks AS t SET assignee_id = m.new_owner, updated_at = ${now}
+        FROM unnest(${col(moved.map((u) => u.current.id))}::uuid[], ${col(moved.map((u) => u.current.salesOwnerId))}::uuid[], ${col(moved.map((u) => u.changes.salesOwnerId!))}::uuid[])
+          AS m(customer_id, old_owner, new_owner)
+        WHERE t.customer_id = m.customer_id AND t.assignee_id = m.old_owner AND t.status = 'open'`);
+    }
+    b.forEach((u, i) => {
+      const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
+      if (u.changes.status) events.push({ customerId: u.current.id, from: u.current.status, to: u.changes.status, note: `import line ${u.row.line}` });
+      for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d });
+      audit.push({
+        action: 'customer.import',
+        entityType: 'customer',
+        entityId: u.current.id,
+        before: Object.fromEntries(keys.map((k) => [k, u.current[k]])),
+        after: { ...Object.fromEntries(keys.map((k) => [k, next[i]![k]])), addedDomains: u.addDomains.map((d) => d.ascii), line: u.row.line },
+      });
+    });
+  }
+
+  await insertDomainRows(tx, programId, newDomains, now);
+  await insertStatusEvents(tx, events, actor, now);
+  audit.push({
+    action: 'program.import',
+    entityType: 'program',
+    entityId: programId,
+    after: { created: result.created, updated: result.updated, unchanged: result.unchanged, ownersCreated: result.ownersCreated, ownersUpdated: result.ownersUpdated, domainsAdded: result.domainsAdded, errors: result.errors.length },
+  });
+  await insertAuditRows(tx, audit, actor, now);
+}
