@@ -34,7 +34,36 @@ export const Customer = z
     updatedAt: Timestamp,
     domains: z.array(DomainSummary),
   })
-  .meta({ id: 'Customer' });
+  .meta({
+    id: 'Customer',
+    examples: [
+      {
+        id: '3f0c2a8e-5b7d-4c1e-9a2b-6d8e0f1a2b3c',
+        programId: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10',
+        externalRef: 'IIJ-000123',
+        name: '株式会社サンプル商事',
+        salesOwnerId: '5b0a5c0e-1f4e-4d55-9a52-0c2c6c1b9f10',
+        status: 'planned',
+        statusBeforeHold: null,
+        plannedMigrationAt: '2022-07-15',
+        successorAccountRef: null,
+        notes: '7/15 に切替と合意',
+        version: 5,
+        createdAt: '2022-04-01T00:00:00.000Z',
+        updatedAt: '2022-06-01T09:30:00.000Z',
+        domains: [
+          {
+            id: '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
+            name: 'sample-shoji.co.jp',
+            displayName: 'sample-shoji.co.jp',
+            latestVerdict: 'needs_spf_cleanup',
+            lastCheckedAt: '2022-06-01T09:30:00.000Z',
+            lastDeterminedAt: '2022-06-01T09:30:00.000Z',
+          },
+        ],
+      },
+    ],
+  });
 export type Customer = z.infer<typeof Customer>;
 
 const Text = (max: number) => z.string().trim().min(1).max(max);
@@ -136,7 +165,13 @@ export const HistoryEntry = z
     before: z.unknown().optional(),
     after: z.unknown().optional(),
   })
-  .meta({ id: 'HistoryEntry' });
+  .meta({
+    id: 'HistoryEntry',
+    examples: [
+      { kind: 'status', at: '2022-06-01T09:30:00.000Z', actor: 'token:suzuki', from: 'contacted', to: 'planned', note: '7/15 に切替と合意', overrideReason: null },
+      { kind: 'audit', at: '2022-06-01T09:31:00.000Z', actor: 'token:suzuki', action: 'customer.update', before: { plannedMigrationAt: null }, after: { plannedMigrationAt: '2022-07-15' } },
+    ],
+  });
 export const HistoryPage = Page(HistoryEntry).meta({ id: 'HistoryPage' });
 
 export const AddDomain = z.strictObject({ name: DnsName }).meta({ examples: [{ name: 'sample-shoji.co.jp' }, { name: 'サンプル.jp' }] });

@@ -24,7 +24,10 @@ export const ImportResult = z
     dryRun: z.boolean(),
     written: z.boolean(),
   })
-  .meta({ id: 'ImportResult' });
+  .meta({
+    id: 'ImportResult',
+    examples: [{ created: 5, updated: 1, unchanged: 0, ownersCreated: 2, ownersUpdated: 0, domainsAdded: 8, errors: [], dryRun: false, written: true }],
+  });
 
 const encodings: Record<string, 'auto' | 'utf-8' | 'shift_jis'> = {
   auto: 'auto',

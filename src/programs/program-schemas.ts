@@ -79,7 +79,10 @@ export const Program = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
-  .meta({ id: 'Program' });
+  .meta({
+    id: 'Program',
+    examples: [{ id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10', ...example, version: 1, createdAt: '2018-10-01T00:00:00.000Z', updatedAt: '2018-10-01T00:00:00.000Z' }],
+  });
 export type Program = z.infer<typeof Program>;
 
 export const ProgramPage = Page(Program).meta({ id: 'ProgramPage' });

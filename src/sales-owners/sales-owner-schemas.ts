@@ -44,7 +44,22 @@ export const SalesOwner = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
-  .meta({ id: 'SalesOwner' });
+  .meta({
+    id: 'SalesOwner',
+    examples: [
+      {
+        id: '5b0a5c0e-1f4e-4d55-9a52-0c2c6c1b9f10',
+        name: '鈴木 一郎',
+        email: 'suzuki@example.co.jp',
+        department: '法人営業1部',
+        managerId: '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
+        active: true,
+        version: 1,
+        createdAt: '2021-10-01T00:00:00.000Z',
+        updatedAt: '2021-10-01T00:00:00.000Z',
+      },
+    ],
+  });
 export type SalesOwner = z.infer<typeof SalesOwner>;
 
 export const SalesOwnerQuery = PageQuery.extend({
