@@ -1,0 +1,291 @@
+import { inNetwork, parseIp, reverseName, type ParsedIp } from '../ip.ts';
+import type { DnsLookup, DnsOutcome } from '../resolver.ts';
+import { expandMacros, type MacroContext } from './spf-macro.ts';
+import { checkMacroString, isSpfRecord, parseSpfRecord, type Mechanism, type Qualifier, type SpfRecord } from './spf-record.ts';
+
+export type SpfResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror';
+
+export interface CheckHostResult {
+  result: SpfResult;
+  /** Why, in words: the matching term, the limit exceeded, the DNS failure. */
+  reason: string;
+  /** The `exp=` text of a fail, when the domain publishes one. */
+  explanation?: string;
+  lookups: number;
+  voidLookups: number;
+}
+
+export interface CheckHostOptions {
+  dns: DnsLookup;
+  helo?: string;
+  /** `%{r}`; RFC 7208 says "unknown" when not known. */
+  receiver?: string;
+  now?: Date;
+}
+
+/** RFC 7208 section 4.6.4 limits. */
+export const LIMITS = { lookups: 10, voidLookups: 2, mxNames: 10, ptrNames: 10 } as const;
+
+const qualifierResult: Record<Qualifier, SpfResult> = { '+': 'pass', '-': 'fail', '~': 'softfail', '?': 'neutral' };
+
+/** Ends an evaluation early with a result (permerror, temperror). */
+class Stop extends Error {
+  constructor(
+    readonly result: SpfResult,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** A domain as check_host() accepts it (section 4.3): a fully qualified name with sane labels. */
+export function isValidSpfDomain(domain: string): boolean {
+  const d = domain.endsWith('.') ? domain.slice(0, -1) : domain;
+  if (d.length === 0 || d.length > 253 || !d.includes('.')) return false;
+  return d.split('.').every((label) => label.length > 0 && label.length <= 63);
+}
+
+/**
+ * A name the resolver refuses to even ask (an empty or over-long label after macro expansion) is
+ * malformed, which RFC 7208 (4.3, 4.8) treats like a name that does not exist, not like a DNS failure.
+ */
+function malformedAsNxdomain<T>(outcome: DnsOutcome<T>): DnsOutcome<T> {
+  return outcome.status === 'error' && outcome.error === 'badname' ? { status: 'nxdomain' } : outcome;
+}
+
+export type RecordLookup =
+  | { status: 'record'; text: string; record: SpfRecord }
+  | { status: 'none'; reason: string; void: boolean }
+  | { status: 'permerror'; reason: string; texts: string[] }
+  | { status: 'temperror'; reason: string };
+
+/** Finds and parses the one SPF record of a domain (section 4.5). */
+export async function lookupSpfRecord(dns: DnsLookup, domain: string): Promise<RecordLookup & { texts?: string[] }> {
+  const answer = malformedAsNxdomain(await dns.query('TXT', domain));
+  if (answer.status === 'error') return { status: 'temperror', reason: `TXT lookup of ${domain} failed (${answer.error})` };
+  if (answer.status !== 'ok') return { status: 'none', reason: `${domain} has no TXT records (${answer.status})`, void: true };
+  const texts = answer.records.map((strings) => strings.join('')).filter(isSpfRecord);
+  if (texts.length === 0) return { status: 'none', reason: `${domain} publishes no SPF record`, void: false };
+  if (texts.length > 1) return { status: 'permerror', reason: `${domain} publishes ${texts.length} SPF records`, texts };
+  const parsed = parseSpfRecord(texts[0]!);
+  if (!parsed.ok) return { status: 'permerror', reason: `${domain}: ${parsed.error}`, texts };
+  return { status: 'record', text: texts[0]!, record: parsed.record };
+}
+
+class Evaluation {
+  lookups = 0;
+  voidLookups = 0;
+  private validated: Promise<string> | undefined;
+
+  constructor(
+    readonly ip: ParsedIp,
+    readonly sender: { full: string; local: string; domain: string },
+    readonly options: CheckHostOptions & { helo: string; receiver: string; now: Date },
+  ) {}
+
+  get dns() {
+    return this.options.dns;
+  }
+
+  context(domain: string): MacroContext {
+    return {
+      sender: this.sender.full,
+      localPart: this.sender.local,
+      senderDomain: this.sender.domain,
+      domain,
+      ip: this.ip,
+      helo: this.options.helo,
+      receiver: this.options.receiver,
+      now: this.options.now,
+      validatedName: () => (this.validated ??= this.validatedName(domain)),
+    };
+  }
+
+  /** Counts a term that queries DNS; the 11th is a permerror. */
+  countLookup(term: string) {
+    if (++this.lookups > LIMITS.lookups) throw new Stop('permerror', `more than ${LIMITS.lookups} DNS-querying terms (at ${term})`);
+  }
+
+  /** Counts a void answer; the 3rd is a permerror. */
+  countVoid(raw: DnsOutcome<unknown>, what: string) {
+    const outcome = malformedAsNxdomain(raw);
+    if (outcome.status === 'nxdomain' || outcome.status === 'nodata') {
+      if (++this.voidLookups > LIMITS.voidLookups) throw new Stop('permerror', `more than ${LIMITS.voidLookups} void lookups (at ${what})`);
+    }
+  }
+
+  /** DNS failures of mechanisms end the evaluation with temperror (section 5). */
+  records<T>(raw: DnsOutcome<T>, what: string): T[] {
+    const outcome = malformedAsNxdomain(raw);
+    if (outcome.status === 'error') throw new Stop('temperror', `${what} failed (${outcome.error})`);
+    return outcome.status === 'ok' ? outcome.records : [];
+  }
+
+  async addresses(name: string, what: string): Promise<ParsedIp[]> {
+    const outcome = await this.dns.query(this.ip.version === 4 ? 'A' : 'AAAA', name);
+    this.countVoid(outcome, what);
+    return this.records(outcome, what).flatMap((a) => parseIp(a) ?? []);
+  }
+
+  async check(domain: string, depth: number): Promise<{ result: SpfResult; reason: string; explanation?: string }> {
+    const found = await lookupSpfRecord(this.dns, domain);
+    if (found.status === 'temperror') return { result: 'temperror', reason: found.reason };
+    if (found.status === 'permerror') return { result: 'permerror', reason: found.reason };
+    if (found.status === 'none') return { result: 'none', reason: found.reason };
+    const { record } = found;
+    for (const mechanism of record.mechanisms) {
+      if (await this.matches(mechanism, domain, depth)) {
+        const result = qualifierResult[mechanism.qualifier];
+        const reason = `${domain}: matched ${mechanism.text}`;
+        if (result === 'fail' && record.exp) {
+          const explanation = await this.explain(record.exp, domain);
+          return explanation === undefined ? { result, reason } : { result, reason, explanation };
+        }
+        return { result, reason };
+      }
+    }
+    // A redirect is ignored when the record has an "all" mechanism (section 6.1).
+    if (record.redirect && !record.mechanisms.some((m) => m.kind === 'all')) {
+      this.countLookup(`redirect=${record.redirect}`);
+      const target = await expandMacros(record.redirect, this.context(domain));
+      if (!isValidSpfDomain(target)) return { result: 'permerror', reason: `redirect target "${target}" is not a valid domain` };
+      const inner = await this.check(target, depth + 1);
+      if (inner.result === 'none') return { result: 'permerror', reason: `redirect=${target}: no SPF record there` };
+      return inner;
+    }
+    return { result: 'neutral', reason: `${domain}: no mechanism matched` };
+  }
+
+  private async target(mechanism: Mechanism, domain: string) {
+    return mechanism.domainSpec ? expandMacros(mechanism.domainSpec, this.context(domain)) : domain;
+  }
+
+  async matches(m: Mechanism, domain: string, depth: number): Promise<boolean> {
+    switch (m.kind) {
+      case 'all':
+        return true;
+      case 'ip4':
+      case 'ip6': {
+        const network = parseIp(m.network!)!;
+        const prefix = m.kind === 'ip4' ? m.cidr4! : m.cidr6!;
+        // An ip6 network that is IPv4-mapped is compared as IPv4 with the prefix shifted.
+        const effective = m.kind === 'ip6' && network.version === 4 ? Math.max(0, prefix - 96) : prefix;
+        return inNetwork(this.ip, network, effective);
+      }
+      case 'a': {
+        this.countLookup(m.text);
+        const name = await this.target(m, domain);
+        return (await this.addresses(name, m.text)).some((a) => inNetwork(this.ip, a, this.prefixOf(m)));
+      }
+      case 'mx': {
+        this.countLookup(m.text);
+        const name = await this.target(m, domain);
+        const outcome = await this.dns.query('MX', name);
+        this.countVoid(outcome, m.text);
+        const exchanges = this.records(outcome, m.text);
+        if (exchanges.length > LIMITS.mxNames) throw new Stop('permerror', `${m.text}: ${name} has ${exchanges.length} MX records (limit ${LIMITS.mxNames})`);
+        for (const mx of exchanges) {
+          if ((await this.addresses(mx.exchange, `${m.text} → ${mx.exchange}`)).some((a) => inNetwork(this.ip, a, this.prefixOf(m)))) return true;
+        }
+        return false;
+      }
+      case 'ptr': {
+        this.countLookup(m.text);
+        const target = (await this.target(m, domain)).toLowerCase().replace(/\.$/, '');
+        const names = await this.validatedNames();
+        return names.some((n) => n === target || n.endsWith(`.${target}`));
+      }
+      case 'exists': {
+        this.countLookup(m.text);
+        const name = await this.target(m, domain);
+        const outcome = await this.dns.query('A', name);
+        this.countVoid(outcome, m.text);
+        return this.records(outcome, m.text).length > 0;
+      }
+      case 'include': {
+        this.countLookup(m.text);
+        const name = await this.target(m, domain);
+        if (!isValidSpfDomain(name)) throw new Stop('permerror', `${m.text}: "${name}" is not a valid domain`);
+        const inner = await this.check(name, depth + 1);
+        switch (inner.result) {
+          case 'pass':
+            return true;
+          case 'fail':
+          case 'softfail':
+          case 'neutral':
+            return false;
+          case 'temperror':
+            throw new Stop('temperror', inner.reason);
+          case 'none':
+            // Why a deleted legacy record breaks everyone who still includes it.
+            throw new Stop('permerror', `${m.text}: ${name} has no SPF record`);
+          default:
+            throw new Stop('permerror', inner.reason);
+        }
+      }
+    }
+  }
+
+  private prefixOf(m: Mechanism) {
+    return this.ip.version === 4 ? (m.cidr4 ?? 32) : (m.cidr6 ?? 128);
+  }
+
+  /** PTR names of the client that resolve back to it (the first 10 only; DNS errors give none). */
+  private async validatedNames(): Promise<string[]> {
+    const outcome = await this.dns.query('PTR', reverseName(this.ip));
+    this.countVoid(outcome, 'ptr');
+    if (outcome.status !== 'ok') return [];
+    const names: string[] = [];
+    for (const name of outcome.records.slice(0, LIMITS.ptrNames)) {
+      const back = await this.dns.query(this.ip.version === 4 ? 'A' : 'AAAA', name);
+      if (back.status === 'ok' && back.records.some((a) => parseIp(a)?.value === this.ip.value)) names.push(name.toLowerCase().replace(/\.$/, ''));
+    }
+    return names;
+  }
+
+  private async validatedName(domain: string): Promise<string> {
+    const names = await this.validatedNames().catch(() => []);
+    const d = domain.toLowerCase();
+    return names.find((n) => n === d) ?? names.find((n) => n.endsWith(`.${d}`)) ?? names[0] ?? 'unknown';
+  }
+
+  /** The explanation of a fail (section 6.2): any problem just means no explanation. */
+  private async explain(expSpec: string, domain: string): Promise<string | undefined> {
+    try {
+      const name = await expandMacros(expSpec, this.context(domain));
+      const answer = await this.dns.query('TXT', name);
+      if (answer.status !== 'ok' || answer.records.length !== 1) return undefined;
+      const text = answer.records[0]!.join('');
+      if (checkMacroString(text, { explanation: true })) return undefined;
+      return await expandMacros(text, this.context(domain), { domainSpec: false });
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * check_host(ip, domain, sender) of RFC 7208: the SPF result for a client IP sending as `sender`
+ * (the HELO identity when the MAIL FROM is empty).
+ */
+export async function checkHost(ipText: string, domain: string, senderText: string, options: CheckHostOptions): Promise<CheckHostResult> {
+  const ip = parseIp(ipText);
+  if (!ip) return { result: 'permerror', reason: `"${ipText}" is not an IP address`, lookups: 0, voidLookups: 0 };
+  const at = senderText.lastIndexOf('@');
+  const local = at === -1 ? 'postmaster' : senderText.slice(0, at) || 'postmaster';
+  const senderDomain = at === -1 ? senderText : senderText.slice(at + 1);
+  const evaluation = new Evaluation(ip, { full: `${local}@${senderDomain}`, local, domain: senderDomain }, {
+    ...options,
+    helo: options.helo ?? domain,
+    receiver: options.receiver ?? 'unknown',
+    now: options.now ?? new Date(),
+  });
+  if (!isValidSpfDomain(domain)) return { result: 'none', reason: `"${domain}" is not a fully qualified domain name`, lookups: 0, voidLookups: 0 };
+  try {
+    const outcome = await evaluation.check(domain, 0);
+    return { ...outcome, lookups: evaluation.lookups, voidLookups: evaluation.voidLookups };
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err;
+    return { result: err.result, reason: err.reason, lookups: evaluation.lookups, voidLookups: evaluation.voidLookups };
+  }
+}
