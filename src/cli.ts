@@ -8,6 +8,11 @@ import type { Actor } from './audit/audit-repository.ts';
 import { openDataStore } from './bootstrap.ts';
 import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
+import { checkDomain, type Identifiers } from './dns/check-domain.ts';
+import { formatCheck } from './dns/check-report.ts';
+import { normalizeDnsName } from './dns/dns-name.ts';
+import { createCachedLookup, createResolver } from './dns/resolver.ts';
+import { findProgramById } from './programs/program-repository.ts';
 import { importCustomers } from './imports/import-service.ts';
 import { generateOpenApiYaml } from './openapi.ts';
 import { listTokens } from './tokens/token-repository.ts';
@@ -152,6 +157,76 @@ const commands: Record<string, Command> = {
       if (result.errors.length > 0) process.exitCode = 1;
     },
   },
+  check: {
+    usage:
+      'check DOMAIN…|- [--json] [--program ID] [--legacy-spf-include D]… [--legacy-mx-suffix S]… [--successor-spf-include D]… [--successor-mx-suffix S]… [--concurrency N]',
+    summary: 'Check domains now (MX, SPF, DMARC) and print each verdict; "-" reads domains from stdin',
+    options: {
+      json: { type: 'boolean' },
+      program: { type: 'string' },
+      'legacy-spf-include': { type: 'string', multiple: true },
+      'legacy-mx-suffix': { type: 'string', multiple: true },
+      'successor-spf-include': { type: 'string', multiple: true },
+      'successor-mx-suffix': { type: 'string', multiple: true },
+      concurrency: { type: 'string' },
+    },
+    async run({ values, positionals }, config) {
+      const list = (name: string) => ((values[name] as unknown as string[] | undefined) ?? []).map(dnsNameOption(name));
+      let ids: Identifiers = {
+        legacySpfIncludes: list('legacy-spf-include'),
+        legacyMxSuffixes: list('legacy-mx-suffix'),
+        successorSpfIncludes: list('successor-spf-include'),
+        successorMxSuffixes: list('successor-mx-suffix'),
+      };
+      if (typeof values.program === 'string') {
+        const programId = values.program;
+        const program = await withDatabase(config(), (db) => findProgramById(db, programId));
+        if (!program) throw new UsageError(`no program ${programId}`);
+        ids = {
+          legacySpfIncludes: [...program.legacySpfIncludes, ...ids.legacySpfIncludes],
+          legacyMxSuffixes: [...program.legacyMxHostSuffixes, ...ids.legacyMxSuffixes],
+          successorSpfIncludes: [...program.successorSpfIncludes, ...ids.successorSpfIncludes],
+          successorMxSuffixes: [...program.successorMxHostSuffixes, ...ids.successorMxSuffixes],
+        };
+      }
+      if (ids.legacySpfIncludes.length + ids.legacyMxSuffixes.length === 0) {
+        throw new UsageError('name the legacy service: --program ID, or --legacy-spf-include and/or --legacy-mx-suffix');
+      }
+      const concurrency = Number(values.concurrency ?? 8);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be 1 to 256');
+      const inputs = positionals.includes('-') ? [...positionals.filter((p) => p !== '-'), ...(await readStdinWords())] : positionals;
+      if (inputs.length === 0) throw new UsageError('name at least one domain, or "-" to read them from stdin');
+      const domains: string[] = [];
+      for (const input of inputs) {
+        const n = normalizeDnsName(input);
+        if (n.ok) domains.push(n.ascii);
+        else {
+          console.error(`skipped "${input}": ${n.reason}`);
+          process.exitCode = 1;
+        }
+      }
+      const c = config();
+      const dns = createCachedLookup(createResolver({ servers: c.DNS_SERVERS, timeoutMs: c.DNS_TIMEOUT_MS, tries: 2 }));
+      const colour = process.stdout.isTTY === true;
+      // Results are printed in input order, each as soon as it and those before it are done.
+      const results: (string | undefined)[] = new Array(domains.length);
+      let printed = 0;
+      let next = 0;
+      const flush = () => {
+        while (printed < domains.length && results[printed] !== undefined) out(results[printed++]!);
+      };
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, domains.length) }, async () => {
+          while (next < domains.length) {
+            const i = next++;
+            const check = await checkDomain(domains[i]!, ids, dns);
+            results[i] = values.json ? JSON.stringify(check) : `${formatCheck(check, colour)}\n`;
+            flush();
+          }
+        }),
+      );
+    },
+  },
   'db migrate': {
     usage: 'db migrate',
     summary: 'Apply the committed database migrations (also done at every start)',
@@ -172,6 +247,24 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** A DNS-name option value, normalized; a bad one is a usage error naming the option. */
+const dnsNameOption = (option: string) => (value: string) => {
+  const n = normalizeDnsName(value);
+  if (!n.ok) throw new UsageError(`--${option} "${value}" ${n.reason}`);
+  return n.ascii;
+};
+
+async function readStdinWords(): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, ''))
+    .flatMap((line) => line.split(/[\s,;]+/))
+    .filter(Boolean);
+}
 
 function help() {
   const lines = Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`);
@@ -200,7 +293,7 @@ async function main(argv: string[]) {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  // No option is declared `multiple`, so every value is a string or a boolean.
+  // Options declared `multiple` arrive as arrays; the commands that declare them read them as such.
   await command.run(parsed as Parameters<Command['run']>[0], () => loadConfig());
   return process.exitCode ?? 0;
 }

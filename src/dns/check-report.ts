@@ -1,0 +1,34 @@
+import { styleText } from 'node:util';
+import type { DomainCheck } from './check-domain.ts';
+
+const verdictColour: Record<string, Parameters<typeof styleText>[0]> = {
+  clean: 'green',
+  unknown: 'yellow',
+  needs_spf_cleanup: 'red',
+  needs_mx_change: 'red',
+  needs_mx_and_spf: 'red',
+};
+
+/** A domain check as a readable tree for a terminal (colour only when `colour`). */
+export function formatCheck(check: DomainCheck, colour: boolean): string {
+  const paint = (style: Parameters<typeof styleText>[0], text: string) => (colour ? styleText(style, text) : text);
+  const lines = [`${paint('bold', check.domain)}  ${paint(verdictColour[check.verdict] ?? 'white', check.verdict)}`];
+  const add = (label: string, text: string) => lines.push(`  ${label.padEnd(6)}${text}`);
+  const more = (text: string) => lines.push(`        ${text}`);
+  const { mx, spf, dmarc } = check;
+  add('MX', `${mx.state}${mx.error ? ` (${mx.error})` : ''}`);
+  for (const h of mx.hosts) more(`${h.priority} ${h.exchange} [${h.side}]`);
+  add('SPF', `${spf.state}, ${spf.lookupCount} lookups, ${spf.voidLookupCount} void`);
+  for (const r of spf.records) more(r);
+  for (const ref of spf.legacyReferences) more(`legacy: ${ref.term} in ${ref.path.join(' → ')}${ref.live ? '' : ' (never evaluated)'}`);
+  for (const e of spf.errors) more(`${e.kind}: ${e.message}`);
+  more(`if the legacy record is deleted: ${spf.resultIfLegacyDeleted}`);
+  if (spf.suggestedRecord) more(`suggested: ${spf.suggestedRecord} (${spf.suggestedLookupCount} lookups)`);
+  add('DMARC', `${dmarc.policy ?? 'no policy'}${dmarc.testMode ? ' (t=y)' : ''}, org ${dmarc.orgDomain}${dmarc.error ? ` (${dmarc.error})` : ''}`);
+  if (dmarc.record) more(dmarc.record);
+  if (check.impact.length > 0) add('Impact', '');
+  for (const i of check.impact) more(`${paint(i.severity === 'critical' || i.severity === 'high' ? 'red' : 'yellow', i.severity)} ${i.message}`);
+  add('Do', '');
+  for (const line of check.instructions.en) more(line);
+  return lines.join('\n');
+}

@@ -1,0 +1,233 @@
+import { parseIp } from '../ip.ts';
+import type { DnsLookup, DnsOutcome } from '../resolver.ts';
+import { isValidSpfDomain, LIMITS, lookupSpfRecord } from './check-host.ts';
+import { dependsOnSender, expandMacros, type MacroContext } from './spf-macro.ts';
+import { parseSpfRecord, type Mechanism, type SpfRecord } from './spf-record.ts';
+
+export interface LegacyReference {
+  /** The term as written, e.g. `include:spf.po.2iij.net`. */
+  term: string;
+  /** Domains from the checked domain down to the record holding the term. */
+  path: string[];
+  /** The target, expanded when it depends only on the domain, else literal. */
+  target: string;
+  /** Whether an evaluation reaches the term (terms after `all` are never evaluated). */
+  live: boolean;
+}
+
+export type SpfErrorKind = 'dns' | 'syntax' | 'multiple_records' | 'missing_include' | 'loop' | 'lookup_limit' | 'void_limit' | 'mx_limit' | 'too_large';
+
+export interface SpfFinding {
+  kind: SpfErrorKind;
+  path: string[];
+  message: string;
+}
+
+export interface SpfAnalysis {
+  /** Every SPF record published at the domain, as the raw concatenated strings. */
+  records: string[];
+  /** DNS-querying terms an evaluation would use, counted past the limit of 10. */
+  lookupCount: number;
+  voidLookupCount: number;
+  legacyReferences: LegacyReference[];
+  /** Problems that make an evaluation permerror, or (kind dns) leave part of the tree unknown. */
+  errors: SpfFinding[];
+  /** Terms whose target depends on the sender or client; counted, not resolved. */
+  dynamicTerms: { term: string; path: string[] }[];
+}
+
+/** An IPv4 address that matches nothing, for the static expansion and the "pull the plug" check. */
+export const NON_MATCHING_IPV4 = '192.0.2.1';
+
+const MAX_NODES = 500;
+
+export const normalizeName = (name: string) => name.toLowerCase().replace(/\.$/, '');
+
+/** Whether `target` is one of `domains` or below one. */
+export function isUnder(target: string, domains: readonly string[]): boolean {
+  const t = normalizeName(target);
+  return domains.some((d) => t === d || t.endsWith(`.${d}`));
+}
+
+class Walk {
+  analysis: SpfAnalysis = { records: [], lookupCount: 0, voidLookupCount: 0, legacyReferences: [], errors: [], dynamicTerms: [] };
+  private nodes = 0;
+
+  constructor(
+    private dns: DnsLookup,
+    private legacy: string[],
+  ) {}
+
+  private context(domain: string): MacroContext {
+    // Only domain-dependent letters reach expansion (see dependsOnSender); the rest is a fixed client.
+    const ip = parseIp(NON_MATCHING_IPV4)!;
+    return {
+      sender: `postmaster@${domain}`,
+      localPart: 'postmaster',
+      senderDomain: domain,
+      domain,
+      ip,
+      helo: domain,
+      receiver: 'unknown',
+      now: new Date(0),
+      validatedName: async () => 'unknown',
+    };
+  }
+
+  private finding(kind: SpfErrorKind, path: string[], message: string) {
+    this.analysis.errors.push({ kind, path, message });
+  }
+
+  private countVoid(outcome: DnsOutcome<unknown>, path: string[], what: string) {
+    if (outcome.status === 'nxdomain' || outcome.status === 'nodata') this.analysis.voidLookupCount++;
+    if (outcome.status === 'error') this.finding('dns', path, `${what}: DNS ${outcome.error}`);
+  }
+
+  /** The target of a term: expanded if it depends only on the domain, else undefined (dynamic). */
+  private async targetOf(spec: string | undefined, domain: string): Promise<string | undefined> {
+    if (!spec) return domain;
+    if (dependsOnSender(spec)) return undefined;
+    return normalizeName(await expandMacros(spec, this.context(domain)));
+  }
+
+  /** Walks the record(s) of `domain`; `live` says whether an evaluation reaches them. */
+  async domain(domain: string, path: string[], live: boolean, top = false): Promise<'ok' | 'none' | 'error'> {
+    if (++this.nodes > MAX_NODES) {
+      if (this.nodes === MAX_NODES + 1) this.finding('too_large', path, `the include tree has more than ${MAX_NODES} records; not followed further`);
+      return 'error';
+    }
+    const found = await lookupSpfRecord(this.dns, domain);
+    if (found.status === 'temperror') {
+      this.finding('dns', path, found.reason);
+      return 'error';
+    }
+    if (top && 'texts' in found && found.texts) this.analysis.records.push(...found.texts);
+    if (top && found.status === 'record') this.analysis.records.push(found.text);
+    if (found.status === 'none') return 'none';
+    if (found.status === 'permerror') {
+      const several = (found.texts?.length ?? 0) > 1;
+      if (live) this.finding(several ? 'multiple_records' : 'syntax', path, found.reason);
+      // Every record published there is still searched for legacy references.
+      for (const text of found.texts ?? []) {
+        const parsed = parseSpfRecord(text);
+        if (parsed.ok) await this.record(parsed.record, domain, path, false);
+        else this.scanUnparsed(text, path);
+      }
+      return 'ok';
+    }
+    await this.record(found.record, domain, path, live);
+    return 'ok';
+  }
+
+  /** A record that does not parse may still name the legacy include: look at its words. */
+  private scanUnparsed(text: string, path: string[]) {
+    for (const word of text.split(/\s+/)) {
+      const m = /^[+\-~?]?(include:|redirect=)(.+)$/i.exec(word);
+      if (m && isUnder(m[2]!, this.legacy)) {
+        this.analysis.legacyReferences.push({ term: word, path, target: normalizeName(m[2]!), live: false });
+      }
+    }
+  }
+
+  async record(record: SpfRecord, domain: string, path: string[], live: boolean, recordText?: string) {
+    if (recordText !== undefined) this.analysis.records.push(recordText);
+    let reached = live;
+    for (const m of record.mechanisms) {
+      await this.mechanism(m, domain, path, reached);
+      // A client matching nothing stops at `all`: later terms are never evaluated.
+      if (m.kind === 'all') reached = false;
+    }
+    if (record.redirect) {
+      const liveRedirect = live && !record.mechanisms.some((m) => m.kind === 'all');
+      await this.include(`redirect=${record.redirect}`, record.redirect, domain, path, liveRedirect);
+    }
+  }
+
+  private count(live: boolean) {
+    if (live) this.analysis.lookupCount++;
+  }
+
+  private async mechanism(m: Mechanism, domain: string, path: string[], live: boolean) {
+    switch (m.kind) {
+      case 'include':
+        return this.include(m.text, m.domainSpec!, domain, path, live);
+      case 'a':
+      case 'mx':
+      case 'exists': {
+        this.count(live);
+        const target = await this.targetOf(m.domainSpec, domain);
+        if (target === undefined) {
+          if (live) this.analysis.dynamicTerms.push({ term: m.text, path });
+          return;
+        }
+        if (!live) return;
+        if (m.kind === 'mx') {
+          const mx = await this.dns.query('MX', target);
+          this.countVoid(mx, path, m.text);
+          if (mx.status !== 'ok') return;
+          if (mx.records.length > LIMITS.mxNames) {
+            this.finding('mx_limit', path, `${m.text}: ${target} has ${mx.records.length} MX records (limit ${LIMITS.mxNames})`);
+          }
+          for (const r of mx.records.slice(0, LIMITS.mxNames)) this.countVoid(await this.dns.query('A', r.exchange), path, `${m.text} → ${r.exchange}`);
+          return;
+        }
+        this.countVoid(await this.dns.query('A', target), path, m.text);
+        return;
+      }
+      case 'ptr':
+        // PTR looks up the client's own address: unknown until a message arrives.
+        this.count(live);
+        if (live) this.analysis.dynamicTerms.push({ term: m.text, path });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async include(term: string, spec: string, domain: string, path: string[], live: boolean) {
+    this.count(live);
+    const target = await this.targetOf(spec, domain);
+    const shown = target ?? normalizeName(spec);
+    if (isUnder(shown, this.legacy)) this.analysis.legacyReferences.push({ term, path, target: shown, live });
+    if (target === undefined) {
+      if (live) this.analysis.dynamicTerms.push({ term, path });
+      return;
+    }
+    if (!isValidSpfDomain(target)) {
+      if (live) this.finding('syntax', path, `${term}: "${target}" is not a valid domain`);
+      return;
+    }
+    if (path.includes(target)) {
+      if (live) this.finding('loop', [...path, target], `${term} loops back to ${target}`);
+      return;
+    }
+    const status = await this.domain(target, [...path, target], live);
+    if (status === 'none') {
+      if (live) this.analysis.voidLookupCount++;
+      if (live) this.finding('missing_include', [...path, target], `${term}: ${target} publishes no SPF record (permerror)`);
+    }
+  }
+}
+
+/**
+ * The static expansion of a domain's SPF: what an evaluation for an IPv4 client matching nothing
+ * would look up, with every limit counted past its threshold, loops cut, and every reference to a
+ * legacy include domain found at any depth. `recordText` analyzes that record as if it were published
+ * at the domain (for the suggested fix).
+ */
+export async function analyzeSpf(domain: string, dns: DnsLookup, legacyIncludes: string[], recordText?: string): Promise<SpfAnalysis> {
+  const legacy = legacyIncludes.map(normalizeName);
+  const walk = new Walk(dns, legacy);
+  const d = normalizeName(domain);
+  if (recordText === undefined) {
+    await walk.domain(d, [d], true, true);
+  } else {
+    const parsed = parseSpfRecord(recordText);
+    if (parsed.ok) await walk.record(parsed.record, d, [d], true, recordText);
+    else walk.analysis.errors.push({ kind: 'syntax', path: [d], message: parsed.error });
+  }
+  const a = walk.analysis;
+  if (a.lookupCount > LIMITS.lookups) a.errors.push({ kind: 'lookup_limit', path: [d], message: `${a.lookupCount} DNS-querying terms (limit ${LIMITS.lookups})` });
+  if (a.voidLookupCount > LIMITS.voidLookups) a.errors.push({ kind: 'void_limit', path: [d], message: `${a.voidLookupCount} void lookups (limit ${LIMITS.voidLookups})` });
+  return a;
+}
