@@ -22,6 +22,8 @@ export interface ZoneEntry {
 
 export type Zone = Map<string, ZoneEntry>;
 
+const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
+
 const key = (name: string) => name.toLowerCase().replace(/\.$/, '');
 
 /**
@@ -74,9 +76,16 @@ export class TestDnsServer {
     const entry = this.zone.get(name) ?? this.onMissing?.(name);
     const hasType = entry?.records?.some((r) => r.type === type || r.type === 'CNAME') ?? false;
     const fault = entry?.faults?.[type] ?? entry?.fault ?? (hasType ? undefined : entry?.faultWhenEmpty);
-    const send = (packet: Partial<dnsPacket.Packet>) =>
+    // dns-packet encodes the response code only as the low 4 bits of `flags`.
+    const send = (packet: Partial<dnsPacket.Packet> & { rcode?: keyof typeof RCODES }) =>
       this.socket.send(
-        dnsPacket.encode({ id: query.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: [question], ...packet } as dnsPacket.Packet),
+        dnsPacket.encode({
+          id: query.id,
+          type: 'response',
+          questions: [question],
+          ...packet,
+          flags: (packet.flags ?? dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE) | RCODES[packet.rcode ?? 'NOERROR'],
+        } as dnsPacket.Packet),
         rinfo.port,
         rinfo.address,
       );
@@ -84,15 +93,15 @@ export class TestDnsServer {
       case 'timeout':
         return;
       case 'servfail':
-        return send({ rcode: 'SERVFAIL' } as Partial<dnsPacket.Packet>);
+        return send({ rcode: 'SERVFAIL' });
       case 'refused':
-        return send({ rcode: 'REFUSED' } as Partial<dnsPacket.Packet>);
+        return send({ rcode: 'REFUSED' });
       case 'truncated':
         return send({ flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_DESIRED, answers: [] });
       case 'malformed':
         return this.socket.send(msg.subarray(0, 7), rinfo.port, rinfo.address);
     }
-    if (!entry) return send({ rcode: 'NXDOMAIN' } as Partial<dnsPacket.Packet>);
+    if (!entry) return send({ rcode: 'NXDOMAIN' });
     const answers: dnsPacket.Answer[] = [];
     const add = (owner: string, records: ZoneRecord[]) => {
       for (const r of records) if (r.type === type) answers.push(toAnswer(owner, r));
