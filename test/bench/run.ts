@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { dnsBenchmark } from './dns-bench.ts';
 import { importBenchmark } from './import-bench.ts';
 
 /**
@@ -8,12 +9,13 @@ import { importBenchmark } from './import-bench.ts';
  */
 type Result = Record<string, string | number>;
 const benchmarks: Record<string, (size: number) => Promise<Result[]>> = {
+  dns: dnsBenchmark,
   import: importBenchmark,
 };
 
 async function main() {
   const { values, positionals } = parseArgs({
-    options: { customers: { type: 'string', default: '100000' }, json: { type: 'boolean' } },
+    options: { customers: { type: 'string', default: '100000' }, domains: { type: 'string' }, json: { type: 'boolean' } },
     allowPositionals: true,
   });
   const size = Number(values.customers);

@@ -166,8 +166,25 @@ function pickCidr(p: { cidr4?: number; cidr6?: number }) {
 /** An IPv6 network; node's isIP accepts zone ids ("fe80::1%eth0"), which SPF does not. */
 const isIpv6 = (s: string) => !s.includes('%') && isIP(s) === 6;
 
-/** Parses a whole record; the first syntax error anywhere makes it invalid (permerror). */
+const parsed = new Map<string, ParseResult>();
+const MAX_PARSED = 10_000;
+
+/**
+ * Parses a whole record; the first syntax error anywhere makes it invalid (permerror). Results are
+ * kept by text (bounded): a sweep meets the same shared include records thousands of times. Callers
+ * must treat the result as read-only.
+ */
 export function parseSpfRecord(text: string): ParseResult {
+  let result = parsed.get(text);
+  if (!result) {
+    result = parseUncached(text);
+    if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value!);
+    parsed.set(text, result);
+  }
+  return result;
+}
+
+function parseUncached(text: string): ParseResult {
   if (!isSpfRecord(text)) return { ok: false, error: 'not an SPF record (must start with "v=spf1")' };
   if (/[^\x20-\x7e]/.test(text)) return { ok: false, error: 'the record has characters outside printable ASCII' };
   const terms = text.slice(6).split(' ').filter((t) => t !== '');

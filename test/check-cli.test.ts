@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
+import { TestDnsServer } from './helpers/dns-server.ts';
+import { makeProgram } from './helpers/factories.ts';
+import { runProcess } from './helpers/processes.ts';
+
+let server: TestDnsServer;
+let t: TestApp;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  server = await TestDnsServer.start();
+  server.set('spf.po.2iij.net', { records: [{ type: 'TXT', data: 'v=spf1 ip4:210.130.0.0/16 -all' }] });
+  server.set('spf.gateway.example', { records: [{ type: 'TXT', data: 'v=spf1 ip4:203.0.113.0/24 ~all' }] });
+  server.set('legacy.example.jp', {
+    records: [
+      { type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' },
+      { type: 'MX', data: [10, 'mx1.po.2iij.net'] },
+    ],
+  });
+  server.set('_dmarc.legacy.example.jp', { records: [{ type: 'TXT', data: 'v=DMARC1; p=reject; pct=100' }] });
+  server.set('done.example.jp', {
+    records: [
+      { type: 'TXT', data: 'v=spf1 include:spf.gateway.example -all' },
+      { type: 'MX', data: [10, 'in1.mx.gateway.example'] },
+    ],
+  });
+  server.set('slow.example.jp', { fault: 'timeout' });
+  t = await buildTestApp();
+  env = { DNS_SERVERS: server.address, DNS_TIMEOUT_MS: '300', DATABASE_URL: t.databaseUrl };
+});
+afterAll(async () => {
+  await server.close();
+  await t.close();
+});
+
+const flags = ['--legacy-spf-include', 'spf.po.2iij.net', '--legacy-mx-suffix', 'po.2iij.net', '--successor-spf-include', 'spf.gateway.example', '--successor-mx-suffix', 'mx.gateway.example'];
+
+describe('check', () => {
+  it('prints one JSON object per domain, in input order, with the contracted fields and nothing else', async () => {
+    const res = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', 'DONE.example.jp.', 'slow.example.jp', '--json', ...flags], env);
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    const [legacy, done, slow] = lines.map((l) => JSON.parse(l));
+    expect(legacy).toMatchObject({
+      domain: 'legacy.example.jp',
+      checkedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      verdict: 'needs_mx_and_spf',
+      mx: { state: 'legacy', hosts: [{ exchange: 'mx1.po.2iij.net', priority: 10, side: 'legacy' }] },
+      spf: {
+        state: 'legacy_referenced',
+        records: ['v=spf1 include:spf.po.2iij.net -all'],
+        lookupCount: 1,
+        voidLookupCount: 0,
+        legacyReferences: [{ term: 'include:spf.po.2iij.net', path: ['legacy.example.jp'] }],
+        errors: [],
+        resultIfLegacyDeleted: 'permerror',
+        suggestedRecord: 'v=spf1 include:spf.gateway.example -all',
+        suggestedLookupCount: 1,
+      },
+      dmarc: { record: 'v=DMARC1; p=reject; pct=100', policy: 'reject', orgDomain: 'legacy.example.jp', deprecatedTags: ['pct'] },
+    });
+    expect(legacy.impact[0]).toMatchObject({ severity: 'critical' });
+    expect(done).toMatchObject({ domain: 'done.example.jp', verdict: 'clean' });
+    expect(slow).toMatchObject({ domain: 'slow.example.jp', verdict: 'unknown' });
+  });
+
+  it('reads domains from stdin with "-", and prints a readable tree without --json', async () => {
+    const res = await runProcess('src/cli.ts', ['check', '-', ...flags], env, 'legacy.example.jp\n# a comment\ndone.example.jp\n');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^legacy\.example\.jp {2}needs_mx_and_spf$/m);
+    expect(res.stdout).toMatch(/suggested: v=spf1 include:spf\.gateway\.example -all \(1 lookups\)/);
+    expect(res.stdout).toMatch(/^done\.example\.jp {2}clean$/m);
+    expect(res.stdout.includes('\u001b[')).toBe(false);
+  });
+
+  it('takes the identifiers from a program', async () => {
+    const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'], successorSpfIncludes: ['spf.gateway.example'] });
+    const res = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', '--json', '--program', program.id], env);
+    expect(JSON.parse(res.stdout)).toMatchObject({ verdict: 'needs_mx_and_spf', spf: { suggestedRecord: 'v=spf1 include:spf.gateway.example -all' } });
+  });
+
+  it('refuses to judge without legacy identifiers, and reports unusable domain names', async () => {
+    const none = await runProcess('src/cli.ts', ['check', 'legacy.example.jp'], env);
+    expect(none.code).toBe(64);
+    expect(none.stderr).toMatch(/name the legacy service/);
+    const bad = await runProcess('src/cli.ts', ['check', '192.0.2.1', 'done.example.jp', '--json', ...flags], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/skipped "192\.0\.2\.1": is an IP address/);
+    expect(bad.stdout.trim().split('\n')).toHaveLength(1);
+  });
+});
