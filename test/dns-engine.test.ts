@@ -63,7 +63,9 @@ beforeAll(async () => {
   // DMARC (RFC 9989 appendix B.4 shapes).
   set('_dmarc.example.com', ...txt('v=DMARC1; p=reject; sp=quarantine; np=reject'));
   set('mail.example.com', a('192.0.2.99'));
-  set('_dmarc.bank', ...txt('v=DMARC1; p=reject; psd=y'));
+  set('_dmarc.signing.example.com', ...txt('v=DMARC1; p=none'));
+  set('_dmarc.bank.example', ...txt('v=DMARC1; p=reject; psd=y'));
+  set('_dmarc.giant.bank.example', ...txt('v=DMARC1; p=quarantine'));
   set('_dmarc.test-mode.example', ...txt('v=DMARC1; p=reject; t=y'));
   set('_dmarc.rua-only.example', ...txt('v=DMARC1; p=bogus; rua=mailto:r@rua-only.example'));
   set('_dmarc.no-rua.example', ...txt('v=DMARC1; p=bogus'));
@@ -235,6 +237,7 @@ describe('DNS faults never yield clean', () => {
   });
 });
 
+/** RFC 9989 policy discovery; the B.4 cases are the appendix's own examples, names and all. */
 describe('DMARC (RFC 9989)', () => {
   it('walks at most 8 names, jumping to the last 7 labels of a long name', () => {
     expect(treeWalkNames('a.b.c.d.e.f.g.h.i.j.k.example.com')).toEqual([
@@ -268,9 +271,37 @@ describe('DMARC (RFC 9989)', () => {
     expect((await discoverDmarc('example.com', dns, true)).policy).toBe('reject');
   });
 
-  it('stops at a public suffix domain with psd=y and takes the name one label below as organizational domain', async () => {
-    const d = await discoverDmarc('login.example.bank', dns, true);
-    expect(d).toMatchObject({ orgDomain: 'example.bank', policyDomain: 'bank', policy: 'reject', queried: ['login.example.bank', 'example.bank', 'bank'] });
+  it('B.4.1: the author domain and a DKIM identifier below it share the organizational domain example.com', async () => {
+    expect(await discoverDmarc('example.com', dns, true)).toMatchObject({ orgDomain: 'example.com', policyDomain: 'example.com', queried: ['example.com', 'com'] });
+    expect(await discoverDmarc('signing.example.com', dns, true)).toMatchObject({
+      orgDomain: 'example.com',
+      policyDomain: 'signing.example.com',
+      queried: ['signing.example.com', 'example.com', 'com'],
+    });
+  });
+
+  it('B.4.2: the deep walk finds example.com as organizational and policy domain', async () => {
+    const d = await discoverDmarc('a.b.c.d.e.f.g.h.i.j.k.example.com', dns, true);
+    expect(d).toMatchObject({ orgDomain: 'example.com', policyDomain: 'example.com', queried: treeWalkNames('a.b.c.d.e.f.g.h.i.j.k.example.com') });
+  });
+
+  it('B.4.3: a PSD record with psd=y stops the walk; the organizational domain is the name directly below it', async () => {
+    expect(await discoverDmarc('giant.bank.example', dns, true)).toMatchObject({
+      orgDomain: 'giant.bank.example',
+      policyDomain: 'giant.bank.example',
+      policy: 'quarantine',
+      queried: ['giant.bank.example', 'bank.example'],
+    });
+    expect(await discoverDmarc('mail.giant.bank.example', dns, true)).toMatchObject({
+      orgDomain: 'giant.bank.example',
+      queried: ['mail.giant.bank.example', 'giant.bank.example', 'bank.example'],
+    });
+    expect(await discoverDmarc('mail.mega.bank.example', dns, true)).toMatchObject({
+      orgDomain: 'mega.bank.example',
+      policyDomain: 'bank.example',
+      policy: 'reject',
+      queried: ['mail.mega.bank.example', 'mega.bank.example', 'bank.example'],
+    });
   });
 
   it('stops at psd=n and takes that name as organizational domain', async () => {
