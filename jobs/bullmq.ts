@@ -68,9 +68,10 @@ export interface BullWorkers {
 /** Consumer side: one Worker per queue, and the schedules applied. Used by `npm run worker` and `npm start`. */
 export async function startBullWorkers(
   options: BullOptions & { concurrency: number },
-  deps: JobDeps,
-  producer: { queues: Record<QueueName, Queue> },
+  baseDeps: Omit<JobDeps, 'enqueue'>,
+  producer: JobRuntime & { queues: Record<QueueName, Queue> },
 ): Promise<BullWorkers> {
+  const deps: JobDeps = { ...baseDeps, enqueue: producer.enqueue };
   // Workers block on Redis: they must wait for it, not fail requests (maxRetriesPerRequest: null).
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (err) => deps.log.error({ err }, 'worker redis error'));

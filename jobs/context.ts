@@ -1,11 +1,24 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/client.ts';
+import type { Config } from '../src/config.ts';
+import { createCachedLookup, createResolver, withRateLimit, type DnsLookup } from '../src/dns/resolver.ts';
+import type { QueueName } from './queues.ts';
 
 /** What a processor may use. Time comes from `now()`, never from the clock directly. */
 export interface JobDeps {
   db: Db;
   now: () => Date;
   log: FastifyBaseLogger;
+  /** The process's resolver: one short-lived cache shared by every check of a sweep. */
+  dns: DnsLookup;
+  /** Hands a job to this process's job runtime (for processors that fan out). */
+  enqueue: (queue: QueueName, name: string, data: unknown, jobId: string) => Promise<void>;
+}
+
+/** The resolver processors share, from the configuration: cached, and rate-limited if DNS_QPS is set. */
+export function createJobDns(config: Pick<Config, 'DNS_SERVERS' | 'DNS_TIMEOUT_MS' | 'DNS_QPS'>): DnsLookup {
+  const resolver = createResolver({ servers: config.DNS_SERVERS, timeoutMs: config.DNS_TIMEOUT_MS, tries: 2 });
+  return createCachedLookup(config.DNS_QPS ? withRateLimit(resolver, config.DNS_QPS) : resolver, { ttlMs: 60_000 });
 }
 
 export interface JobContext {

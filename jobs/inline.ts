@@ -33,10 +33,14 @@ export class InlineJobRuntime implements JobRuntime {
   private readonly done = new Map<string, Array<() => void>>();
   private closed = false;
 
+  private readonly deps: JobDeps;
+
   constructor(
-    private readonly deps: JobDeps,
+    deps: Omit<JobDeps, 'enqueue'>,
     private readonly options: InlineOptions,
   ) {
+    // A processor that fans out must not wait for its children: they may need the slot it holds.
+    this.deps = { ...deps, enqueue: async (queue, name, data, jobId) => void this.enqueue(queue, name, data, jobId).catch(() => {}) };
     for (const schedule of options.schedules) this.scheduleNext(schedule);
   }
 

@@ -1,8 +1,10 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { Processor } from './context.ts';
+import { CheckDomain, checkDomainJob } from './processors/check-domain.ts';
 import { MarkDomainsDue, markDomainsDue } from './processors/mark-domains-due.ts';
 import { PruneOutbox, pruneOutbox } from './processors/prune-outbox.ts';
+import { SweepDomains, sweepDomains } from './processors/sweep-domains.ts';
 
 interface JobDefinition<S extends z.ZodType> {
   payload: S;
@@ -23,6 +25,13 @@ export const queues = {
   programs: {
     defaultJobOptions: defaults,
     jobs: { 'mark-domains-due': job(MarkDomainsDue, markDomainsDue) },
+  },
+  checks: {
+    defaultJobOptions: { ...defaults, attempts: 3, removeOnComplete: { age: 3600 } },
+    jobs: {
+      'sweep-domains': job(SweepDomains, sweepDomains),
+      'check-domain': job(CheckDomain, checkDomainJob),
+    },
   },
   housekeeping: {
     defaultJobOptions: { ...defaults, attempts: 3 },

@@ -14,6 +14,7 @@ export interface Schedule {
 
 /** Every recurring job. Later features add theirs here. */
 export const schedules: Schedule[] = [
+  { id: 'dns-sweep-every-minute', queue: 'checks', name: 'sweep-domains', pattern: '* * * * *', tz: 'UTC', data: {} },
   {
     id: 'prune-outbox-daily',
     queue: 'housekeeping',

@@ -4,6 +4,7 @@ import { loggerOptions } from '../src/app.ts';
 import { openDataStore } from '../src/bootstrap.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createBullRuntime, startBullWorkers } from './bullmq.ts';
+import { createJobDns } from './context.ts';
 
 /** `npm run worker`: BullMQ workers only, for scaling jobs out onto other machines. */
 async function main() {
@@ -22,7 +23,7 @@ async function main() {
   );
   const workers = await startBullWorkers(
     { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY },
-    { db: database.db, now, log },
+    { db: database.db, now, log, dns: createJobDns(config) },
     bull,
   );
   closeWithGrace({ delay: 60_000, logger: log }, async ({ signal, err }) => {

@@ -8,6 +8,8 @@ import type { Actor } from './audit/audit-repository.ts';
 import { openDataStore } from './bootstrap.ts';
 import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
+import { createJobDns } from '../jobs/context.ts';
+import { claimDueDomains, probeDomain } from './checks/check-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
 import { formatCheck } from './dns/check-report.ts';
 import { normalizeDnsName } from './dns/dns-name.ts';
@@ -225,6 +227,39 @@ const commands: Record<string, Command> = {
           }
         }),
       );
+    },
+  },
+  'jobs run': {
+    usage: 'jobs run dns-sweep [--program ID] [--now ISO-TIME] [--limit N] [--concurrency N]',
+    summary: 'Run one pass of a background job synchronously (dns-sweep: check every due domain now)',
+    options: { program: { type: 'string' }, now: { type: 'string' }, limit: { type: 'string' }, concurrency: { type: 'string' } },
+    async run({ values, positionals }, config) {
+      const job = positionals[0];
+      if (job !== 'dns-sweep') throw new UsageError(`unknown job "${job ?? ''}"; available: dns-sweep`);
+      const now = values.now === undefined ? new Date() : new Date(String(values.now));
+      if (Number.isNaN(now.getTime())) throw new UsageError('--now must be an ISO time, e.g. 2022-09-01T09:00:00+09:00');
+      const limit = Number(values.limit ?? 100_000);
+      const concurrency = Number(values.concurrency ?? 16);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be 1 to 256');
+      const c = config();
+      const summary = await withDatabase(c, async (db) => {
+        const deps = { db, dns: createJobDns(c), now: () => now, log: pino({ level: 'warn' }, pino.destination(2)) };
+        const claimed = await claimDueDomains(db, now, limit, values.program as string | undefined);
+        const counts: Record<string, number> = {};
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(concurrency, claimed.length) }, async () => {
+            while (next < claimed.length) {
+              const result = await probeDomain(deps, claimed[next++]!.id, 'cli');
+              const key = result ? `${result.outcome === 'error' ? 'unverified' : result.verdict}` : 'gone';
+              counts[key] = (counts[key] ?? 0) + 1;
+            }
+          }),
+        );
+        return { checked: claimed.length, ...counts };
+      });
+      out(JSON.stringify(summary));
     },
   },
   'db migrate': {

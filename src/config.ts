@@ -36,6 +36,8 @@ export const Config = z.object({
     z.array(DnsServer).optional(),
   ),
   DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  /** Questions per second each process may send to the resolvers; unset: no limit. */
+  DNS_QPS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(100_000).optional()),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   /** Largest CSV import; it is streamed, so this bounds work, not memory. */
   IMPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 ** 3).default(200 * 1024 * 1024),

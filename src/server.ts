@@ -3,6 +3,7 @@ import path from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/bullmq.ts';
+import { createJobDns } from '../jobs/context.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import { schedules } from '../jobs/schedules.ts';
@@ -29,6 +30,7 @@ async function main() {
   const log = pino(loggerOptions(config) as object);
   const now = () => new Date();
   const database = await openDataStore(config, log);
+  const dns = createJobDns(config);
 
   let jobs: JobRuntime;
   let workers: BullWorkers | undefined;
@@ -40,13 +42,13 @@ async function main() {
     if (!apiOnly) {
       workers = await startBullWorkers(
         { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY },
-        { db: database.db, now, log },
+        { db: database.db, now, log, dns },
         bull,
       );
     }
   } else {
     if (apiOnly) log.warn('REDIS_URL is not set: jobs run in this process (there is no queue for separate workers)');
-    jobs = new InlineJobRuntime({ db: database.db, now, log }, { concurrency: config.JOB_CONCURRENCY, schedules });
+    jobs = new InlineJobRuntime({ db: database.db, now, log, dns }, { concurrency: config.JOB_CONCURRENCY, schedules });
   }
 
   const app = await buildApp(config, { database, jobs, now, logger: log });

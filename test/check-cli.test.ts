@@ -1,7 +1,9 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { domains } from '../db/schema/index.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { TestDnsServer } from './helpers/dns-server.ts';
-import { makeProgram } from './helpers/factories.ts';
+import { makeCustomer, makeDomain, makeProgram, makeSalesOwner } from './helpers/factories.ts';
 import { runProcess } from './helpers/processes.ts';
 
 let server: TestDnsServer;
@@ -89,5 +91,20 @@ describe('check', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/skipped "192\.0\.2\.1": is an IP address/);
     expect(bad.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('jobs run dns-sweep checks every due domain once, at the time given', async () => {
+    const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'] });
+    const owner = await makeSalesOwner(t.db);
+    const customer = await makeCustomer(t.db, program.id, owner.id);
+    const due = await makeDomain(t.db, customer, { name: 'legacy.example.jp', displayName: 'legacy.example.jp', nextCheckAt: new Date('2022-05-01T00:00:00Z') });
+    await makeDomain(t.db, customer, { name: 'done.example.jp', displayName: 'done.example.jp', nextCheckAt: new Date('2022-07-01T00:00:00Z') });
+    const res = await runProcess('src/cli.ts', ['jobs', 'run', 'dns-sweep', '--program', program.id, '--now', '2022-06-01T09:00:00+09:00'], env);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({ checked: 1, needs_mx_and_spf: 1 });
+    const [row] = await t.db.select().from(domains).where(eq(domains.id, due.id));
+    expect(row).toMatchObject({ latestVerdict: 'needs_mx_and_spf', lastCheckedAt: new Date('2022-06-01T00:00:00Z') });
+    const unknownJob = await runProcess('src/cli.ts', ['jobs', 'run', 'reminders'], env);
+    expect(unknownJob.code).toBe(64);
   });
 });

@@ -7,6 +7,7 @@ import { InlineJobRuntime } from '../jobs/inline.ts';
 import { pruneOutbox } from '../jobs/processors/prune-outbox.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import { applySchedules, schedules } from '../jobs/schedules.ts';
+import { createResolver } from '../src/dns/resolver.ts';
 import { OutboxRelay } from '../src/outbox/outbox-relay.ts';
 import { enqueueInOutbox } from '../src/outbox/outbox-repository.ts';
 import { buildTestApp, eventually, testLogger, type TestApp } from './helpers/build-test-app.ts';
@@ -15,6 +16,7 @@ import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken, progr
 
 const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
 const log = testLogger();
+const dns = createResolver();
 
 type Bull = ReturnType<typeof createBullRuntime>;
 
@@ -28,10 +30,10 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
       jobs: (db) =>
         mode === 'bullmq'
           ? createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, (err) => log.warn({ err }))
-          : new InlineJobRuntime({ db, now: () => new Date(), log }, { concurrency: 2, schedules: [] }),
+          : new InlineJobRuntime({ db, now: () => new Date(), log, dns }, { concurrency: 2, schedules: [] }),
     });
     if (mode === 'bullmq') {
-      workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2 }, { db: t.db, now: () => new Date(), log }, t.jobs as Bull);
+      workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2 }, { db: t.db, now: () => new Date(), log, dns }, t.jobs as Bull);
     }
   });
   afterAll(async () => {
@@ -76,7 +78,7 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
 
   it('keeps outbox rows the runtime could not take, and delivers them later', async () => {
     const program = await makeProgram(t.db);
-    await enqueueInOutbox(t.db, 'programs', 'mark-domains-due', { programId: program.id, reason: 'later' }, `kept-${program.id}`);
+    await enqueueInOutbox(t.db, 'programs', 'mark-domains-due', { programId: program.id, reason: 'later' }, `kept-${program.id}`, new Date());
     const broken: JobRuntime = {
       mode: 'bullmq',
       enqueue: async () => {
@@ -125,7 +127,7 @@ describe('schedules in-process', () => {
     const later = new Date(Date.now() + 86_400_000);
     const domain = await makeDomain(t.db, await makeCustomer(t.db, program.id, (await makeSalesOwner(t.db)).id), { nextCheckAt: later });
     const runtime = new InlineJobRuntime(
-      { db: t.db, now: () => new Date(), log },
+      { db: t.db, now: () => new Date(), log, dns },
       {
         concurrency: 1,
         schedules: [{ id: 'every-second', queue: 'programs', name: 'mark-domains-due', pattern: '* * * * * *', tz: 'Asia/Tokyo', data: { programId: program.id, reason: 'cron' } }],
@@ -157,7 +159,7 @@ describe('prune-outbox', () => {
         { ...base, jobId: 'recent-delivered', createdAt: recent, dispatchedAt: recent },
         { ...base, jobId: 'old-pending', createdAt: old },
       ]);
-      const result = await pruneOutbox({ olderThanDays: 7 }, { jobId: 'x', attemptsMade: 0, deps: { db: t.db, now: () => now, log } });
+      const result = await pruneOutbox({ olderThanDays: 7 }, { jobId: 'x', attemptsMade: 0, deps: { db: t.db, now: () => now, log, dns, enqueue: async () => {} } });
       expect(result).toEqual({ removed: 1 });
       expect((await t.db.select().from(outbox)).map((r) => r.jobId).sort()).toEqual(['old-pending', 'recent-delivered']);
     } finally {

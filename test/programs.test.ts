@@ -283,6 +283,16 @@ describe('PATCH /v1/programs/{id}', () => {
     await eventually(async () => (await t.db.select().from(outbox))[0]!.dispatchedAt !== null, 5000, 'the outbox row to be marked dispatched');
   });
 
+  it('sets the re-check cadence and auto-progress per program, defaults first, merged field by field', async () => {
+    const created = (await create(programBody())).json();
+    expect(created).toMatchObject({ checkCadence: { actionHours: 6, cleanHours: 24, completedHours: 168, urgentWindowDays: 14, urgentIntervalHours: 1 }, autoProgress: true });
+    const res = await patch(created.id, { checkCadence: { actionHours: 3 }, autoProgress: false }, { ...admin, 'if-match': '"1"' });
+    expect(res.json()).toMatchObject({ checkCadence: { actionHours: 3, cleanHours: 24 }, autoProgress: false, version: 2 });
+    const bad = await patch(created.id, { checkCadence: { cleanHours: 0 } }, { ...admin, 'if-match': '"2"' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].path).toBe('body.checkCadence.cleanHours');
+  });
+
   it('refuses managers and sales with 403', async () => {
     const { id } = (await create(programBody())).json();
     for (const headers of [manager, sales]) {

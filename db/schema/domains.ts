@@ -22,6 +22,8 @@ export const domains = pgTable(
     lastDeterminedAt: timestamp('last_determined_at', { withTimezone: true, mode: 'date' }),
     nextCheckAt: timestamp('next_check_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    /** Last on-demand check request, for its once-a-minute limit. */
+    onDemandRequestedAt: timestamp('on_demand_requested_at', { withTimezone: true, mode: 'date' }),
     ...timestamps,
   },
   (t) => [

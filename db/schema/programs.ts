@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, date, index, integer, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, date, index, integer, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 import { timestamps, version } from './columns.ts';
 
 export const programs = pgTable(
@@ -17,12 +17,24 @@ export const programs = pgTable(
     successorMxHostSuffixes: text('successor_mx_host_suffixes').array().notNull().default(sql`'{}'`),
     successorSpfIncludes: text('successor_spf_includes').array().notNull().default(sql`'{}'`),
     reminderOffsetsDays: integer('reminder_offsets_days').array().notNull(),
+    /** Re-check cadence (hours) by state; `urgent*` applies in the window before each deadline. */
+    checkIntervalActionHours: integer('check_interval_action_hours').notNull().default(6),
+    checkIntervalCleanHours: integer('check_interval_clean_hours').notNull().default(24),
+    checkIntervalCompletedHours: integer('check_interval_completed_hours').notNull().default(168),
+    urgentWindowDays: integer('urgent_window_days').notNull().default(14),
+    urgentIntervalHours: integer('urgent_interval_hours').notNull().default(1),
+    /** Move customers forward from DNS evidence (migrated, completed). */
+    autoProgress: boolean('auto_progress').notNull().default(true),
     ...version,
     ...timestamps,
   },
   (t) => [
     index('programs_created_at_idx').on(t.createdAt, t.id),
     check('programs_name_not_blank', sql`length(btrim(${t.name})) > 0`),
+    check(
+      'programs_check_intervals_positive',
+      sql`${t.checkIntervalActionHours} > 0 AND ${t.checkIntervalCleanHours} > 0 AND ${t.checkIntervalCompletedHours} > 0 AND ${t.urgentIntervalHours} > 0 AND ${t.urgentWindowDays} >= 0`,
+    ),
     check(
       'programs_spf_deletion_after_shutdown',
       sql`${t.spfRecordDeletionAt} IS NULL OR ${t.spfRecordDeletionAt} > ${t.shutdownAt}`,

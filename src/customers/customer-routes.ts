@@ -5,7 +5,8 @@ import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { requireIfMatch, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
-import { addDomain, deleteDomain, getDomain } from '../domains/domain-service.ts';
+import { CheckPage, CheckRequested, LatestCheck } from '../checks/check-schemas.ts';
+import { addDomain, deleteDomain, getDomain, listDomainChecks, requestDomainCheck } from '../domains/domain-service.ts';
 import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
 import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
 
@@ -146,8 +147,41 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/domains/:id', {
     config: { access: 'any' },
-    schema: { tags: ['domains'], summary: 'Get a domain with its latest verdict', params: IdParams, response: { 200: Domain, 400: invalid, 404: problem('No such domain visible to this token') } },
+    schema: {
+      tags: ['domains'],
+      summary: 'Get a domain with its latest verdict and evidence (the last check\u2019s full report, fix guidance included)',
+      params: IdParams,
+      response: { 200: Domain.extend({ latestCheck: LatestCheck.nullable() }), 400: invalid, 404: problem('No such domain visible to this token') },
+    },
     handler: async (request) => getDomain(app.db, request.params.id, principalOf(request)),
+  });
+
+  app.post('/domains/:id/checks', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['domains'],
+      summary: 'Check a domain now (at most once a minute per domain)',
+      params: IdParams,
+      response: {
+        202: CheckRequested,
+        400: invalid,
+        404: problem('No such domain visible to this token'),
+        429: problem('Checked less than a minute ago; Retry-After says when to ask again'),
+      },
+    },
+    handler: async (request, reply) => reply.code(202).send(await requestDomainCheck(app.db, request.params.id, principalOf(request), actorOf(request), app.now())),
+  });
+
+  app.get('/domains/:id/checks', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['domains'],
+      summary: 'The checks of a domain, newest first (kept: every verdict change and the last 30)',
+      params: IdParams,
+      querystring: PageQuery,
+      response: { 200: CheckPage, 400: invalid, 404: problem('No such domain visible to this token') },
+    },
+    handler: async (request) => listDomainChecks(app.db, request.params.id, principalOf(request), request.query.limit, request.query.cursor),
   });
 
   app.delete('/domains/:id', {

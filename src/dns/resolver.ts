@@ -148,3 +148,19 @@ export function withDeadline(inner: DnsLookup, deadline: number): DnsLookup {
     },
   };
 }
+
+/** At most `qps` questions a second leave this process (a courtesy to the resolvers asked). */
+export function withRateLimit(inner: DnsLookup, qps: number): DnsLookup {
+  const gap = 1000 / qps;
+  let nextAt = 0;
+  return {
+    description: inner.description,
+    async query(type, name) {
+      const now = Date.now();
+      const at = Math.max(now, nextAt);
+      nextAt = at + gap;
+      if (at > now) await new Promise((r) => setTimeout(r, at - now));
+      return inner.query(type, name);
+    },
+  };
+}

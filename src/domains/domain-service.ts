@@ -1,10 +1,13 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
-import { customers, domains } from '../../db/schema/index.ts';
+import { customers, dnsChecks, domains } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { AppError, errors } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
+import { decodeCursor, toPage } from '../http/pagination.ts';
 import { customerScope, type Viewer } from '../http/visibility.ts';
+import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import type { Domain } from '../customers/customer-schemas.ts';
 import type { DomainRow } from '../customers/customer-repository.ts';
 
@@ -108,7 +111,61 @@ export async function addDomain(db: Db, customerId: string, name: string, viewer
   });
 }
 
-export const getDomain = async (db: Db, id: string, viewer: Viewer) => toDomain(await findVisibleDomain(db, id, viewer));
+const toCheckSummary = (c: typeof dnsChecks.$inferSelect) => ({
+  id: c.id,
+  checkedAt: c.checkedAt.toISOString(),
+  outcome: c.outcome,
+  verdict: c.verdict,
+  mxState: c.mxState,
+  spfState: c.spfState,
+  durationMs: c.durationMs,
+  resolver: c.resolver,
+  trigger: c.trigger,
+  verdictChanged: c.verdictChanged,
+});
+
+/** A domain with its latest evidence: the last check's full report (fix guidance included). */
+export async function getDomain(db: Db, id: string, viewer: Viewer) {
+  const row = await findVisibleDomain(db, id, viewer);
+  const [latest] = await db.select().from(dnsChecks).where(eq(dnsChecks.domainId, id)).orderBy(desc(dnsChecks.checkedAt), desc(dnsChecks.id)).limit(1);
+  return { ...toDomain(row), latestCheck: latest ? { ...toCheckSummary(latest), result: latest.result as Record<string, unknown> } : null };
+}
+
+/** The checks of a domain, newest first. */
+export async function listDomainChecks(db: Db, id: string, viewer: Viewer, limit: number, cursor?: string) {
+  await findVisibleDomain(db, id, viewer);
+  const before = cursor ? decodeCursor(cursor, z.tuple([z.number().int()]))[0] : undefined;
+  const rows = await db
+    .select()
+    .from(dnsChecks)
+    .where(and(eq(dnsChecks.domainId, id), before === undefined ? undefined : lt(dnsChecks.id, before)))
+    .orderBy(desc(dnsChecks.id))
+    .limit(limit + 1);
+  return toPage(rows, limit, toCheckSummary, (r) => [r.id]);
+}
+
+/** An on-demand check is at most once a minute per domain. */
+export const ON_DEMAND_INTERVAL_MS = 60_000;
+
+/** Queues a check now (through the outbox); 429 with Retry-After when the last request is under a minute old. */
+export async function requestDomainCheck(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const visible = await findVisibleDomain(tx, id, viewer);
+    const [domain] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('update');
+    const last = domain!.onDemandRequestedAt?.getTime();
+    if (last !== undefined && now.getTime() - last < ON_DEMAND_INTERVAL_MS) {
+      const retryAfter = Math.ceil((last + ON_DEMAND_INTERVAL_MS - now.getTime()) / 1000);
+      throw new AppError('APP_CHECK_TOO_SOON', 429, `${domain!.name} was queued for a check less than a minute ago; try again in ${retryAfter} s`, {
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+    await tx.update(domains).set({ onDemandRequestedAt: now }).where(eq(domains.id, id));
+    const jobId = `check-${id}-od-${now.getTime()}`;
+    await enqueueInOutbox(tx, 'checks', 'check-domain', { domainId: id, trigger: 'on_demand' }, jobId, now);
+    await appendAudit(tx, actor, { action: 'domain.check_requested', entityType: 'domain', entityId: id, after: { jobId, customerId: domain!.customerId } }, now);
+    return { jobId };
+  });
+}
 
 export async function deleteDomain(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
   await db.transaction(async (tx) => {

@@ -12,11 +12,13 @@ export async function enqueueInOutbox<Q extends QueueName, N extends JobName<Q>>
   name: N,
   payload: JobPayload<Q, N>,
   jobId: string,
+  now: Date,
 ) {
   assertJobId(jobId);
   // Validate now, in the request, rather than discover a bad payload in a worker later.
   findJob(queue, name)!.payload.parse(payload);
-  await db.insert(outbox).values({ queue, jobName: name, jobId, payload });
+  // The relay compares available_at with the injected clock, so both come from it.
+  await db.insert(outbox).values({ queue, jobName: name, jobId, payload, createdAt: now, availableAt: now });
 }
 
 /**

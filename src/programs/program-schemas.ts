@@ -18,6 +18,18 @@ const IdentifiersInput = z.strictObject({
   spfIncludes: DnsNameList.default([]).meta({ description: 'SPF include domains of this side' }),
 });
 
+const Hours = z.number().int().min(1).max(24 * 365);
+const CadenceFields = {
+  actionHours: Hours.meta({ description: 'Domains needing action: every N hours (default 6)' }),
+  cleanHours: Hours.meta({ description: 'Clean domains: every N hours (default 24)' }),
+  completedHours: Hours.meta({ description: 'Domains of completed customers (regression watch): every N hours (default 168)' }),
+  urgentWindowDays: z.number().int().min(0).max(365).meta({ description: 'Days before the shutdown and the SPF-record deletion in which… (default 14)' }),
+  urgentIntervalHours: Hours.meta({ description: '…domains needing action are checked every N hours (default 1)' }),
+};
+export const CADENCE_DEFAULTS = { actionHours: 6, cleanHours: 24, completedHours: 168, urgentWindowDays: 14, urgentIntervalHours: 1 };
+const CadenceInput = z.strictObject(CadenceFields).partial();
+export const CheckCadence = z.object(CadenceFields);
+
 export const Identifiers = z.object({ mxHostSuffixes: z.array(z.string()), spfIncludes: z.array(z.string()) });
 
 const example = {
@@ -43,6 +55,8 @@ export const CreateProgram = z
     legacy: IdentifiersInput,
     successor: IdentifiersInput.default({ mxHostSuffixes: [], spfIncludes: [] }),
     reminderOffsetsDays: ReminderOffsets.default(DEFAULT_REMINDER_OFFSETS_DAYS),
+    checkCadence: CadenceInput.default({}).meta({ description: 'DNS re-check cadence; omitted fields take the defaults' }),
+    autoProgress: z.boolean().default(true).meta({ description: 'Move customers to migrated/completed from DNS evidence' }),
   })
   .meta({ examples: [example] });
 export type CreateProgram = z.infer<typeof CreateProgram>;
@@ -58,6 +72,8 @@ export const PatchProgram = z
     legacy: IdentifiersInput.partial(),
     successor: IdentifiersInput.partial(),
     reminderOffsetsDays: ReminderOffsets,
+    checkCadence: CadenceInput,
+    autoProgress: z.boolean(),
   })
   .partial()
   .meta({ examples: [{ spfRecordDeletionAt: '2023-06-30' }, { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } }] });
@@ -75,13 +91,15 @@ export const Program = z
     legacy: Identifiers,
     successor: Identifiers,
     reminderOffsetsDays: z.array(z.number().int()),
+    checkCadence: CheckCadence,
+    autoProgress: z.boolean(),
     version: z.number().int().meta({ description: 'Also sent as the ETag' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
   .meta({
     id: 'Program',
-    examples: [{ id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10', ...example, version: 1, createdAt: '2018-10-01T00:00:00.000Z', updatedAt: '2018-10-01T00:00:00.000Z' }],
+    examples: [{ id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10', ...example, checkCadence: CADENCE_DEFAULTS, autoProgress: true, version: 1, createdAt: '2018-10-01T00:00:00.000Z', updatedAt: '2018-10-01T00:00:00.000Z' }],
   });
 export type Program = z.infer<typeof Program>;
 

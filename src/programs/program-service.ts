@@ -14,7 +14,7 @@ import {
   type ProgramRow,
   type ProgramValues,
 } from './program-repository.ts';
-import type { CreateProgram, PatchProgram, Program } from './program-schemas.ts';
+import { CADENCE_DEFAULTS, type CreateProgram, type PatchProgram, type Program } from './program-schemas.ts';
 
 export function toProgram(row: ProgramRow): Program {
   return {
@@ -28,6 +28,14 @@ export function toProgram(row: ProgramRow): Program {
     legacy: { mxHostSuffixes: row.legacyMxHostSuffixes, spfIncludes: row.legacySpfIncludes },
     successor: { mxHostSuffixes: row.successorMxHostSuffixes, spfIncludes: row.successorSpfIncludes },
     reminderOffsetsDays: row.reminderOffsetsDays,
+    checkCadence: {
+      actionHours: row.checkIntervalActionHours,
+      cleanHours: row.checkIntervalCleanHours,
+      completedHours: row.checkIntervalCompletedHours,
+      urgentWindowDays: row.urgentWindowDays,
+      urgentIntervalHours: row.urgentIntervalHours,
+    },
+    autoProgress: row.autoProgress,
     version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -67,6 +75,8 @@ export async function createProgram(db: Db, input: CreateProgram, actor: Actor, 
     successorMxHostSuffixes: input.successor.mxHostSuffixes,
     successorSpfIncludes: input.successor.spfIncludes,
     reminderOffsetsDays: input.reminderOffsetsDays,
+    ...cadenceColumns({ ...CADENCE_DEFAULTS, ...input.checkCadence }),
+    autoProgress: input.autoProgress,
   };
   const problems = checkProgramRules(values);
   if (problems.length > 0) throw validationError(problems);
@@ -116,6 +126,8 @@ export async function updateProgram(
       legacySpfIncludes: patch.legacy?.spfIncludes ?? current.legacySpfIncludes,
       successorMxHostSuffixes: patch.successor?.mxHostSuffixes ?? current.successorMxHostSuffixes,
       successorSpfIncludes: patch.successor?.spfIncludes ?? current.successorSpfIncludes,
+      ...(patch.checkCadence ? cadenceColumns({ ...toProgram(current).checkCadence, ...patch.checkCadence }) : {}),
+      ...(patch.autoProgress === undefined ? {} : { autoProgress: patch.autoProgress }),
     };
     const problems = checkProgramRules(next);
     if (problems.length > 0) throw validationError(problems);
@@ -127,10 +139,20 @@ export async function updateProgram(
     const after = toProgram(row);
     await appendAudit(tx, actor, { action: 'program.update', entityType: 'program', entityId: id, before, after }, now);
     if (identifierColumns.some((c) => !isDeepStrictEqual(current[c], row[c]))) {
-      await enqueueInOutbox(tx, 'programs', 'mark-domains-due', { programId: id, reason: 'identifiers changed' }, `program-${id}-v${row.version}`);
+      await enqueueInOutbox(tx, 'programs', 'mark-domains-due', { programId: id, reason: 'identifiers changed' }, `program-${id}-v${row.version}`, now);
     }
     return after;
   });
+}
+
+function cadenceColumns(c: typeof CADENCE_DEFAULTS) {
+  return {
+    checkIntervalActionHours: c.actionHours,
+    checkIntervalCleanHours: c.cleanHours,
+    checkIntervalCompletedHours: c.completedHours,
+    urgentWindowDays: c.urgentWindowDays,
+    urgentIntervalHours: c.urgentIntervalHours,
+  };
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: K[]): Partial<Pick<T, K>> {

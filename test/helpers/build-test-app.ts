@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { Db } from '../../db/client.ts';
 import { InlineJobRuntime } from '../../jobs/inline.ts';
+import { createResolver, type DnsLookup } from '../../src/dns/resolver.ts';
 import type { JobRuntime } from '../../jobs/runtime.ts';
 import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -21,12 +22,13 @@ export interface TestApp {
  * brings another (BullMQ). Requests go through `app.inject`, the whole HTTP stack but the socket.
  */
 export async function buildTestApp(
-  options: { jobs?: (db: Db) => JobRuntime; now?: () => Date; env?: Record<string, string> } = {},
+  options: { jobs?: (db: Db) => JobRuntime; now?: () => Date; env?: Record<string, string>; dns?: DnsLookup } = {},
 ): Promise<TestApp> {
   const database = await openTestDatabase();
   const log = testLogger();
   const now = options.now ?? (() => new Date());
-  const jobs = options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log }, { concurrency: 2, schedules: [] });
+  const dns = options.dns ?? createResolver();
+  const jobs = options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns }, { concurrency: 2, schedules: [] });
   const app = await buildApp(loadConfig({ ...options.env }), { database, jobs, now, logger: log, relayPollMs: 50 });
   await app.ready();
   return {
