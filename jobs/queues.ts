@@ -2,6 +2,8 @@ import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { Processor } from './context.ts';
 import { CheckDomain, checkDomainJob } from './processors/check-domain.ts';
+import { CreateReminders, createRemindersJob } from './processors/create-reminders.ts';
+import { EscalateTasks, escalateTasksJob } from './processors/escalate-tasks.ts';
 import { MarkDomainsDue, markDomainsDue } from './processors/mark-domains-due.ts';
 import { PruneOutbox, pruneOutbox } from './processors/prune-outbox.ts';
 import { SweepDomains, sweepDomains } from './processors/sweep-domains.ts';
@@ -31,6 +33,13 @@ export const queues = {
     jobs: {
       'sweep-domains': job(SweepDomains, sweepDomains),
       'check-domain': job(CheckDomain, checkDomainJob),
+    },
+  },
+  tasks: {
+    defaultJobOptions: defaults,
+    jobs: {
+      'create-reminders': job(CreateReminders, createRemindersJob),
+      'escalate-tasks': job(EscalateTasks, escalateTasksJob),
     },
   },
   housekeeping: {

@@ -15,6 +15,9 @@ export interface Schedule {
 /** Every recurring job. Later features add theirs here. */
 export const schedules: Schedule[] = [
   { id: 'dns-sweep-every-minute', queue: 'checks', name: 'sweep-domains', pattern: '* * * * *', tz: 'UTC', data: {} },
+  // Hourly, because each program keeps its own calendar (time zone); the work is idempotent.
+  { id: 'reminders-hourly', queue: 'tasks', name: 'create-reminders', pattern: '5 * * * *', tz: 'UTC', data: {} },
+  { id: 'escalations-hourly', queue: 'tasks', name: 'escalate-tasks', pattern: '35 * * * *', tz: 'UTC', data: {} },
   {
     id: 'prune-outbox-daily',
     queue: 'housekeeping',

@@ -13,6 +13,7 @@ import { queuesPlugin } from './plugins/queues.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
 import { importRoutes } from './imports/import-routes.ts';
+import { taskRoutes } from './tasks/task-routes.ts';
 import { programRoutes } from './programs/program-routes.ts';
 import { salesOwnerRoutes } from './sales-owners/sales-owner-routes.ts';
 
@@ -84,6 +85,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(salesOwnerRoutes);
       await v1.register(customerRoutes);
       await v1.register(importRoutes);
+      await v1.register(taskRoutes);
     },
     { prefix: '/v1' },
   );

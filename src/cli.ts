@@ -10,6 +10,7 @@ import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { createJobDns } from '../jobs/context.ts';
 import { claimDueDomains, probeDomain } from './checks/check-service.ts';
+import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
 import { formatCheck } from './dns/check-report.ts';
 import { normalizeDnsName } from './dns/dns-name.ts';
@@ -230,14 +231,22 @@ const commands: Record<string, Command> = {
     },
   },
   'jobs run': {
-    usage: 'jobs run dns-sweep [--program ID] [--now ISO-TIME] [--limit N] [--concurrency N]',
-    summary: 'Run one pass of a background job synchronously (dns-sweep: check every due domain now)',
+    usage: 'jobs run dns-sweep|reminders|escalations [--program ID] [--now ISO-TIME] [--limit N] [--concurrency N]',
+    summary: 'Run one pass of a background job synchronously, at the time given',
     options: { program: { type: 'string' }, now: { type: 'string' }, limit: { type: 'string' }, concurrency: { type: 'string' } },
     async run({ values, positionals }, config) {
       const job = positionals[0];
-      if (job !== 'dns-sweep') throw new UsageError(`unknown job "${job ?? ''}"; available: dns-sweep`);
+      if (!['dns-sweep', 'reminders', 'escalations'].includes(job ?? '')) {
+        throw new UsageError(`unknown job "${job ?? ''}"; available: dns-sweep, reminders, escalations`);
+      }
       const now = values.now === undefined ? new Date() : new Date(String(values.now));
       if (Number.isNaN(now.getTime())) throw new UsageError('--now must be an ISO time, e.g. 2022-09-01T09:00:00+09:00');
+      const programId = values.program as string | undefined;
+      if (job === 'reminders' || job === 'escalations') {
+        const result = await withDatabase(config(), (db): Promise<object> => (job === 'reminders' ? createReminders(db, now, programId) : escalateTasks(db, now, programId)));
+        out(JSON.stringify(result));
+        return;
+      }
       const limit = Number(values.limit ?? 100_000);
       const concurrency = Number(values.concurrency ?? 16);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, date, index, integer, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, date, index, integer, pgTable, text, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { salesOwners } from './sales-owners.ts';
 import { timestamps, version } from './columns.ts';
 
 export const programs = pgTable(
@@ -25,12 +26,17 @@ export const programs = pgTable(
     urgentIntervalHours: integer('urgent_interval_hours').notNull().default(1),
     /** Move customers forward from DNS evidence (migrated, completed). */
     autoProgress: boolean('auto_progress').notNull().default(true),
+    /** An open task this many days overdue gets one escalation to the owner's manager. */
+    escalateAfterDays: integer('escalate_after_days').notNull().default(3),
+    /** Who gets escalations of owners without a manager. */
+    escalationContactId: uuid('escalation_contact_id').references((): AnyPgColumn => salesOwners.id, { onDelete: 'set null' }),
     ...version,
     ...timestamps,
   },
   (t) => [
     index('programs_created_at_idx').on(t.createdAt, t.id),
     check('programs_name_not_blank', sql`length(btrim(${t.name})) > 0`),
+    check('programs_escalate_after_days_nonneg', sql`${t.escalateAfterDays} >= 0`),
     check(
       'programs_check_intervals_positive',
       sql`${t.checkIntervalActionHours} > 0 AND ${t.checkIntervalCleanHours} > 0 AND ${t.checkIntervalCompletedHours} > 0 AND ${t.urgentIntervalHours} > 0 AND ${t.urgentWindowDays} >= 0`,

@@ -6,6 +6,7 @@ import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { checkDomain, type DomainCheck } from '../dns/check-domain.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
+import { closeCleanupTasksIfClean, closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
 import { CONFIRM_MS, nextCheckAt } from './check-cadence.ts';
 
 export const SYSTEM_DNS: Actor = { name: 'system:dns' };
@@ -124,7 +125,10 @@ export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: 's
         .where(and(eq(tasks.domainId, domainId), eq(tasks.kind, kind), eq(tasks.status, 'open')));
 
     if (determined) await closeTasks('unable_to_verify', `verified by check ${checkId}`);
-    if (verdict === 'clean') await closeTasks('regression', `clean again (check ${checkId})`);
+    if (verdict === 'clean') {
+      await closeTasks('regression', `clean again (check ${checkId})`);
+      await closeCleanupTasksIfClean(tx, customer!.id, now);
+    }
     // Regression: confirmed unclean on two determined checks in a row; flapping creates nothing.
     if (customer!.status === 'completed' && determined && unclean && previous !== null && previous !== 'clean' && previous !== 'unknown') {
       const [start] = await tx
@@ -184,6 +188,7 @@ async function autoProgress(tx: Db, customerId: string, now: Date): Promise<Cust
   }
   if (status === 'migrated' && rows.every((r) => r.latest_verdict === 'clean')) {
     await move('completed', 'every domain verified clean');
+    await closeTasksOfFinalCustomer(tx, customerId, 'completed', now);
   }
   return status === customer.status ? null : status;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
-import { DnsName, IsoDate, Timestamp } from '../http/common-schemas.ts';
+import { DnsName, IsoDate, QueryList, Timestamp } from '../http/common-schemas.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
 
 export const CustomerStatus = z.enum(customerStatuses);
@@ -134,15 +134,9 @@ export const CustomerSort = z
   .meta({ description: 'Sort key; a leading - sorts descending. Customers without a planned date sort last ascending.' });
 export type CustomerSort = z.infer<typeof CustomerSort>;
 
-/** `status=a,b` or `status=a&status=b`. */
-const StatusList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
-  .pipe(z.array(CustomerStatus).max(customerStatuses.length));
-
 export const CustomerQuery = PageQuery.extend({
   programId: z.uuid().optional(),
-  status: StatusList.optional().meta({ description: 'One or more statuses, comma-separated or repeated' }),
+  status: QueryList(CustomerStatus, customerStatuses.length).optional().meta({ description: 'One or more statuses, comma-separated or repeated' }),
   salesOwnerId: z.uuid().optional(),
   department: z.string().max(100).optional(),
   verdict: z.enum([...verdicts, 'unchecked']).optional().meta({ description: 'Customers with at least one domain of this verdict' }),

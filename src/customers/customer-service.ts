@@ -13,7 +13,8 @@ import { canSeeOwner, customerScope, type Viewer } from '../http/visibility.ts';
 import { requireActiveOwner } from '../sales-owners/sales-owner-service.ts';
 import { customerFilters, domainsOfCustomers, findCustomerById, listCustomers as selectCustomers, type CustomerRow, type DomainRow } from './customer-repository.ts';
 import type { CreateCustomer, Customer, CustomerQuery, PatchCustomer, Transition } from './customer-schemas.ts';
-import { decideTransition } from './customer-workflow.ts';
+import { closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
+import { decideTransition, isFinal } from './customer-workflow.ts';
 
 export function toCustomer(row: CustomerRow, domainRows: DomainRow[]): Customer {
   return {
@@ -169,6 +170,7 @@ export function transitionCustomer(
       at: now,
     });
     const statusBeforeHold: CustomerStatus | null = input.to === 'on_hold' ? current.status : null;
+    if (isFinal(input.to)) await closeTasksOfFinalCustomer(tx, id, input.to, now);
     return { status: input.to, statusBeforeHold };
   });
 }

@@ -44,3 +44,10 @@ export const TimeZone = z
 export const IfMatchHeaders = z.object({
   'if-match': z.string().optional().meta({ description: 'The ETag from your last GET (required)' }),
 });
+
+/** A query list given as `x=a,b` or `x=a&x=b`, each item checked by `item`. */
+export const QueryList = <T extends z.ZodType<unknown, string>>(item: T, max = 50) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(item).max(max));

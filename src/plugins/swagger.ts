@@ -54,6 +54,7 @@ export const swaggerPlugin = fp(
           { name: 'customers', description: 'Legacy contracts moving through the migration workflow' },
           { name: 'domains', description: 'Mail domains of customers, each with its latest DNS verdict' },
           { name: 'imports', description: 'Bulk import of the legacy customer list' },
+          { name: 'tasks', description: 'Reminders, regressions and escalations assigned to sales owners and managers' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
       },

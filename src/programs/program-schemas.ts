@@ -57,6 +57,8 @@ export const CreateProgram = z
     reminderOffsetsDays: ReminderOffsets.default(DEFAULT_REMINDER_OFFSETS_DAYS),
     checkCadence: CadenceInput.default({}).meta({ description: 'DNS re-check cadence; omitted fields take the defaults' }),
     autoProgress: z.boolean().default(true).meta({ description: 'Move customers to migrated/completed from DNS evidence' }),
+    escalateAfterDays: z.number().int().min(0).max(365).default(3).meta({ description: 'Open tasks this many days overdue escalate to the owner\u2019s manager' }),
+    escalationContactId: z.uuid().nullable().optional().meta({ description: 'A sales owner who gets escalations of owners without a manager' }),
   })
   .meta({ examples: [example] });
 export type CreateProgram = z.infer<typeof CreateProgram>;
@@ -74,6 +76,8 @@ export const PatchProgram = z
     reminderOffsetsDays: ReminderOffsets,
     checkCadence: CadenceInput,
     autoProgress: z.boolean(),
+    escalateAfterDays: z.number().int().min(0).max(365),
+    escalationContactId: z.uuid().nullable(),
   })
   .partial()
   .meta({ examples: [{ spfRecordDeletionAt: '2023-06-30' }, { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } }] });
@@ -93,13 +97,15 @@ export const Program = z
     reminderOffsetsDays: z.array(z.number().int()),
     checkCadence: CheckCadence,
     autoProgress: z.boolean(),
+    escalateAfterDays: z.number().int(),
+    escalationContactId: z.uuid().nullable(),
     version: z.number().int().meta({ description: 'Also sent as the ETag' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
   .meta({
     id: 'Program',
-    examples: [{ id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10', ...example, checkCadence: CADENCE_DEFAULTS, autoProgress: true, version: 1, createdAt: '2018-10-01T00:00:00.000Z', updatedAt: '2018-10-01T00:00:00.000Z' }],
+    examples: [{ id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10', ...example, checkCadence: CADENCE_DEFAULTS, autoProgress: true, escalateAfterDays: 3, escalationContactId: null, version: 1, createdAt: '2018-10-01T00:00:00.000Z', updatedAt: '2018-10-01T00:00:00.000Z' }],
   });
 export type Program = z.infer<typeof Program>;
 

@@ -1,5 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
+import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { salesOwners } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError, type FieldError } from '../errors.ts';
 import { assertVersion } from '../http/etag.ts';
@@ -36,6 +38,8 @@ export function toProgram(row: ProgramRow): Program {
       urgentIntervalHours: row.urgentIntervalHours,
     },
     autoProgress: row.autoProgress,
+    escalateAfterDays: row.escalateAfterDays,
+    escalationContactId: row.escalationContactId,
     version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -77,10 +81,13 @@ export async function createProgram(db: Db, input: CreateProgram, actor: Actor, 
     reminderOffsetsDays: input.reminderOffsetsDays,
     ...cadenceColumns({ ...CADENCE_DEFAULTS, ...input.checkCadence }),
     autoProgress: input.autoProgress,
+    escalateAfterDays: input.escalateAfterDays,
+    escalationContactId: input.escalationContactId ?? null,
   };
   const problems = checkProgramRules(values);
   if (problems.length > 0) throw validationError(problems);
   return db.transaction(async (tx) => {
+    await checkEscalationContact(tx, values.escalationContactId);
     const row = await insertProgram(tx, values, now);
     const program = toProgram(row);
     await appendAudit(tx, actor, { action: 'program.create', entityType: 'program', entityId: row.id, after: program }, now);
@@ -127,11 +134,12 @@ export async function updateProgram(
       successorMxHostSuffixes: patch.successor?.mxHostSuffixes ?? current.successorMxHostSuffixes,
       successorSpfIncludes: patch.successor?.spfIncludes ?? current.successorSpfIncludes,
       ...(patch.checkCadence ? cadenceColumns({ ...toProgram(current).checkCadence, ...patch.checkCadence }) : {}),
-      ...(patch.autoProgress === undefined ? {} : { autoProgress: patch.autoProgress }),
+      ...pick(patch, ['autoProgress', 'escalateAfterDays', 'escalationContactId']),
     };
     const problems = checkProgramRules(next);
     if (problems.length > 0) throw validationError(problems);
     if (isDeepStrictEqual(next, currentValues)) return toProgram(current);
+    if (patch.escalationContactId) await checkEscalationContact(tx, patch.escalationContactId);
 
     const row = await updateProgramAtVersion(tx, id, current.version, next, now);
     if (!row) throw errors.versionMismatch(current.version, 'newer');
@@ -143,6 +151,12 @@ export async function updateProgram(
     }
     return after;
   });
+}
+
+async function checkEscalationContact(db: Db, id: string | null | undefined) {
+  if (!id) return;
+  const [owner] = await db.select({ id: salesOwners.id }).from(salesOwners).where(eq(salesOwners.id, id));
+  if (!owner) throw validationError([{ path: 'body.escalationContactId', message: `no sales owner ${id}` }]);
 }
 
 function cadenceColumns(c: typeof CADENCE_DEFAULTS) {

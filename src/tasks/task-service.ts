@@ -1,0 +1,234 @@
+import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import { rowsOf, type Db } from '../../db/client.ts';
+import { programs, salesOwners, tasks } from '../../db/schema/index.ts';
+import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { startOfDayIn } from '../checks/check-cadence.ts';
+import { AppError, validationError } from '../errors.ts';
+import { decodeCursor, toPage } from '../http/pagination.ts';
+import type { Viewer } from '../http/visibility.ts';
+
+export type TaskRow = typeof tasks.$inferSelect;
+
+export const toTask = (row: TaskRow, now: Date) => ({
+  id: row.id,
+  programId: row.programId,
+  customerId: row.customerId,
+  domainId: row.domainId,
+  assigneeId: row.assigneeId,
+  kind: row.kind,
+  milestone: row.milestone,
+  status: row.status,
+  title: row.title,
+  details: row.details as Record<string, unknown>,
+  dueAt: row.dueAt.toISOString(),
+  snoozedUntil: row.snoozedUntil?.toISOString() ?? null,
+  overdue: row.status === 'open' && row.dueAt < now && !(row.snoozedUntil && row.snoozedUntil > now),
+  escalatedFromId: row.escalatedFromId,
+  closedAt: row.closedAt?.toISOString() ?? null,
+  closeReason: row.closeReason,
+  createdAt: row.createdAt.toISOString(),
+});
+
+/** The calendar date of an instant in a time zone, YYYY-MM-DD. */
+export const localDate = (at: Date, timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
+const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+
+/** Closes the open tasks matching `where`, and escalations of tasks no longer open. */
+export async function closeTasks(db: Db, where: SQL, reason: string, now: Date) {
+  const closed = await db
+    .update(tasks)
+    .set({ status: 'closed', closedAt: now, closeReason: reason, updatedAt: now })
+    .where(and(eq(tasks.status, 'open'), where))
+    .returning({ id: tasks.id });
+  if (closed.length > 0) {
+    await db
+      .update(tasks)
+      .set({ status: 'closed', closedAt: now, closeReason: 'the escalated task is closed', updatedAt: now })
+      .where(and(eq(tasks.status, 'open'), inArray(tasks.escalatedFromId, closed.map((c) => c.id))));
+  }
+  return closed.length;
+}
+
+/** A customer reaching a final state closes its open reminders and clean-up tasks. */
+export const closeTasksOfFinalCustomer = (db: Db, customerId: string, status: string, now: Date) =>
+  closeTasks(db, and(eq(tasks.customerId, customerId), inArray(tasks.kind, ['reminder', 'spf_cleanup']))!, `customer ${status}`, now);
+
+/** A customer none of whose domains references the legacy include any more needs no clean-up task. */
+export const closeCleanupTasksIfClean = (db: Db, customerId: string, now: Date) =>
+  closeTasks(
+    db,
+    sql`${tasks.customerId} = ${customerId} AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = ${customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+    'no domain references the legacy include any more',
+    now,
+  );
+
+/**
+ * Reminder tasks for one program, by its own calendar (time zone). Before the shutdown: the latest
+ * reminder offset reached gives every customer not yet final one task for its owner (older offsets
+ * are not caught up on: they would be stale). After it: a weekly SPF clean-up task per customer whose
+ * domains still reference the legacy include, until the SPF-record deletion date. Dedupe keys make
+ * every re-run create nothing; tasks whose condition cleared are closed.
+ */
+export async function createReminders(db: Db, now: Date, programId?: string) {
+  const list = await db.select().from(programs).where(programId ? eq(programs.id, programId) : undefined);
+  const summary = { created: 0, closed: 0 };
+  for (const p of list) {
+    const today = localDate(now, p.timezone);
+    const daysLeft = dayDiff(p.shutdownAt, today);
+    summary.closed += await closeClearedTasks(db, p.id, now);
+    if (daysLeft >= 0) {
+      const offsets = [...p.reminderOffsetsDays].sort((a, b) => a - b);
+      const reached = offsets.filter((o) => daysLeft <= -o);
+      if (reached.length === 0) continue;
+      const offset = reached[reached.length - 1]!;
+      const next = offsets.find((o) => o > offset);
+      const dueAt = startOfDayIn(next === undefined ? p.shutdownAt : addDays(p.shutdownAt, next), p.timezone);
+      const milestone = offset === 0 ? 'T-0' : `T${offset}`;
+      summary.created += await insertCustomerTasks(db, p.id, 'reminder', milestone, `${milestone}: ${daysLeft} days to the shutdown of ${p.legacyService} — `, dueAt, now, { daysLeft, shutdownAt: p.shutdownAt }, sql`c.status NOT IN ('completed', 'declined', 'cancelled')`);
+    } else if (!p.spfRecordDeletionAt || today < p.spfRecordDeletionAt) {
+      const week = Math.ceil(-daysLeft / 7);
+      const dueAt = startOfDayIn(addDays(p.shutdownAt, week * 7 + 1), p.timezone);
+      summary.created += await insertCustomerTasks(
+        db,
+        p.id,
+        'spf_cleanup',
+        `W${week}`,
+        `Remove include:${p.legacySpfIncludes.join(', include:')} before the legacy SPF record is deleted — `,
+        dueAt,
+        now,
+        { week, spfRecordDeletionAt: p.spfRecordDeletionAt },
+        sql`c.status NOT IN ('declined', 'cancelled') AND EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = c.id AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+      );
+    }
+  }
+  return summary;
+}
+
+/** One task per matching customer of a program, in one statement; existing dedupe keys are skipped. */
+async function insertCustomerTasks(db: Db, programId: string, kind: 'reminder' | 'spf_cleanup', milestone: string, titlePrefix: string, dueAt: Date, now: Date, extra: object, where: SQL) {
+  const result = await db.execute(sql`
+    INSERT INTO tasks (program_id, customer_id, assignee_id, kind, milestone, dedupe_key, title, details, due_at, created_at, updated_at)
+    SELECT c.program_id, c.id, c.sales_owner_id, ${kind}, ${milestone}, ${`${kind}:`} || c.id || ${`:${milestone}`}, ${titlePrefix} || c.name,
+      ${JSON.stringify(extra)}::jsonb || jsonb_build_object('milestone', ${milestone}::text, 'status', c.status, 'domainsNeedingAction',
+        coalesce((SELECT jsonb_agg(jsonb_build_object('name', d.display_name, 'verdict', d.latest_verdict) ORDER BY d.name)
+                  FROM domains d WHERE d.customer_id = c.id AND d.latest_verdict IS DISTINCT FROM 'clean'), '[]'::jsonb)),
+      ${dueAt}, ${now}, ${now}
+    FROM customers c
+    WHERE c.program_id = ${programId} AND ${where}
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id`);
+  return rowsOf(result).length;
+}
+
+/** Reminders of final customers and clean-up tasks of customers with nothing left to clean close themselves. */
+async function closeClearedTasks(db: Db, programId: string, now: Date) {
+  const final = await closeTasks(
+    db,
+    sql`${tasks.programId} = ${programId} AND ${tasks.kind} IN ('reminder', 'spf_cleanup') AND ${tasks.customerId} IN (SELECT id FROM customers WHERE status IN ('completed', 'declined', 'cancelled'))`,
+    'customer reached a final state',
+    now,
+  );
+  const cleaned = await closeTasks(
+    db,
+    sql`${tasks.programId} = ${programId} AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = ${tasks.customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+    'no domain references the legacy include any more',
+    now,
+  );
+  return final + cleaned;
+}
+
+/**
+ * One escalation per open task overdue by the program's escalateAfterDays (snoozed ones wait), for
+ * the owner's manager, or the program's escalation contact when the owner has none.
+ */
+export async function escalateTasks(db: Db, now: Date, programId?: string) {
+  const result = await db.execute(sql`
+    INSERT INTO tasks (program_id, customer_id, domain_id, assignee_id, kind, milestone, dedupe_key, escalated_from_id, title, details, due_at, created_at, updated_at)
+    SELECT t.program_id, t.customer_id, t.domain_id, coalesce(o.manager_id, p.escalation_contact_id), 'escalation', t.kind || ':' || t.milestone,
+      'escalation:' || t.id, t.id, 'Overdue (' || o.name || '): ' || t.title,
+      jsonb_build_object('taskId', t.id, 'ownerId', o.id, 'ownerName', o.name, 'dueAt', t.due_at), ${now}, ${now}, ${now}
+    FROM tasks t JOIN sales_owners o ON o.id = t.assignee_id JOIN programs p ON p.id = t.program_id
+    WHERE t.status = 'open' AND t.kind <> 'escalation' ${programId ? sql`AND t.program_id = ${programId}` : sql``}
+      AND (t.snoozed_until IS NULL OR t.snoozed_until <= ${now})
+      AND t.due_at + make_interval(days => p.escalate_after_days) < ${now}
+      AND coalesce(o.manager_id, p.escalation_contact_id) IS NOT NULL
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id`);
+  return { escalated: rowsOf(result).length };
+}
+
+function taskScope(viewer: Viewer): SQL | undefined {
+  if (viewer.role === 'admin') return undefined;
+  if (viewer.role === 'sales') return sql`${tasks.assigneeId} = ${viewer.salesOwnerId}`;
+  return sql`${tasks.assigneeId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${viewer.department})`;
+}
+
+export interface TaskQuery {
+  limit: number;
+  cursor?: string | undefined;
+  assignee?: string | undefined;
+  status?: string[] | undefined;
+  overdue?: boolean | undefined;
+  programId?: string | undefined;
+  customerId?: string | undefined;
+}
+
+/** Tasks by due date, within the viewer's scope: sales their own, managers their department's. */
+export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: Date) {
+  let assignee = query.assignee;
+  if (assignee === 'me') {
+    if (!viewer.salesOwnerId) throw validationError([{ path: 'query.assignee', message: '"me" needs a sales token (bound to a sales owner); name the owner id' }]);
+    assignee = viewer.salesOwnerId;
+  } else if (assignee !== undefined && !z.uuid().safeParse(assignee).success) {
+    throw validationError([{ path: 'query.assignee', message: 'expected "me" or a sales owner id' }]);
+  }
+  const after = query.cursor ? decodeCursor(query.cursor, z.tuple([z.iso.datetime(), z.uuid()])) : undefined;
+  const rows = await db
+    .select()
+    .from(tasks)
+    .where(
+      and(
+        taskScope(viewer),
+        assignee ? eq(tasks.assigneeId, assignee) : undefined,
+        query.status?.length ? inArray(tasks.status, query.status as TaskRow['status'][]) : undefined,
+        query.overdue ? sql`${tasks.status} = 'open' AND ${tasks.dueAt} < ${now} AND (${tasks.snoozedUntil} IS NULL OR ${tasks.snoozedUntil} <= ${now})` : undefined,
+        query.programId ? eq(tasks.programId, query.programId) : undefined,
+        query.customerId ? eq(tasks.customerId, query.customerId) : undefined,
+        after ? sql`(${tasks.dueAt}, ${tasks.id}) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : undefined,
+      ),
+    )
+    .orderBy(asc(tasks.dueAt), asc(tasks.id))
+    .limit(query.limit + 1);
+  return toPage(rows, query.limit, (r) => toTask(r, now), (r) => [r.dueAt.toISOString(), r.id]);
+}
+
+/** complete / dismiss / snooze an open task the viewer can see. */
+export async function actOnTask(
+  db: Db,
+  id: string,
+  action: { kind: 'complete' } | { kind: 'dismiss'; reason: string } | { kind: 'snooze'; until: Date },
+  viewer: Viewer,
+  actor: Actor,
+  now: Date,
+) {
+  return db.transaction(async (tx) => {
+    const [task] = await tx.select().from(tasks).where(and(eq(tasks.id, id), taskScope(viewer))).for('update');
+    if (!task) throw new AppError('APP_TASK_NOT_FOUND', 404, `Task ${id} not found`);
+    if (task.status !== 'open') throw new AppError('APP_TASK_NOT_OPEN', 409, `The task is ${task.status}; only open tasks can be changed`);
+    let values: Partial<TaskRow>;
+    if (action.kind === 'snooze') {
+      if (action.until <= now) throw validationError([{ path: 'body.until', message: 'must be in the future' }]);
+      if (action.until.getTime() - now.getTime() > 90 * 86_400_000) throw validationError([{ path: 'body.until', message: 'may be at most 90 days ahead' }]);
+      values = { snoozedUntil: action.until };
+    } else {
+      values = { status: action.kind === 'complete' ? 'completed' : 'dismissed', closedAt: now, closeReason: action.kind === 'complete' ? `completed by ${actor.name}` : action.reason };
+    }
+    const [row] = await tx.update(tasks).set({ ...values, updatedAt: now }).where(eq(tasks.id, id)).returning();
+    if (action.kind !== 'snooze') await closeTasks(tx, sql`${tasks.escalatedFromId} = ${id}`, `the escalated task was ${values.status}`, now);
+    await appendAudit(tx, actor, { action: `task.${action.kind}`, entityType: 'task', entityId: id, before: toTask(task, now), after: toTask(row!, now) }, now);
+    return toTask(row!, now);
+  });
+}
+
