@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { JobDeps } from './context.ts';
 import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
 import { jobStates, type JobCounts, type JobRuntime } from './runtime.ts';
-import { applySchedules } from './schedules.ts';
+import { applySchedules, type Schedule } from './schedules.ts';
 
 export interface BullOptions {
   redisUrl: string;
@@ -67,7 +67,7 @@ export interface BullWorkers {
 
 /** Consumer side: one Worker per queue, and the schedules applied. Used by `npm run worker` and `npm start`. */
 export async function startBullWorkers(
-  options: BullOptions & { concurrency: number },
+  options: BullOptions & { concurrency: number; schedules: Schedule[] },
   baseDeps: Omit<JobDeps, 'enqueue'>,
   producer: JobRuntime & { queues: Record<QueueName, Queue> },
 ): Promise<BullWorkers> {
@@ -87,7 +87,7 @@ export async function startBullWorkers(
     );
     return worker;
   });
-  await applySchedules(producer.queues);
+  await applySchedules(producer.queues, options.schedules);
   return {
     async close() {
       // Worker.close() waits for the active jobs to finish.

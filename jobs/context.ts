@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/client.ts';
 import type { Config } from '../src/config.ts';
 import { createCachedLookup, createResolver, withRateLimit, type DnsLookup } from '../src/dns/resolver.ts';
+import type { Webhook } from '../src/notifications/notification-service.ts';
 import type { QueueName } from './queues.ts';
 
 /** What a processor may use. Time comes from `now()`, never from the clock directly. */
@@ -13,7 +14,12 @@ export interface JobDeps {
   dns: DnsLookup;
   /** Hands a job to this process's job runtime (for processors that fan out). */
   enqueue: (queue: QueueName, name: string, data: unknown, jobId: string) => Promise<void>;
+  /** Where notifications go; unset: they are only logged. */
+  webhook?: Webhook | undefined;
 }
+
+export const webhookOf = (config: Pick<Config, 'NOTIFY_WEBHOOK_URL' | 'NOTIFY_WEBHOOK_SECRET'>): Webhook | undefined =>
+  config.NOTIFY_WEBHOOK_URL && config.NOTIFY_WEBHOOK_SECRET ? { url: config.NOTIFY_WEBHOOK_URL, secret: config.NOTIFY_WEBHOOK_SECRET } : undefined;
 
 /** The resolver processors share, from the configuration: cached, and rate-limited if DNS_QPS is set. */
 export function createJobDns(config: Pick<Config, 'DNS_SERVERS' | 'DNS_TIMEOUT_MS' | 'DNS_QPS'>): DnsLookup {

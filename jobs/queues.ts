@@ -2,7 +2,9 @@ import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { Processor } from './context.ts';
 import { CheckDomain, checkDomainJob } from './processors/check-domain.ts';
+import { CreateDigests, createDigestsJob } from './processors/create-digests.ts';
 import { CreateReminders, createRemindersJob } from './processors/create-reminders.ts';
+import { DeliverNotifications, deliverNotificationsJob } from './processors/deliver-notifications.ts';
 import { EscalateTasks, escalateTasksJob } from './processors/escalate-tasks.ts';
 import { MarkDomainsDue, markDomainsDue } from './processors/mark-domains-due.ts';
 import { PruneOutbox, pruneOutbox } from './processors/prune-outbox.ts';
@@ -40,6 +42,13 @@ export const queues = {
     jobs: {
       'create-reminders': job(CreateReminders, createRemindersJob),
       'escalate-tasks': job(EscalateTasks, escalateTasksJob),
+    },
+  },
+  notifications: {
+    defaultJobOptions: defaults,
+    jobs: {
+      'create-digests': job(CreateDigests, createDigestsJob),
+      'deliver-notifications': job(DeliverNotifications, deliverNotificationsJob),
     },
   },
   housekeeping: {

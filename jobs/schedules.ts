@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import type { Config } from '../src/config.ts';
 import type { QueueName } from './queues.ts';
 
 export interface Schedule {
@@ -12,12 +13,14 @@ export interface Schedule {
   data: unknown;
 }
 
-/** Every recurring job. Later features add theirs here. */
-export const schedules: Schedule[] = [
+/** Every recurring job. The digest runs at 08:00 in DIGEST_TIMEZONE. */
+export const schedulesFor = (config: Pick<Config, 'DIGEST_TIMEZONE'>): Schedule[] => [
   { id: 'dns-sweep-every-minute', queue: 'checks', name: 'sweep-domains', pattern: '* * * * *', tz: 'UTC', data: {} },
   // Hourly, because each program keeps its own calendar (time zone); the work is idempotent.
   { id: 'reminders-hourly', queue: 'tasks', name: 'create-reminders', pattern: '5 * * * *', tz: 'UTC', data: {} },
   { id: 'escalations-hourly', queue: 'tasks', name: 'escalate-tasks', pattern: '35 * * * *', tz: 'UTC', data: {} },
+  { id: 'digest-daily', queue: 'notifications', name: 'create-digests', pattern: '0 8 * * *', tz: config.DIGEST_TIMEZONE, data: { timeZone: config.DIGEST_TIMEZONE } },
+  { id: 'deliver-notifications-every-minute', queue: 'notifications', name: 'deliver-notifications', pattern: '* * * * *', tz: 'UTC', data: {} },
   {
     id: 'prune-outbox-daily',
     queue: 'housekeeping',
@@ -28,8 +31,8 @@ export const schedules: Schedule[] = [
   },
 ];
 
-/** Applies `schedules` to BullMQ: the one place that calls upsertJobScheduler. Stale schedulers are removed. */
-export async function applySchedules(queueByName: Record<QueueName, Queue>) {
+/** Applies the schedules to BullMQ: the one place that calls upsertJobScheduler. Stale schedulers are removed. */
+export async function applySchedules(queueByName: Record<QueueName, Queue>, schedules: Schedule[]) {
   for (const [queueName, queue] of Object.entries(queueByName)) {
     const wanted = schedules.filter((s) => s.queue === queueName);
     for (const s of wanted) {

@@ -4,7 +4,8 @@ import { loggerOptions } from '../src/app.ts';
 import { openDataStore } from '../src/bootstrap.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createBullRuntime, startBullWorkers } from './bullmq.ts';
-import { createJobDns } from './context.ts';
+import { createJobDns, webhookOf } from './context.ts';
+import { schedulesFor } from './schedules.ts';
 
 /** `npm run worker`: BullMQ workers only, for scaling jobs out onto other machines. */
 async function main() {
@@ -22,8 +23,8 @@ async function main() {
     log.warn({ err }, 'redis connection error'),
   );
   const workers = await startBullWorkers(
-    { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY },
-    { db: database.db, now, log, dns: createJobDns(config) },
+    { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) },
+    { db: database.db, now, log, dns: createJobDns(config), webhook: webhookOf(config) },
     bull,
   );
   closeWithGrace({ delay: 60_000, logger: log }, async ({ signal, err }) => {

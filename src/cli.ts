@@ -8,7 +8,8 @@ import type { Actor } from './audit/audit-repository.ts';
 import { openDataStore } from './bootstrap.ts';
 import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
-import { createJobDns } from '../jobs/context.ts';
+import { createJobDns, webhookOf } from '../jobs/context.ts';
+import { createDigests, deliverNotifications } from './notifications/notification-service.ts';
 import { claimDueDomains, probeDomain } from './checks/check-service.ts';
 import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
@@ -231,19 +232,25 @@ const commands: Record<string, Command> = {
     },
   },
   'jobs run': {
-    usage: 'jobs run dns-sweep|reminders|escalations [--program ID] [--now ISO-TIME] [--limit N] [--concurrency N]',
+    usage: 'jobs run dns-sweep|reminders|escalations|digest|notifications [--program ID] [--now ISO-TIME] [--limit N] [--concurrency N]',
     summary: 'Run one pass of a background job synchronously, at the time given',
     options: { program: { type: 'string' }, now: { type: 'string' }, limit: { type: 'string' }, concurrency: { type: 'string' } },
     async run({ values, positionals }, config) {
       const job = positionals[0];
-      if (!['dns-sweep', 'reminders', 'escalations'].includes(job ?? '')) {
-        throw new UsageError(`unknown job "${job ?? ''}"; available: dns-sweep, reminders, escalations`);
-      }
+      const jobs = ['dns-sweep', 'reminders', 'escalations', 'digest', 'notifications'];
+      if (!jobs.includes(job ?? '')) throw new UsageError(`unknown job "${job ?? ''}"; available: ${jobs.join(', ')}`);
       const now = values.now === undefined ? new Date() : new Date(String(values.now));
       if (Number.isNaN(now.getTime())) throw new UsageError('--now must be an ISO time, e.g. 2022-09-01T09:00:00+09:00');
       const programId = values.program as string | undefined;
-      if (job === 'reminders' || job === 'escalations') {
-        const result = await withDatabase(config(), (db): Promise<object> => (job === 'reminders' ? createReminders(db, now, programId) : escalateTasks(db, now, programId)));
+      if (job !== 'dns-sweep') {
+        const c = config();
+        const log = pino({ level: 'info' }, pino.destination(2));
+        const result = await withDatabase(c, (db): Promise<object> => {
+          if (job === 'reminders') return createReminders(db, now, programId);
+          if (job === 'escalations') return escalateTasks(db, now, programId);
+          if (job === 'digest') return createDigests(db, now, c.DIGEST_TIMEZONE);
+          return deliverNotifications(db, now, webhookOf(c), log);
+        });
         out(JSON.stringify(result));
         return;
       }

@@ -41,9 +41,26 @@ export const Config = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   /** Largest CSV import; it is streamed, so this bounds work, not memory. */
   IMPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 ** 3).default(200 * 1024 * 1024),
+  /** Where digests and escalation events are POSTed as JSON; unset: they are only logged. */
+  NOTIFY_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional()),
+  /** HMAC-SHA256 key; the signature is sent as `x-mdt-signature: sha256=<hex>` over the raw body. */
+  NOTIFY_WEBHOOK_SECRET: z.preprocess(emptyAsUndefined, z.string().min(16, 'use at least 16 characters').optional()),
+  /** The time zone of the daily digest (08:00 there). */
+  DIGEST_TIMEZONE: z.string().default('Asia/Tokyo'),
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
 });
 export type Config = z.infer<typeof Config>;
+
+const ConfigWithRules = Config.superRefine((c, ctx) => {
+  if (c.NOTIFY_WEBHOOK_URL && !c.NOTIFY_WEBHOOK_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_SECRET'], message: 'is required when NOTIFY_WEBHOOK_URL is set (deliveries are signed)' });
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: c.DIGEST_TIMEZONE });
+  } catch {
+    ctx.addIssue({ code: 'custom', path: ['DIGEST_TIMEZONE'], message: 'is not an IANA time zone' });
+  }
+});
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -51,7 +68,7 @@ export class ConfigError extends Error {
 
 /** Parses the environment once per entry point; a bad variable fails with its name and the reason. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const result = Config.safeParse(env);
+  const result = ConfigWithRules.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');

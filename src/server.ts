@@ -3,10 +3,10 @@ import path from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/bullmq.ts';
-import { createJobDns } from '../jobs/context.ts';
+import { createJobDns, webhookOf } from '../jobs/context.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
-import { schedules } from '../jobs/schedules.ts';
+import { schedulesFor } from '../jobs/schedules.ts';
 import { buildApp, loggerOptions } from './app.ts';
 import { openDataStore } from './bootstrap.ts';
 import { ConfigError, isEmbedded, loadConfig, type Config } from './config.ts';
@@ -41,14 +41,14 @@ async function main() {
     jobs = bull;
     if (!apiOnly) {
       workers = await startBullWorkers(
-        { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY },
-        { db: database.db, now, log, dns },
+        { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) },
+        { db: database.db, now, log, dns, webhook: webhookOf(config) },
         bull,
       );
     }
   } else {
     if (apiOnly) log.warn('REDIS_URL is not set: jobs run in this process (there is no queue for separate workers)');
-    jobs = new InlineJobRuntime({ db: database.db, now, log, dns }, { concurrency: config.JOB_CONCURRENCY, schedules });
+    jobs = new InlineJobRuntime({ db: database.db, now, log, dns, webhook: webhookOf(config) }, { concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) });
   }
 
   const app = await buildApp(config, { database, jobs, now, logger: log });

@@ -223,7 +223,7 @@ describe('sweeps', () => {
     const made = await Promise.all(Array.from({ length: 5 }, () => domainIn('legacy', 'contacted', p.id)));
     const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
     const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
-    const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4 }, { db: t.db, now: () => clock, log, dns }, bull);
+    const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, schedules: [] }, { db: t.db, now: () => clock, log, dns }, bull);
     try {
       await bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-${p.id}`);
       await eventually(async () => {

@@ -6,7 +6,8 @@ import { createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/b
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { pruneOutbox } from '../jobs/processors/prune-outbox.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
-import { applySchedules, schedules } from '../jobs/schedules.ts';
+import { applySchedules, schedulesFor } from '../jobs/schedules.ts';
+import { loadConfig } from '../src/config.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import { OutboxRelay } from '../src/outbox/outbox-relay.ts';
 import { enqueueInOutbox } from '../src/outbox/outbox-repository.ts';
@@ -33,7 +34,7 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
           : new InlineJobRuntime({ db, now: () => new Date(), log, dns }, { concurrency: 2, schedules: [] }),
     });
     if (mode === 'bullmq') {
-      workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2 }, { db: t.db, now: () => new Date(), log, dns }, t.jobs as Bull);
+      workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2, schedules: [] }, { db: t.db, now: () => new Date(), log, dns }, t.jobs as Bull);
     }
   });
   afterAll(async () => {
@@ -108,8 +109,9 @@ describe('schedules on BullMQ', () => {
     const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix: own }, () => {});
     try {
       await bull.queues.housekeeping.upsertJobScheduler('retired-schedule', { every: 60_000 }, { name: 'prune-outbox', data: { olderThanDays: 1 } });
-      await applySchedules(bull.queues);
-      await applySchedules(bull.queues);
+      const schedules = schedulesFor(loadConfig({}));
+      await applySchedules(bull.queues, schedules);
+      await applySchedules(bull.queues, schedules);
       const found = await bull.queues.housekeeping.getJobSchedulers();
       expect(found.map((s) => s.key).sort()).toEqual(schedules.filter((s) => s.queue === 'housekeeping').map((s) => s.id).sort());
       expect(found[0]).toMatchObject({ pattern: '30 3 * * *', tz: 'UTC' });

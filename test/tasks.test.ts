@@ -163,7 +163,7 @@ describe('reminders on BullMQ', () => {
     const s = await setup();
     const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
     const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
-    const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2 }, { db: t.db, now: () => clock, log: testLogger(), dns: createResolver() }, bull);
+    const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2, schedules: [] }, { db: t.db, now: () => clock, log: testLogger(), dns: createResolver() }, bull);
     try {
       await bull.enqueue('tasks', 'create-reminders', { programId: s.program.id }, `reminders-${s.program.id}`);
       await eventually(async () => (await tasksOfProgram(s.program.id)).length === 2, 10_000, 'the reminders');

@@ -8,3 +8,4 @@ export * from './tasks.ts';
 export * from './api-tokens.ts';
 export * from './audit-log.ts';
 export * from './outbox.ts';
+export * from './notifications.ts';

@@ -18,6 +18,10 @@ export const FAILURE_RETRY_MS = 5 * 60_000;
 /** A completed customer's domain that turned unclean is checked again this soon, to confirm before acting. */
 export const CONFIRM_MS = 5 * 60_000;
 
+/** The calendar date of an instant in a time zone, YYYY-MM-DD. */
+export const localDate = (at: Date, timeZone: string) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+
 /** The UTC instant a calendar date starts in a time zone (e.g. 2022-09-30 00:00 Asia/Tokyo). */
 export function startOfDayIn(date: string, timeZone: string): Date {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];

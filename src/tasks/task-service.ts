@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { programs, salesOwners, tasks } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
-import { startOfDayIn } from '../checks/check-cadence.ts';
+import { localDate, startOfDayIn } from '../checks/check-cadence.ts';
 import { AppError, validationError } from '../errors.ts';
 import { decodeCursor, toPage } from '../http/pagination.ts';
 import type { Viewer } from '../http/visibility.ts';
+import { recordEscalations } from '../notifications/notification-service.ts';
 
 export type TaskRow = typeof tasks.$inferSelect;
 
@@ -30,8 +31,6 @@ export const toTask = (row: TaskRow, now: Date) => ({
   createdAt: row.createdAt.toISOString(),
 });
 
-/** The calendar date of an instant in a time zone, YYYY-MM-DD. */
-export const localDate = (at: Date, timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
 const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
@@ -144,19 +143,23 @@ async function closeClearedTasks(db: Db, programId: string, now: Date) {
  * the owner's manager, or the program's escalation contact when the owner has none.
  */
 export async function escalateTasks(db: Db, now: Date, programId?: string) {
-  const result = await db.execute(sql`
-    INSERT INTO tasks (program_id, customer_id, domain_id, assignee_id, kind, milestone, dedupe_key, escalated_from_id, title, details, due_at, created_at, updated_at)
-    SELECT t.program_id, t.customer_id, t.domain_id, coalesce(o.manager_id, p.escalation_contact_id), 'escalation', t.kind || ':' || t.milestone,
-      'escalation:' || t.id, t.id, 'Overdue (' || o.name || '): ' || t.title,
-      jsonb_build_object('taskId', t.id, 'ownerId', o.id, 'ownerName', o.name, 'dueAt', t.due_at), ${now}, ${now}, ${now}
-    FROM tasks t JOIN sales_owners o ON o.id = t.assignee_id JOIN programs p ON p.id = t.program_id
-    WHERE t.status = 'open' AND t.kind <> 'escalation' ${programId ? sql`AND t.program_id = ${programId}` : sql``}
-      AND (t.snoozed_until IS NULL OR t.snoozed_until <= ${now})
-      AND t.due_at + make_interval(days => p.escalate_after_days) < ${now}
-      AND coalesce(o.manager_id, p.escalation_contact_id) IS NOT NULL
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id`);
-  return { escalated: rowsOf(result).length };
+  return db.transaction(async (tx) => {
+    const result = await tx.execute(sql`
+      INSERT INTO tasks (program_id, customer_id, domain_id, assignee_id, kind, milestone, dedupe_key, escalated_from_id, title, details, due_at, created_at, updated_at)
+      SELECT t.program_id, t.customer_id, t.domain_id, coalesce(o.manager_id, p.escalation_contact_id), 'escalation', t.kind || ':' || t.milestone,
+        'escalation:' || t.id, t.id, 'Overdue (' || o.name || '): ' || t.title,
+        jsonb_build_object('taskId', t.id, 'ownerId', o.id, 'ownerName', o.name, 'dueAt', t.due_at), ${now}, ${now}, ${now}
+      FROM tasks t JOIN sales_owners o ON o.id = t.assignee_id JOIN programs p ON p.id = t.program_id
+      WHERE t.status = 'open' AND t.kind <> 'escalation' ${programId ? sql`AND t.program_id = ${programId}` : sql``}
+        AND (t.snoozed_until IS NULL OR t.snoozed_until <= ${now})
+        AND t.due_at + make_interval(days => p.escalate_after_days) < ${now}
+        AND coalesce(o.manager_id, p.escalation_contact_id) IS NOT NULL
+      ON CONFLICT (dedupe_key) DO NOTHING
+      RETURNING id`);
+    const ids = rowsOf<{ id: string }>(result).map((r) => r.id);
+    await recordEscalations(tx, ids, now);
+    return { escalated: ids.length };
+  });
 }
 
 function taskScope(viewer: Viewer): SQL | undefined {
