@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobDeps } from './context.ts';
 import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
@@ -43,6 +43,22 @@ export function createBullRuntime(options: BullOptions, onError: (err: Error) =>
       }
       return result;
     },
+    async failed(limit) {
+      const all = await Promise.all(
+        Object.entries(queues).map(async ([name, queue]) =>
+          (await queue.getFailed(0, limit - 1)).map((job) => ({
+            queue: name,
+            id: job.id ?? '',
+            name: job.name,
+            data: job.data,
+            failedReason: job.failedReason,
+            attemptsMade: job.attemptsMade,
+            finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+          })),
+        ),
+      );
+      return all.flat().sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? '')).slice(0, limit);
+    },
     async ping() {
       await connection.ping();
     },
@@ -56,8 +72,11 @@ export function createBullRuntime(options: BullOptions, onError: (err: Error) =>
 /** Runs one BullMQ job through the processor its queue map names. */
 export async function runBullJob(job: Job, deps: JobDeps) {
   const definition = findJob(job.queueName, job.name);
-  if (!definition) throw new Error(`No processor for job "${job.name}" on queue "${job.queueName}"`);
-  const data = definition.payload.parse(job.data);
+  // Neither a missing processor nor a bad payload gets better with retries.
+  if (!definition) throw new UnrecoverableError(`No processor for job "${job.name}" on queue "${job.queueName}"`);
+  const parsed = definition.payload.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`Invalid payload for job "${job.name}": ${parsed.error.message}`);
+  const data = parsed.data;
   return definition.process(data, { jobId: job.id ?? '', attemptsMade: job.attemptsMade, deps });
 }
 
@@ -67,7 +86,7 @@ export interface BullWorkers {
 
 /** Consumer side: one Worker per queue, and the schedules applied. Used by `npm run worker` and `npm start`. */
 export async function startBullWorkers(
-  options: BullOptions & { concurrency: number; schedules: Schedule[] },
+  options: BullOptions & { concurrency: number; schedules: Schedule[]; lockMs?: number },
   baseDeps: Omit<JobDeps, 'enqueue'>,
   producer: JobRuntime & { queues: Record<QueueName, Queue> },
 ): Promise<BullWorkers> {
@@ -80,6 +99,8 @@ export async function startBullWorkers(
       connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      // A killed worker's job is found stalled and retried after about one lock period.
+      ...(options.lockMs ? { lockDuration: options.lockMs, stalledInterval: options.lockMs } : {}),
     });
     worker.on('error', (err) => deps.log.error({ err, queue: name }, 'worker error'));
     worker.on('failed', (job, err) =>

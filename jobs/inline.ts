@@ -1,7 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { JobDeps } from './context.ts';
 import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
-import { jobStates, type JobCounts, type JobRuntime, type JobState } from './runtime.ts';
+import { jobStates, type FailedJob, type JobCounts, type JobRuntime, type JobState } from './runtime.ts';
 import type { Schedule } from './schedules.ts';
 
 interface InlineJob {
@@ -12,6 +12,7 @@ interface InlineJob {
   attemptsMade: number;
   state: JobState;
   finishedAt?: number;
+  failedReason?: string;
 }
 
 export interface InlineOptions {
@@ -53,13 +54,15 @@ export class InlineJobRuntime implements JobRuntime {
     if (existing && existing.state !== 'waiting' && existing.state !== 'active' && existing.state !== 'delayed') {
       return Promise.resolve();
     }
+    // Register the waiter first: a job can finish synchronously inside pump().
+    const finished = new Promise<void>((resolve) => this.done.set(key, [...(this.done.get(key) ?? []), resolve]));
     if (!existing) {
       const job: InlineJob = { id: jobId, queue, name, data, attemptsMade: 0, state: 'waiting' };
       this.jobs.set(key, job);
       this.waiting.push(job);
       this.pump();
     }
-    return new Promise((resolve) => this.done.set(key, [...(this.done.get(key) ?? []), resolve]));
+    return finished;
   }
 
   async counts(): Promise<JobCounts> {
@@ -69,6 +72,22 @@ export class InlineJobRuntime implements JobRuntime {
     }
     for (const job of this.jobs.values()) result[job.queue]![job.state]++;
     return result;
+  }
+
+  async failed(limit: number): Promise<FailedJob[]> {
+    return [...this.jobs.values()]
+      .filter((j) => j.state === 'failed')
+      .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
+      .slice(0, limit)
+      .map((j) => ({
+        queue: j.queue,
+        id: j.id,
+        name: j.name,
+        data: j.data,
+        failedReason: j.failedReason ?? '',
+        attemptsMade: j.attemptsMade,
+        finishedAt: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
+      }));
   }
 
   async ping() {}
@@ -95,9 +114,17 @@ export class InlineJobRuntime implements JobRuntime {
     const definition = findJob(job.queue, job.name);
     const options = defaultOptionsOf(job.queue);
     job.state = 'active';
+    // Neither a missing processor nor a bad payload gets better with retries.
+    const parsed = definition?.payload.safeParse(job.data);
+    if (!definition || !parsed?.success) {
+      job.attemptsMade++;
+      job.failedReason = definition ? `Invalid payload for job "${job.name}": ${parsed!.error!.message}` : `No processor for job "${job.name}" on queue "${job.queue}"`;
+      this.deps.log.warn({ queue: job.queue, jobId: job.id, reason: job.failedReason }, 'job failed for good');
+      this.finish(job, 'failed');
+      return;
+    }
     try {
-      if (!definition) throw new Error(`No processor for job "${job.name}" on queue "${job.queue}"`);
-      await definition.process(definition.payload.parse(job.data), {
+      await definition.process(parsed.data, {
         jobId: job.id,
         attemptsMade: job.attemptsMade,
         deps: this.deps,
@@ -105,6 +132,7 @@ export class InlineJobRuntime implements JobRuntime {
       this.finish(job, 'completed');
     } catch (err) {
       job.attemptsMade++;
+      job.failedReason = (err as Error)?.message ?? String(err);
       const attempts = options.attempts ?? 1;
       this.deps.log.warn({ err, queue: job.queue, jobId: job.id, attemptsMade: job.attemptsMade }, 'job failed');
       if (job.attemptsMade >= attempts || this.closed) {

@@ -23,7 +23,7 @@ async function main() {
     log.warn({ err }, 'redis connection error'),
   );
   const workers = await startBullWorkers(
-    { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) },
+    { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config), lockMs: config.JOB_LOCK_MS },
     { db: database.db, now, log, dns: createJobDns(config), webhook: webhookOf(config) },
     bull,
   );

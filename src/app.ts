@@ -5,6 +5,7 @@ import type { Database } from '../db/client.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import type { Config } from './config.ts';
 import { registerProblemHandlers } from './errors.ts';
+import { adminRoutes } from './ops/admin-routes.ts';
 import { opsRoutes } from './ops/ops-routes.ts';
 import { authPlugin, protectScope } from './plugins/auth.ts';
 import { dbPlugin } from './plugins/db.ts';
@@ -88,6 +89,13 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(taskRoutes);
     },
     { prefix: '/v1' },
+  );
+  await app.register(
+    async (admin) => {
+      protectScope(admin);
+      await admin.register(adminRoutes);
+    },
+    { prefix: '/admin' },
   );
   return app;
 }

@@ -41,7 +41,7 @@ async function main() {
     jobs = bull;
     if (!apiOnly) {
       workers = await startBullWorkers(
-        { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) },
+        { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config), lockMs: config.JOB_LOCK_MS },
         { db: database.db, now, log, dns, webhook: webhookOf(config) },
         bull,
       );

@@ -104,7 +104,7 @@ describe('check', () => {
     expect(JSON.parse(res.stdout)).toEqual({ checked: 1, needs_mx_and_spf: 1 });
     const [row] = await t.db.select().from(domains).where(eq(domains.id, due.id));
     expect(row).toMatchObject({ latestVerdict: 'needs_mx_and_spf', lastCheckedAt: new Date('2022-06-01T00:00:00Z') });
-    const unknownJob = await runProcess('src/cli.ts', ['jobs', 'run', 'digest'], env);
+    const unknownJob = await runProcess('src/cli.ts', ['jobs', 'run', 'launch-rockets'], env);
     expect(unknownJob.code).toBe(64);
   });
 });

@@ -77,6 +77,13 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
     expect(counts.waiting + counts.active).toBe(0);
   });
 
+  it('fails a job with an invalid payload at once, without retries, and lists it with its reason', async () => {
+    const jobId = `bad-${randomBytes(3).toString('hex')}`;
+    await t.jobs.enqueue('programs', 'mark-domains-due', { programId: 42 }, jobId);
+    const failed = await eventually(async () => (await t.jobs.failed(10)).find((f) => f.id === jobId), 10_000, 'the job to fail');
+    expect(failed).toMatchObject({ queue: 'programs', name: 'mark-domains-due', attemptsMade: 1, failedReason: expect.stringMatching(/Invalid payload/) });
+  });
+
   it('keeps outbox rows the runtime could not take, and delivers them later', async () => {
     const program = await makeProgram(t.db);
     await enqueueInOutbox(t.db, 'programs', 'mark-domains-due', { programId: program.id, reason: 'later' }, `kept-${program.id}`, new Date());
@@ -86,6 +93,7 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
         throw new Error('Redis is down');
       },
       counts: async () => ({}),
+      failed: async () => [],
       ping: async () => {},
       close: async () => {},
     };

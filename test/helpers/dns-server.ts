@@ -18,6 +18,8 @@ export interface ZoneEntry {
   faults?: Partial<Record<string, Fault>>;
   /** …or for the types this name has no records of. */
   faultWhenEmpty?: Fault;
+  /** Answer only after this long (a slow server). */
+  delayMs?: number;
 }
 
 export type Zone = Map<string, ZoneEntry>;
@@ -78,7 +80,7 @@ export class TestDnsServer {
     const fault = entry?.faults?.[type] ?? entry?.fault ?? (hasType ? undefined : entry?.faultWhenEmpty);
     // dns-packet encodes the response code only as the low 4 bits of `flags`.
     const send = (packet: Partial<dnsPacket.Packet> & { rcode?: keyof typeof RCODES }) =>
-      this.socket.send(
+      void setTimeout(() => this.socket.send(
         dnsPacket.encode({
           id: query.id,
           type: 'response',
@@ -88,7 +90,7 @@ export class TestDnsServer {
         } as dnsPacket.Packet),
         rinfo.port,
         rinfo.address,
-      );
+      ), entry?.delayMs ?? 0);
     switch (fault) {
       case 'timeout':
         return;

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../db/client.ts';
+import { dnsChecks, domains } from '../db/schema/index.ts';
+import { createBullRuntime } from '../jobs/bullmq.ts';
+import { eventually } from './helpers/build-test-app.ts';
+import { createTestDatabase } from './helpers/database.ts';
+import { TestDnsServer } from './helpers/dns-server.ts';
+import { TEST_REDIS_URL } from './helpers/env.ts';
+import { makeCustomer, makeDomain, makeProgram, makeSalesOwner } from './helpers/factories.ts';
+import { startProcess, type Running } from './helpers/processes.ts';
+
+const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
+let created: Awaited<ReturnType<typeof createTestDatabase>>;
+let database: Database;
+let server: TestDnsServer;
+const running: Running[] = [];
+const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
+
+beforeAll(async () => {
+  created = await createTestDatabase();
+  database = await openDatabase({ databaseUrl: created.url, dataDir: '' });
+  server = await TestDnsServer.start();
+  server.set('slow.example.jp', {
+    records: [
+      { type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' },
+      { type: 'MX', data: [10, 'mx1.po.2iij.net'] },
+    ],
+    delayMs: 2500,
+  });
+  server.set('spf.po.2iij.net', { records: [{ type: 'TXT', data: 'v=spf1 -all' }] });
+});
+afterAll(async () => {
+  for (const r of running) await r.stop('SIGKILL');
+  for (const q of Object.values(bull.queues)) await q.obliterate({ force: true });
+  await bull.close();
+  await server.close();
+  await database.close();
+  await created.drop();
+});
+
+/** A worker process killed with SIGKILL in the middle of a check: the job is retried, once. */
+describe('a worker killed mid-job', () => {
+  it('loses nothing and duplicates nothing', async () => {
+    const program = await makeProgram(database.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'] });
+    const customer = await makeCustomer(database.db, program.id, (await makeSalesOwner(database.db)).id);
+    // Not due: only the job below checks it.
+    const domain = await makeDomain(database.db, customer, { name: 'slow.example.jp', displayName: 'slow.example.jp', nextCheckAt: new Date(Date.now() + 86_400_000) });
+    const env = {
+      DATABASE_URL: created.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      DNS_SERVERS: server.address,
+      DNS_TIMEOUT_MS: '5000',
+      JOB_LOCK_MS: '1000',
+      LOG_LEVEL: 'info',
+    };
+    const first = startProcess('jobs/worker.ts', [], env);
+    running.push(first);
+    await eventually(async () => first.output().includes('worker started'), 30_000, 'the first worker');
+    await bull.enqueue('checks', 'check-domain', { domainId: domain.id, trigger: 'sweep' }, 'crash-1');
+    await eventually(async () => server.queries.includes('TXT slow.example.jp'), 15_000, 'the job to be mid-check');
+    expect(await first.stop('SIGKILL')).toBeNull();
+    expect(await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(0);
+
+    const second = startProcess('jobs/worker.ts', [], env);
+    running.push(second);
+    await eventually(async () => (await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))) === 1, 30_000, 'the retried check');
+    const job = await bull.queues.checks.getJob('crash-1');
+    await eventually(async () => (await job!.getState()) === 'completed', 10_000, 'the job to complete');
+    // Nothing more arrives later: exactly one check, the verdict set once.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(1);
+    const [row] = await database.db.select().from(domains).where(eq(domains.id, domain.id));
+    expect(row!.latestVerdict).toBe('needs_mx_and_spf');
+    expect(await second.stop()).toBe(0);
+  }, 90_000);
+});
