@@ -218,6 +218,27 @@ describe('sweeps', () => {
     for (const { domain } of made) expect(await t.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(1);
   });
 
+  it('probe each due domain once when two sweeps overlap on BullMQ workers', async () => {
+    const p = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'] });
+    const made = await Promise.all(Array.from({ length: 12 }, () => domainIn('legacy', 'contacted', p.id)));
+    const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
+    const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
+    const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, schedules: [] }, { db: t.db, now: () => clock, log, dns }, bull);
+    try {
+      await Promise.all([
+        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-a-${p.id}`),
+        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-b-${p.id}`),
+      ]);
+      await eventually(async () => (await Promise.all(made.map(({ domain }) => domainRow(domain.id)))).every((r) => r.latestVerdict !== null), 15_000, 'every domain checked');
+      await new Promise((r) => setTimeout(r, 500));
+      for (const { domain } of made) expect(await t.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(1);
+    } finally {
+      await workers.close();
+      for (const q of Object.values(bull.queues)) await q.obliterate({ force: true });
+      await bull.close();
+    }
+  });
+
   it('run on BullMQ workers too: the sweep fans out, workers persist the verdicts', async () => {
     const p = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'] });
     const made = await Promise.all(Array.from({ length: 5 }, () => domainIn('legacy', 'contacted', p.id)));
