@@ -14,6 +14,7 @@ import { queuesPlugin } from './plugins/queues.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
 import { importRoutes } from './imports/import-routes.ts';
+import { reportRoutes } from './reports/report-routes.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
 import { programRoutes } from './programs/program-routes.ts';
 import { salesOwnerRoutes } from './sales-owners/sales-owner-routes.ts';
@@ -87,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(customerRoutes);
       await v1.register(importRoutes);
       await v1.register(taskRoutes);
+      await v1.register(reportRoutes);
     },
     { prefix: '/v1' },
   );

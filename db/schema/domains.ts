@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, foreignKey, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, foreignKey, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
 import { customers } from './customers.ts';
 import { sqlList, verdicts } from './enums.ts';
@@ -22,6 +22,12 @@ export const domains = pgTable(
     lastDeterminedAt: timestamp('last_determined_at', { withTimezone: true, mode: 'date' }),
     nextCheckAt: timestamp('next_check_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    /** From the last determined check, for reports without digging into the evidence: */
+    latestMxState: text('latest_mx_state'),
+    /** SPF would permerror once the legacy record is deleted (the blast radius). */
+    breaksAtDeletion: boolean('breaks_at_deletion'),
+    /** The effective DMARC policy: none, quarantine, reject, or null (no DMARC). */
+    dmarcPolicy: text('dmarc_policy'),
     /** Last on-demand check request, for its once-a-minute limit. */
     onDemandRequestedAt: timestamp('on_demand_requested_at', { withTimezone: true, mode: 'date' }),
     ...timestamps,
@@ -36,6 +42,7 @@ export const domains = pgTable(
     index('domains_customer_idx').on(t.customerId),
     index('domains_next_check_idx').on(t.nextCheckAt),
     index('domains_program_verdict_idx').on(t.programId, t.latestVerdict),
+    index('domains_blast_radius_idx').on(t.programId).where(sql`${t.breaksAtDeletion}`),
     check('domains_name_lower', sql`${t.name} = lower(${t.name}) AND right(${t.name}, 1) <> '.'`),
     check('domains_latest_verdict_valid', sql.raw(`latest_verdict IS NULL OR latest_verdict IN ${sqlList(verdicts)}`)),
     check('domains_consecutive_failures_nonneg', sql`${t.consecutiveFailures} >= 0`),

@@ -92,7 +92,14 @@ export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: 's
       .set({
         latestVerdict: verdict,
         lastCheckedAt: now,
-        ...(determined ? { lastDeterminedAt: now } : {}),
+        ...(determined
+          ? {
+              lastDeterminedAt: now,
+              latestMxState: check.mx.state,
+              breaksAtDeletion: check.spf.resultIfLegacyDeleted === 'permerror' && check.spf.legacyReferences.some((r) => r.live),
+              dmarcPolicy: check.dmarc.policy,
+            }
+          : {}),
         consecutiveFailures: failures,
         nextCheckAt: next,
         updatedAt: now,

@@ -55,6 +55,7 @@ export const swaggerPlugin = fp(
           { name: 'domains', description: 'Mail domains of customers, each with its latest DNS verdict' },
           { name: 'imports', description: 'Bulk import of the legacy customer list' },
           { name: 'tasks', description: 'Reminders, regressions and escalations assigned to sales owners and managers' },
+          { name: 'reports', description: 'What breaks if the legacy SPF record is deleted, and exports for managers' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
       },

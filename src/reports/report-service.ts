@@ -1,0 +1,75 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Db } from '../../db/client.ts';
+import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
+import { errors } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../http/pagination.ts';
+import { customerScope, type Viewer } from '../http/visibility.ts';
+
+export async function requireProgram(db: Db, id: string) {
+  const [program] = await db.select().from(programs).where(eq(programs.id, id));
+  if (!program) throw errors.programNotFound(id);
+  return program;
+}
+
+/** reject first: those customers lose mail outright when the record goes. */
+const policyRank = sql<number>`CASE ${domains.dmarcPolicy} WHEN 'reject' THEN 0 WHEN 'quarantine' THEN 1 WHEN 'none' THEN 2 ELSE 3 END`;
+const BlastCursor = z.tuple([z.number().int(), z.string(), z.uuid()]);
+
+/**
+ * The domains that would break if the legacy SPF record were deleted now (SPF would permerror and
+ * the domain really reaches the legacy include), worst DMARC policy first, with who owns them and the
+ * record to publish instead.
+ */
+export async function blastRadius(db: Db, programId: string, viewer: Viewer, limit: number, cursor?: string) {
+  await requireProgram(db, programId);
+  const after = cursor ? decodeCursor(cursor, BlastCursor) : undefined;
+  const where = and(eq(domains.programId, programId), eq(domains.breaksAtDeletion, true), customerScope(viewer));
+  const rows = await db
+    .select({
+      rank: policyRank,
+      domainId: domains.id,
+      domain: domains.name,
+      displayName: domains.displayName,
+      dmarcPolicy: domains.dmarcPolicy,
+      latestVerdict: domains.latestVerdict,
+      lastDeterminedAt: domains.lastDeterminedAt,
+      customerId: customers.id,
+      customerName: customers.name,
+      externalRef: customers.externalRef,
+      customerStatus: customers.status,
+      salesOwnerId: salesOwners.id,
+      salesOwnerName: salesOwners.name,
+      department: salesOwners.department,
+      suggestedRecord: sql<string | null>`(SELECT c.result -> 'spf' ->> 'suggestedRecord' FROM dns_checks c
+        WHERE c.domain_id = ${domains.id} AND c.outcome = 'determined' ORDER BY c.checked_at DESC, c.id DESC LIMIT 1)`,
+    })
+    .from(domains)
+    .innerJoin(customers, eq(customers.id, domains.customerId))
+    .innerJoin(salesOwners, eq(salesOwners.id, customers.salesOwnerId))
+    .where(and(where, after ? sql`(${policyRank}, ${domains.name}, ${domains.id}) > (${after[0]}, ${after[1]}, ${after[2]}::uuid)` : undefined))
+    .orderBy(policyRank, domains.name, domains.id)
+    .limit(limit + 1);
+  const [{ total }] = (await db
+    .select({ total: sql<number>`count(*)::int` })
+    .from(domains)
+    .innerJoin(customers, eq(customers.id, domains.customerId))
+    .where(where)) as [{ total: number }];
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    total,
+    items: page.map(({ rank: _rank, lastDeterminedAt, ...r }) => ({ ...r, lastDeterminedAt: lastDeterminedAt?.toISOString() ?? null })),
+    nextCursor: rows.length > limit && last ? encodeCursor([last.rank, last.domain, last.domainId]) : null,
+  };
+}
+
+/** Every page of a paged report, as one stream of items (for CSV). */
+export async function* allPages<T>(fetchPage: (cursor?: string) => Promise<{ items: T[]; nextCursor: string | null }>) {
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage(cursor);
+    yield* page.items;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+}
