@@ -9,10 +9,12 @@ export type Viewer = Pick<Principal, 'role' | 'salesOwnerId' | 'department'>;
  * Row scopes by role: admin sees everything, a manager their department, a sales owner their own.
  * What is outside a viewer's scope does not exist for them (404, never 403), so nothing leaks.
  */
-export function customerScope(viewer: Viewer): SQL | undefined {
+export function customerScope(viewer: Viewer, alias?: string): SQL | undefined {
   if (viewer.role === 'admin') return undefined;
-  if (viewer.role === 'sales') return sql`${customers.salesOwnerId} = ${viewer.salesOwnerId}`;
-  return sql`${customers.salesOwnerId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${viewer.department})`;
+  // Raw report SQL names the customers table by an alias; query-builder code uses the table itself.
+  const owner = alias ? sql`${sql.identifier(alias)}.sales_owner_id` : sql`${customers.salesOwnerId}`;
+  if (viewer.role === 'sales') return sql`${owner} = ${viewer.salesOwnerId}`;
+  return sql`${owner} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${viewer.department})`;
 }
 
 export function salesOwnerScope(viewer: Viewer): SQL | undefined {

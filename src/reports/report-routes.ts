@@ -10,6 +10,7 @@ import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { principalOf } from '../plugins/auth.ts';
+import { readiness } from './readiness-service.ts';
 import { allPages, blastRadius } from './report-service.ts';
 
 const BlastRadiusItem = z.object({
@@ -35,7 +36,88 @@ const BlastRadius = z
 const CsvOptions = z.object({ bom: z.stringbool().default(true).meta({ description: 'Start with a UTF-8 BOM (default) so Excel shows Japanese names' }) });
 const csvResponse = { description: 'CSV, UTF-8; cells that would start a formula are prefixed with an apostrophe', content: { 'text/csv': { schema: z.string() } } };
 
+const Counts = z.record(z.string(), z.number().int());
+const Phase = z.object({
+  remaining: z.number().int(),
+  perDay: z.number().nullable().meta({ description: 'Trailing 14-day pace; null when already done' }),
+  projectedAt: z.string().nullable().meta({ description: 'Projected completion date; null when the pace is not positive' }),
+  deadline: z.string(),
+  onTime: z.boolean(),
+});
+const Group = { statusCounts: Counts, openTasks: z.number().int(), overdueTasks: z.number().int(), atRisk: z.number().int() };
+const Readiness = z
+  .object({
+    asOf: Timestamp,
+    today: z.string().meta({ description: 'The date in the program\u2019s time zone' }),
+    daysToShutdown: z.number().int(),
+    daysToSpfRecordDeletion: z.number().int().nullable(),
+    customers: z.object({ total: z.number().int(), active: z.number().int(), statusCounts: Counts, migratedPercent: z.number(), completedPercent: z.number() }),
+    domains: z.object({
+      total: z.number().int(),
+      byVerdict: Counts,
+      blastRadius: z.number().int().meta({ description: 'Domains whose SPF would permerror once the legacy record is deleted' }),
+      mxOnLegacy: z.number().int(),
+      notVerifiedIn48h: z.number().int(),
+      unverified: z.number().int().meta({ description: 'Never checked, or DNS never answered: these could hide a breakage' }),
+    }),
+    byDepartment: z.array(z.object({ department: z.string(), ...Group })),
+    bySalesOwner: z.array(z.object({ salesOwnerId: z.uuid(), name: z.string(), department: z.string(), ...Group })),
+    atRiskCustomers: z.array(
+      z.object({
+        customerId: z.uuid(),
+        name: z.string(),
+        externalRef: z.string(),
+        status: z.string(),
+        salesOwner: z.string(),
+        plannedMigrationAt: z.string().nullable(),
+        risk: z.number().int(),
+        reasons: z.array(z.string()),
+      }),
+    ),
+    burndown: z.array(z.object({ day: z.string(), customersNotMigrated: z.number().int(), domainsNotClean: z.number().int() })),
+    projection: z.object({ migration: Phase, spfCleanup: Phase }),
+    gates: z.object({
+      mxCutoverReady: z.object({ ready: z.boolean(), mxOnLegacy: z.number().int(), unverified: z.number().int() }),
+      spfRecordDeletionSafe: z.object({ safe: z.boolean(), blastRadius: z.number().int(), unverified: z.number().int(), evidenceAsOf: Timestamp.nullable() }),
+    }),
+  })
+  .meta({ id: 'Readiness' });
+
 export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get('/programs/:id/readiness', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['reports'],
+      summary: 'Who is not ready, and can the legacy SPF record be deleted today? (a sales token sees its own numbers)',
+      params: IdParams,
+      response: { 200: Readiness, 400: problem('Invalid id'), 404: problem('No such program') },
+    },
+    handler: async (request) => readiness(app.db, request.params.id, principalOf(request), app.now()),
+  });
+
+  app.get('/programs/:id/readiness.csv', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['reports'],
+      summary: 'Readiness per sales owner as CSV',
+      params: IdParams,
+      querystring: CsvOptions,
+      response: { 200: csvResponse, 400: problem('Invalid id or query'), 404: problem('No such program') },
+    },
+    handler: async (request, reply) => {
+      const report = await readiness(app.db, request.params.id, principalOf(request), app.now());
+      return sendCsv(
+        reply,
+        'readiness.csv',
+        ['department', 'sales_owner', ...Object.keys(report.customers.statusCounts), 'open_tasks', 'overdue_tasks', 'at_risk'],
+        (async function* () {
+          for (const o of report.bySalesOwner) yield [o.department, o.name, ...Object.values(o.statusCounts), o.openTasks, o.overdueTasks, o.atRisk];
+        })(),
+        request.query,
+      );
+    },
+  });
+
   app.get('/programs/:id/blast-radius', {
     config: { access: 'any' },
     schema: {

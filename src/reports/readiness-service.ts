@@ -1,0 +1,190 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { rowsOf, type Db } from '../../db/client.ts';
+import { customerStatuses } from '../../db/schema/enums.ts';
+import { localDate } from '../checks/check-cadence.ts';
+import { customerScope, type Viewer } from '../http/visibility.ts';
+import { requireProgram } from './report-service.ts';
+
+/** A customer not yet migrated is at risk with fewer days left than this for its status. */
+export const RISK_DAYS: Record<string, number> = { not_contacted: 90, contacted: 60, on_hold: 60, planned: 30, migrating: 14 };
+const NOT_MIGRATED = Object.keys(RISK_DAYS);
+const STALE_MS = 48 * 3_600_000;
+const SERIES_MAX_DAYS = 366;
+const PACE_DAYS = 14;
+
+const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
+const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((1000 * part) / whole) / 10);
+const riskDaysSql = sql.raw(`CASE c.status ${Object.entries(RISK_DAYS).map(([s, d]) => `WHEN '${s}' THEN ${d}`).join(' ')} ELSE NULL END`);
+const notMigratedSql = sql.raw(`c.status IN (${NOT_MIGRATED.map((s) => `'${s}'`).join(', ')})`);
+
+/** Projected completion of a phase at the trailing pace, and whether it lands before its deadline. */
+export function project(series: { day: string; value: number }[], today: string, deadline: string) {
+  const now = series[series.length - 1]?.value ?? 0;
+  if (now === 0) return { remaining: 0, perDay: null, projectedAt: today, deadline, onTime: today <= deadline };
+  const back = series[Math.max(0, series.length - 1 - PACE_DAYS)]!;
+  const days = Math.max(1, dayDiff(today, back.day));
+  const perDay = (back.value - now) / days;
+  if (perDay <= 0) return { remaining: now, perDay: Math.round(perDay * 100) / 100, projectedAt: null, deadline, onTime: false };
+  const projectedAt = addDays(today, Math.ceil(now / perDay));
+  return { remaining: now, perDay: Math.round(perDay * 100) / 100, projectedAt, deadline, onTime: projectedAt <= deadline };
+}
+
+/**
+ * The readiness of a program as the viewer may see it (a sales token: its own customers only):
+ * status counts, verdicts, the blast radius, staleness, owners and departments, at-risk customers,
+ * the burndown rebuilt from history, its projection and the two gates.
+ */
+export async function readiness(db: Db, programId: string, viewer: Viewer, now: Date) {
+  const program = await requireProgram(db, programId);
+  const tz = program.timezone;
+  const today = localDate(now, tz);
+  const daysToShutdown = dayDiff(program.shutdownAt, today);
+  const scope: SQL = sql`c.program_id = ${programId} AND ${customerScope(viewer, 'c') ?? sql`true`}`;
+  const staleBefore = new Date(now.getTime() - STALE_MS);
+
+  const statusRows = rowsOf<{ status: string; n: number }>(await db.execute(sql`SELECT c.status, count(*)::int AS n FROM customers c WHERE ${scope} GROUP BY c.status`));
+  const statusCounts = Object.fromEntries(customerStatuses.map((s) => [s, statusRows.find((r) => r.status === s)?.n ?? 0]));
+  const total = statusRows.reduce((n, r) => n + r.n, 0);
+  const active = total - statusCounts.declined! - statusCounts.cancelled!;
+
+  type DomainFacts = { total: number; blast_radius: number; mx_on_legacy: number; stale: number; unverified: number; oldest_evidence: string | Date | null };
+  const [d] = rowsOf<DomainFacts>(
+    await db.execute(sql`
+      SELECT count(*)::int AS total,
+        count(*) FILTER (WHERE d.breaks_at_deletion)::int AS blast_radius,
+        count(*) FILTER (WHERE d.latest_mx_state IN ('legacy', 'mixed'))::int AS mx_on_legacy,
+        count(*) FILTER (WHERE d.last_determined_at IS NULL OR d.last_determined_at < ${staleBefore})::int AS stale,
+        count(*) FILTER (WHERE d.latest_verdict IS NULL OR d.latest_verdict = 'unknown')::int AS unverified,
+        min(d.last_determined_at) AS oldest_evidence
+      FROM domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope}`),
+  ) as [DomainFacts];
+  const verdictRows = rowsOf<{ verdict: string; n: number }>(
+    await db.execute(sql`SELECT coalesce(d.latest_verdict, 'unchecked') AS verdict, count(*)::int AS n FROM domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope} GROUP BY 1`),
+  );
+
+  const atRiskWhere = sql`${notMigratedSql} AND (${riskDaysSql} > ${daysToShutdown} OR c.planned_migration_at < ${today}::date)`;
+  const owners = rowsOf<{ id: string; name: string; department: string; statuses: Record<string, number>; open_tasks: number; overdue_tasks: number; at_risk: number }>(
+    await db.execute(sql`
+      SELECT o.id, o.name, o.department,
+        jsonb_object_agg(s.status, s.n) FILTER (WHERE s.status IS NOT NULL) AS statuses,
+        coalesce((SELECT count(*) FROM tasks t WHERE t.assignee_id = o.id AND t.program_id = ${programId} AND t.status = 'open'), 0)::int AS open_tasks,
+        coalesce((SELECT count(*) FROM tasks t WHERE t.assignee_id = o.id AND t.program_id = ${programId} AND t.status = 'open'
+                  AND t.due_at < ${now} AND (t.snoozed_until IS NULL OR t.snoozed_until <= ${now})), 0)::int AS overdue_tasks,
+        coalesce((SELECT count(*) FROM customers c WHERE c.sales_owner_id = o.id AND ${scope} AND ${atRiskWhere}), 0)::int AS at_risk
+      FROM sales_owners o
+      JOIN (SELECT c.sales_owner_id, c.status, count(*)::int AS n FROM customers c WHERE ${scope} GROUP BY 1, 2) s ON s.sales_owner_id = o.id
+      GROUP BY o.id ORDER BY o.department, o.name`),
+  );
+  const bySalesOwner = owners.map((o) => ({
+    salesOwnerId: o.id,
+    name: o.name,
+    department: o.department,
+    statusCounts: Object.fromEntries(customerStatuses.map((s) => [s, o.statuses?.[s] ?? 0])),
+    openTasks: o.open_tasks,
+    overdueTasks: o.overdue_tasks,
+    atRisk: o.at_risk,
+  }));
+  const byDepartment = [...new Set(bySalesOwner.map((o) => o.department))].map((department) => {
+    const rows = bySalesOwner.filter((o) => o.department === department);
+    const sum = (f: (o: (typeof rows)[number]) => number) => rows.reduce((n, o) => n + f(o), 0);
+    return {
+      department,
+      statusCounts: Object.fromEntries(customerStatuses.map((s) => [s, sum((o) => o.statusCounts[s]!)])),
+      openTasks: sum((o) => o.openTasks),
+      overdueTasks: sum((o) => o.overdueTasks),
+      atRisk: sum((o) => o.atRisk),
+    };
+  });
+
+  const atRiskCustomers = rowsOf<{ id: string; name: string; external_ref: string; status: string; planned: string | null; owner: string; score: number }>(
+    await db.execute(sql`
+      SELECT c.id, c.name, c.external_ref, c.status, c.planned_migration_at::text AS planned, o.name AS owner,
+        (greatest(0, ${riskDaysSql} - ${daysToShutdown}) + greatest(0, ${today}::date - coalesce(c.planned_migration_at, ${today}::date)))::int AS score
+      FROM customers c JOIN sales_owners o ON o.id = c.sales_owner_id
+      WHERE ${scope} AND ${atRiskWhere}
+      ORDER BY score DESC, c.name, c.id LIMIT 100`),
+  ).map((r) => ({
+    customerId: r.id,
+    name: r.name,
+    externalRef: r.external_ref,
+    status: r.status,
+    salesOwner: r.owner,
+    plannedMigrationAt: r.planned,
+    risk: r.score,
+    reasons: [
+      ...(RISK_DAYS[r.status]! > daysToShutdown ? [`${daysToShutdown} days to the shutdown, under the ${RISK_DAYS[r.status]} a ${r.status} customer needs`] : []),
+      ...(r.planned && r.planned < today ? [`planned for ${r.planned}, which has passed`] : []),
+    ],
+  }));
+
+  const burndown = await burndownSeries(db, scope, tz, program.createdAt, today);
+  const deletionDeadline = program.spfRecordDeletionAt ?? program.shutdownAt;
+  const oldest = d.oldest_evidence ? new Date(d.oldest_evidence).toISOString() : null;
+  return {
+    asOf: now.toISOString(),
+    today,
+    daysToShutdown,
+    daysToSpfRecordDeletion: program.spfRecordDeletionAt ? dayDiff(program.spfRecordDeletionAt, today) : null,
+    customers: { total, active, statusCounts, migratedPercent: percent(statusCounts.migrated! + statusCounts.completed!, active), completedPercent: percent(statusCounts.completed!, active) },
+    domains: {
+      total: d.total,
+      byVerdict: Object.fromEntries(verdictRows.map((r) => [r.verdict, r.n])),
+      blastRadius: d.blast_radius,
+      mxOnLegacy: d.mx_on_legacy,
+      notVerifiedIn48h: d.stale,
+      unverified: d.unverified,
+    },
+    byDepartment,
+    bySalesOwner,
+    atRiskCustomers,
+    burndown,
+    projection: {
+      migration: project(burndown.map((p) => ({ day: p.day, value: p.customersNotMigrated })), today, program.shutdownAt),
+      spfCleanup: project(burndown.map((p) => ({ day: p.day, value: p.domainsNotClean })), today, deletionDeadline),
+    },
+    gates: {
+      mxCutoverReady: { ready: d.mx_on_legacy === 0 && d.unverified === 0, mxOnLegacy: d.mx_on_legacy, unverified: d.unverified },
+      // As of the oldest evidence: a domain never verified or unknown could hide a breakage.
+      spfRecordDeletionSafe: { safe: d.blast_radius === 0 && d.unverified === 0, blastRadius: d.blast_radius, unverified: d.unverified, evidenceAsOf: oldest },
+    },
+  };
+}
+
+/**
+ * Daily counts of customers not yet migrated and domains not yet clean, rebuilt from history: a
+ * customer counts from its creation until its first move to migrated/completed/declined/cancelled;
+ * a domain until its first check that turned it clean. Cumulative sums, not a days × rows join.
+ */
+async function burndownSeries(db: Db, scope: SQL, tz: string, programCreated: Date, today: string) {
+  const created = localDate(programCreated, tz);
+  const earliest = addDays(today, -(SERIES_MAX_DAYS - 1));
+  const start = created > earliest ? (created < today ? created : today) : earliest;
+  const rows = rowsOf<{ day: string; customers: number; domains: number }>(
+    await db.execute(sql`
+      WITH cust AS (
+        SELECT (c.created_at AT TIME ZONE ${tz})::date AS born, (done.at AT TIME ZONE ${tz})::date AS gone
+        FROM customers c
+        LEFT JOIN (SELECT customer_id, min(at) AS at FROM status_events
+                   WHERE to_status IN ('migrated', 'completed', 'declined', 'cancelled') GROUP BY customer_id) done ON done.customer_id = c.id
+        WHERE ${scope}
+      ), dom AS (
+        SELECT (d.created_at AT TIME ZONE ${tz})::date AS born, (clean.at AT TIME ZONE ${tz})::date AS gone
+        FROM domains d JOIN customers c ON c.id = d.customer_id
+        LEFT JOIN (SELECT domain_id, min(checked_at) AS at FROM dns_checks
+                   WHERE verdict_changed AND verdict = 'clean' GROUP BY domain_id) clean ON clean.domain_id = d.id
+        WHERE ${scope}
+      ), deltas AS (
+        SELECT greatest(born, ${start}::date) AS day, 1 AS c, 0 AS d FROM cust
+        UNION ALL SELECT greatest(gone, ${start}::date), -1, 0 FROM cust WHERE gone IS NOT NULL
+        UNION ALL SELECT greatest(born, ${start}::date), 0, 1 FROM dom
+        UNION ALL SELECT greatest(gone, ${start}::date), 0, -1 FROM dom WHERE gone IS NOT NULL
+      ), days AS (SELECT generate_series(${start}::date, ${today}::date, interval '1 day')::date AS day)
+      SELECT days.day::text AS day,
+        (sum(coalesce(sum(deltas.c), 0)) OVER (ORDER BY days.day))::int AS customers,
+        (sum(coalesce(sum(deltas.d), 0)) OVER (ORDER BY days.day))::int AS domains
+      FROM days LEFT JOIN deltas ON deltas.day = days.day
+      GROUP BY days.day ORDER BY days.day`),
+  );
+  return rows.map((r) => ({ day: r.day, customersNotMigrated: r.customers, domainsNotClean: r.domains }));
+}
