@@ -42,40 +42,57 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
   const daysToShutdown = dayDiff(program.shutdownAt, today);
   const scope: SQL = sql`c.program_id = ${programId} AND ${customerScope(viewer, 'c') ?? sql`true`}`;
   const staleBefore = new Date(now.getTime() - STALE_MS);
+  const atRiskWhere = sql`${notMigratedSql} AND (${riskDaysSql} > ${daysToShutdown} OR c.planned_migration_at < ${today}::date)`;
 
-  const statusRows = rowsOf<{ status: string; n: number }>(await db.execute(sql`SELECT c.status, count(*)::int AS n FROM customers c WHERE ${scope} GROUP BY c.status`));
-  const statusCounts = Object.fromEntries(customerStatuses.map((s) => [s, statusRows.find((r) => r.status === s)?.n ?? 0]));
-  const total = statusRows.reduce((n, r) => n + r.n, 0);
-  const active = total - statusCounts.declined! - statusCounts.cancelled!;
-
-  type DomainFacts = { total: number; blast_radius: number; mx_on_legacy: number; stale: number; unverified: number; oldest_evidence: string | Date | null };
-  const [d] = rowsOf<DomainFacts>(
-    await db.execute(sql`
-      SELECT count(*)::int AS total,
+  // Independent aggregates: run them side by side on the pool.
+  type VerdictFacts = { verdict: string; n: number; blast_radius: number; mx_on_legacy: number; stale: number; unverified: number; oldest_evidence: string | Date | null };
+  const [statusResult, verdictResult, ownerResult, atRiskResult, burndown] = await Promise.all([
+    db.execute(sql`SELECT c.status, count(*)::int AS n FROM customers c WHERE ${scope} GROUP BY c.status`),
+    db.execute(sql`
+      SELECT coalesce(d.latest_verdict, 'unchecked') AS verdict, count(*)::int AS n,
         count(*) FILTER (WHERE d.breaks_at_deletion)::int AS blast_radius,
         count(*) FILTER (WHERE d.latest_mx_state IN ('legacy', 'mixed'))::int AS mx_on_legacy,
         count(*) FILTER (WHERE d.last_determined_at IS NULL OR d.last_determined_at < ${staleBefore})::int AS stale,
         count(*) FILTER (WHERE d.latest_verdict IS NULL OR d.latest_verdict = 'unknown')::int AS unverified,
         min(d.last_determined_at) AS oldest_evidence
-      FROM domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope}`),
-  ) as [DomainFacts];
-  const verdictRows = rowsOf<{ verdict: string; n: number }>(
-    await db.execute(sql`SELECT coalesce(d.latest_verdict, 'unchecked') AS verdict, count(*)::int AS n FROM domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope} GROUP BY 1`),
-  );
+      FROM domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope} GROUP BY 1`),
+    db.execute(sql`
+      SELECT o.id, o.name, o.department, s.statuses, s.at_risk,
+        coalesce(t.open_tasks, 0)::int AS open_tasks, coalesce(t.overdue_tasks, 0)::int AS overdue_tasks
+      FROM (SELECT sales_owner_id, jsonb_object_agg(status, n) AS statuses, sum(at_risk)::int AS at_risk
+            FROM (SELECT c.sales_owner_id, c.status, count(*)::int AS n, count(*) FILTER (WHERE ${atRiskWhere})::int AS at_risk
+                  FROM customers c WHERE ${scope} GROUP BY 1, 2) per_status
+            GROUP BY sales_owner_id) s
+      JOIN sales_owners o ON o.id = s.sales_owner_id
+      LEFT JOIN (SELECT assignee_id, count(*) AS open_tasks,
+                   count(*) FILTER (WHERE due_at < ${now} AND (snoozed_until IS NULL OR snoozed_until <= ${now})) AS overdue_tasks
+                 FROM tasks WHERE program_id = ${programId} AND status = 'open' GROUP BY assignee_id) t ON t.assignee_id = o.id
+      ORDER BY o.department, o.name`),
+    db.execute(sql`
+      SELECT c.id, c.name, c.external_ref, c.status, c.planned_migration_at::text AS planned, o.name AS owner,
+        (greatest(0, ${riskDaysSql} - ${daysToShutdown}) + greatest(0, ${today}::date - coalesce(c.planned_migration_at, ${today}::date)))::int AS score
+      FROM customers c JOIN sales_owners o ON o.id = c.sales_owner_id
+      WHERE ${scope} AND ${atRiskWhere}
+      ORDER BY score DESC, c.name, c.id LIMIT 100`),
+    burndownSeries(db, scope, tz, program.createdAt, today),
+  ]);
 
-  const atRiskWhere = sql`${notMigratedSql} AND (${riskDaysSql} > ${daysToShutdown} OR c.planned_migration_at < ${today}::date)`;
-  const owners = rowsOf<{ id: string; name: string; department: string; statuses: Record<string, number>; open_tasks: number; overdue_tasks: number; at_risk: number }>(
-    await db.execute(sql`
-      SELECT o.id, o.name, o.department,
-        jsonb_object_agg(s.status, s.n) FILTER (WHERE s.status IS NOT NULL) AS statuses,
-        coalesce((SELECT count(*) FROM tasks t WHERE t.assignee_id = o.id AND t.program_id = ${programId} AND t.status = 'open'), 0)::int AS open_tasks,
-        coalesce((SELECT count(*) FROM tasks t WHERE t.assignee_id = o.id AND t.program_id = ${programId} AND t.status = 'open'
-                  AND t.due_at < ${now} AND (t.snoozed_until IS NULL OR t.snoozed_until <= ${now})), 0)::int AS overdue_tasks,
-        coalesce((SELECT count(*) FROM customers c WHERE c.sales_owner_id = o.id AND ${scope} AND ${atRiskWhere}), 0)::int AS at_risk
-      FROM sales_owners o
-      JOIN (SELECT c.sales_owner_id, c.status, count(*)::int AS n FROM customers c WHERE ${scope} GROUP BY 1, 2) s ON s.sales_owner_id = o.id
-      GROUP BY o.id ORDER BY o.department, o.name`),
-  );
+  const statusRows = rowsOf<{ status: string; n: number }>(statusResult);
+  const statusCounts = Object.fromEntries(customerStatuses.map((s) => [s, statusRows.find((r) => r.status === s)?.n ?? 0]));
+  const total = statusRows.reduce((n, r) => n + r.n, 0);
+  const active = total - statusCounts.declined! - statusCounts.cancelled!;
+  const verdictRows = rowsOf<VerdictFacts>(verdictResult);
+  const sumOf = (f: (r: VerdictFacts) => number) => verdictRows.reduce((n, r) => n + f(r), 0);
+  const evidence = verdictRows.flatMap((r) => (r.oldest_evidence === null ? [] : [new Date(r.oldest_evidence).getTime()]));
+  const d = {
+    total: sumOf((r) => r.n),
+    blast_radius: sumOf((r) => r.blast_radius),
+    mx_on_legacy: sumOf((r) => r.mx_on_legacy),
+    stale: sumOf((r) => r.stale),
+    unverified: sumOf((r) => r.unverified),
+    oldest_evidence: evidence.length > 0 ? new Date(Math.min(...evidence)) : null,
+  };
+  const owners = rowsOf<{ id: string; name: string; department: string; statuses: Record<string, number>; open_tasks: number; overdue_tasks: number; at_risk: number }>(ownerResult);
   const bySalesOwner = owners.map((o) => ({
     salesOwnerId: o.id,
     name: o.name,
@@ -98,12 +115,7 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
   });
 
   const atRiskCustomers = rowsOf<{ id: string; name: string; external_ref: string; status: string; planned: string | null; owner: string; score: number }>(
-    await db.execute(sql`
-      SELECT c.id, c.name, c.external_ref, c.status, c.planned_migration_at::text AS planned, o.name AS owner,
-        (greatest(0, ${riskDaysSql} - ${daysToShutdown}) + greatest(0, ${today}::date - coalesce(c.planned_migration_at, ${today}::date)))::int AS score
-      FROM customers c JOIN sales_owners o ON o.id = c.sales_owner_id
-      WHERE ${scope} AND ${atRiskWhere}
-      ORDER BY score DESC, c.name, c.id LIMIT 100`),
+    atRiskResult,
   ).map((r) => ({
     customerId: r.id,
     name: r.name,
@@ -118,7 +130,6 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
     ],
   }));
 
-  const burndown = await burndownSeries(db, scope, tz, program.createdAt, today);
   const deletionDeadline = program.spfRecordDeletionAt ?? program.shutdownAt;
   const oldest = d.oldest_evidence ? new Date(d.oldest_evidence).toISOString() : null;
   return {

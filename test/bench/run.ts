@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dnsBenchmark } from './dns-bench.ts';
 import { importBenchmark } from './import-bench.ts';
+import { reportsBenchmark } from './reports-bench.ts';
 
 /**
  * `npm run bench [-- <name>…] [--customers N] [--json]`: runs benchmarks by name (all when none is
@@ -11,11 +12,12 @@ type Result = Record<string, string | number>;
 const benchmarks: Record<string, (size: number) => Promise<Result[]>> = {
   dns: dnsBenchmark,
   import: importBenchmark,
+  reports: reportsBenchmark,
 };
 
 async function main() {
   const { values, positionals } = parseArgs({
-    options: { customers: { type: 'string', default: '100000' }, domains: { type: 'string' }, json: { type: 'boolean' } },
+    options: { customers: { type: 'string', default: '100000' }, json: { type: 'boolean' } },
     allowPositionals: true,
   });
   const size = Number(values.customers);
@@ -35,6 +37,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  // drizzle's message is the query; the database's reason is its cause.
+  console.error(err instanceof Error ? `${err.message}${err.cause instanceof Error ? `\ncause: ${err.cause.message}` : ''}` : err);
   process.exit(1);
 });
