@@ -56,16 +56,47 @@ export function customerFilters(query: Omit<CustomerQuery, 'limit' | 'cursor' | 
   ];
 }
 
-export function listCustomers(db: Db, where: (SQL | undefined)[], sort: CustomerSort, limit: number, after?: [string, string]) {
+/** Keyset paging by a sort key: the condition after a cursor, the order, and the cursor value to select. */
+function keyset(sort: CustomerSort, after?: [string, string]) {
   const { expression, descending, cast } = sortOf(sort);
   const direction = sql.raw(descending ? 'DESC' : 'ASC');
-  const keyset = after
-    ? sql`(${expression}, ${customers.id}) ${sql.raw(descending ? '<' : '>')} (${after[0]}::${sql.raw(cast)}, ${after[1]}::uuid)`
-    : undefined;
+  return {
+    after: after ? sql`(${expression}, ${customers.id}) ${sql.raw(descending ? '<' : '>')} (${after[0]}::${sql.raw(cast)}, ${after[1]}::uuid)` : undefined,
+    orderBy: [sql`${expression} ${direction}`, sql`${customers.id} ${direction}`],
+    sortValue: sql<string>`(${expression})::text`,
+  };
+}
+
+export function listCustomers(db: Db, where: (SQL | undefined)[], sort: CustomerSort, limit: number, after?: [string, string]) {
+  const k = keyset(sort, after);
   return db
-    .select({ ...getTableColumns(customers), sortValue: sql<string>`(${expression})::text` })
+    .select({ ...getTableColumns(customers), sortValue: k.sortValue })
     .from(customers)
-    .where(and(...where, keyset))
-    .orderBy(sql`${expression} ${direction}`, sql`${customers.id} ${direction}`)
+    .where(and(...where, k.after))
+    .orderBy(...k.orderBy)
+    .limit(limit);
+}
+
+/** One page of the CSV export: each customer with its owner and its domains' names and verdicts, in one query. */
+export function exportCustomersPage(db: Db, where: (SQL | undefined)[], sort: CustomerSort, limit: number, after?: [string, string]) {
+  const k = keyset(sort, after);
+  return db
+    .select({
+      id: customers.id,
+      sortValue: k.sortValue,
+      externalRef: customers.externalRef,
+      name: customers.name,
+      status: customers.status,
+      plannedMigrationAt: customers.plannedMigrationAt,
+      updatedAt: customers.updatedAt,
+      ownerName: salesOwners.name,
+      department: salesOwners.department,
+      domains: sql<string | null>`(SELECT string_agg(d.display_name, ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id})`,
+      verdicts: sql<string | null>`(SELECT string_agg(coalesce(d.latest_verdict, 'unchecked'), ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id})`,
+    })
+    .from(customers)
+    .innerJoin(salesOwners, eq(salesOwners.id, customers.salesOwnerId))
+    .where(and(...where, k.after))
+    .orderBy(...k.orderBy)
     .limit(limit);
 }

@@ -11,7 +11,15 @@ import { assertVersion } from '../http/etag.ts';
 import { decodeCursor, encodeCursor, toPage } from '../http/pagination.ts';
 import { canSeeOwner, customerScope, type Viewer } from '../http/visibility.ts';
 import { requireActiveOwner } from '../sales-owners/sales-owner-service.ts';
-import { customerFilters, domainsOfCustomers, findCustomerById, listCustomers as selectCustomers, type CustomerRow, type DomainRow } from './customer-repository.ts';
+import {
+  customerFilters,
+  domainsOfCustomers,
+  exportCustomersPage,
+  findCustomerById,
+  listCustomers as selectCustomers,
+  type CustomerRow,
+  type DomainRow,
+} from './customer-repository.ts';
 import type { CreateCustomer, Customer, CustomerQuery, PatchCustomer, Transition } from './customer-schemas.ts';
 import { closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
 import { decideTransition, isFinal } from './customer-workflow.ts';
@@ -62,6 +70,20 @@ export async function listCustomers(db: Db, query: CustomerQuery, viewer: Viewer
     items: page.map((r) => toCustomer(r, domainRows)),
     nextCursor: rows.length > query.limit && last ? encodeCursor([last.sortValue, last.id]) : null,
   };
+}
+
+/** Every customer matching the list filters, as CSV rows, a page of 2,000 at a time. */
+export async function* exportCustomerRows(db: Db, query: Omit<CustomerQuery, 'limit' | 'cursor'>, viewer: Viewer) {
+  const domainPrefix = query.q ? normalizeDnsName(query.q) : undefined;
+  const where = [customerScope(viewer), ...customerFilters(query, domainPrefix?.ok ? domainPrefix.ascii : undefined)];
+  let after: [string, string] | undefined;
+  for (;;) {
+    const rows = await exportCustomersPage(db, where, query.sort, 2000, after);
+    for (const r of rows) yield [r.externalRef, r.name, r.status, r.plannedMigrationAt, r.ownerName, r.department, r.domains ?? '', r.verdicts ?? '', r.updatedAt];
+    const last = rows[rows.length - 1];
+    if (!last || rows.length < 2000) return;
+    after = [last.sortValue, last.id];
+  }
 }
 
 export async function createCustomer(db: Db, input: CreateCustomer, viewer: Viewer, actor: Actor, now: Date) {

@@ -1,10 +1,8 @@
-import { inArray } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { salesOwners } from '../../db/schema/index.ts';
 import { verdicts } from '../../db/schema/enums.ts';
 import { CustomerQuery } from '../customers/customer-schemas.ts';
-import { listCustomers } from '../customers/customer-service.ts';
+import { exportCustomerRows } from '../customers/customer-service.ts';
 import { problem } from '../errors.ts';
 import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
@@ -163,37 +161,13 @@ export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
       querystring: CustomerQuery.omit({ limit: true, cursor: true }).extend(CsvOptions.shape),
       response: { 200: csvResponse, 400: problem('Invalid query') },
     },
-    handler: async (request, reply) => {
-      const viewer = principalOf(request);
-      const query = { ...request.query, limit: 200 };
-      const pages = allPages((cursor) => listCustomers(app.db, { ...query, cursor }, viewer));
-      const ownerNames = new Map<string, { name: string; department: string }>();
-      return sendCsv(
+    handler: async (request, reply) =>
+      sendCsv(
         reply,
         'customers.csv',
         ['external_ref', 'customer_name', 'status', 'planned_migration_at', 'sales_owner', 'department', 'domains', 'verdicts', 'updated_at'],
-        (async function* () {
-          for await (const c of pages) {
-            if (!ownerNames.has(c.salesOwnerId)) {
-              const owners = await app.db.select().from(salesOwners).where(inArray(salesOwners.id, [c.salesOwnerId]));
-              for (const o of owners) ownerNames.set(o.id, { name: o.name, department: o.department });
-            }
-            const owner = ownerNames.get(c.salesOwnerId);
-            yield [
-              c.externalRef,
-              c.name,
-              c.status,
-              c.plannedMigrationAt,
-              owner?.name,
-              owner?.department,
-              c.domains.map((d) => d.displayName).join(' '),
-              c.domains.map((d) => d.latestVerdict ?? 'unchecked').join(' '),
-              c.updatedAt,
-            ];
-          }
-        })(),
+        exportCustomerRows(app.db, request.query, principalOf(request)),
         request.query,
-      );
-    },
+      ),
   });
 };
