@@ -13,6 +13,7 @@ import { metricsPlugin } from './plugins/metrics.ts';
 import { queuesPlugin } from './plugins/queues.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
+import { dashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { importRoutes } from './imports/import-routes.ts';
 import { reportRoutes } from './reports/report-routes.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
@@ -92,6 +93,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
     },
     { prefix: '/v1' },
   );
+  await app.register(dashboardRoutes, { prefix: '/dashboard' });
   await app.register(
     async (admin) => {
       protectScope(admin);

@@ -1,0 +1,110 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { listPrograms } from '../programs/program-service.ts';
+import type { Principal } from '../plugins/auth.ts';
+import { readiness } from '../reports/readiness-service.ts';
+import { blastRadius, requireProgram } from '../reports/report-service.ts';
+import { authenticateToken } from '../tokens/token-service.ts';
+import { programPage, programsPage, signInPage, type Lang } from './dashboard-views.ts';
+
+const COOKIE = 'mdt_session';
+const SESSION_SECONDS = 8 * 3600;
+
+const cookieOf = (request: FastifyRequest, name: string) =>
+  (request.headers.cookie ?? '')
+    .split(';')
+    .map((c) => c.trim().split('='))
+    .find(([k]) => k === name)?.[1];
+
+function langOf(request: FastifyRequest): Lang {
+  const asked = (request.query as { lang?: string } | undefined)?.lang;
+  if (asked === 'ja' || asked === 'en') return asked;
+  return /^ja\b/i.test(request.headers['accept-language'] ?? '') ? 'ja' : 'en';
+}
+
+/** Form posts must come from this site (with SameSite=Strict, a second line against CSRF). */
+function sameOrigin(request: FastifyRequest) {
+  const origin = request.headers.origin;
+  return origin !== undefined && origin === `${request.protocol}://${request.host}`;
+}
+
+const html = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
+
+/**
+ * The management dashboard: server-rendered HTML, no build step. Sign-in takes an API token and keeps
+ * it in an HttpOnly, SameSite=Strict cookie for /dashboard only; every page applies the token's role
+ * visibility exactly as the API does.
+ */
+export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_request, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+  app.addHook('onSend', async (_request, reply) => {
+    reply.headers({
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+    });
+  });
+
+  async function principal(request: FastifyRequest): Promise<Principal | null> {
+    const token = cookieOf(request, COOKIE);
+    if (!token) return null;
+    const result = await authenticateToken(app.db, decodeURIComponent(token), app.now());
+    if (!result.ok) return null;
+    const { row } = result;
+    return { tokenId: row.id, name: row.name, role: row.role, salesOwnerId: row.salesOwnerId, department: row.department };
+  }
+  const toSignIn = (reply: FastifyReply, lang: Lang) => reply.code(303).header('location', `/dashboard/sign-in?lang=${lang}`).send();
+  const Lang = z.object({ lang: z.enum(['en', 'ja']).optional() });
+
+  app.get('/sign-in', { schema: { hide: true, querystring: Lang }, handler: async (request, reply) => html(reply, signInPage(langOf(request))) });
+
+  app.post('/sign-in', {
+    schema: { hide: true, querystring: Lang },
+    handler: async (request, reply) => {
+      const lang = langOf(request);
+      if (!sameOrigin(request)) return html(reply, signInPage(lang, 'Cross-site request refused.'), 403);
+      const token = String((request.body as { token?: unknown } | undefined)?.token ?? '').trim();
+      const result = await authenticateToken(app.db, token, app.now());
+      if (!result.ok) return html(reply, signInPage(lang, lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
+      const secure = request.protocol === 'https' ? '; Secure' : '';
+      reply.header('set-cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`);
+      return reply.code(303).header('location', `/dashboard?lang=${lang}`).send();
+    },
+  });
+
+  app.post('/sign-out', {
+    schema: { hide: true },
+    handler: async (request, reply) => {
+      if (!sameOrigin(request)) return html(reply, signInPage(langOf(request), 'Cross-site request refused.'), 403);
+      reply.header('set-cookie', `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0`);
+      return toSignIn(reply, langOf(request));
+    },
+  });
+
+  app.get('/', {
+    schema: { hide: true, querystring: Lang },
+    handler: async (request, reply) => {
+      const lang = langOf(request);
+      if (!(await principal(request))) return toSignIn(reply, lang);
+      const { items } = await listPrograms(app.db, 200);
+      return html(reply, programsPage(lang, items));
+    },
+  });
+
+  app.get('/programs/:id', {
+    schema: { hide: true, querystring: Lang, params: z.object({ id: z.uuid() }) },
+    handler: async (request, reply) => {
+      const lang = langOf(request);
+      const viewer = await principal(request);
+      if (!viewer) return toSignIn(reply, lang);
+      const program = await requireProgram(app.db, request.params.id);
+      const report = await readiness(app.db, program.id, viewer, app.now());
+      const blast = await blastRadius(app.db, program.id, viewer, 50);
+      return html(reply, programPage(lang, program, report, blast.items));
+    },
+  });
+};
