@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problem } from '../errors.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { requireIfMatch, setEtag } from '../http/etag.ts';
+import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
 import { CheckPage, CheckRequested, LatestCheck } from '../checks/check-schemas.ts';
@@ -64,12 +64,10 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       body: PatchCustomer,
       response: { 200: Customer, 400: invalid, 404: notFound, ...conditional },
     },
-    handler: async (request, reply) => {
-      const expected = requireIfMatch(request);
-      const customer = await updateCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
-      setEtag(reply, customer.version);
-      return customer;
-    },
+    handler: async (request, reply) =>
+      conditionalChange(request, reply, (expected) =>
+        updateCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now()),
+      ),
   });
 
   app.post('/customers/:id/transitions', {
@@ -92,12 +90,10 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
         ...conditional,
       },
     },
-    handler: async (request, reply) => {
-      const expected = requireIfMatch(request);
-      const customer = await transitionCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
-      setEtag(reply, customer.version);
-      return customer;
-    },
+    handler: async (request, reply) =>
+      conditionalChange(request, reply, (expected) =>
+        transitionCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now()),
+      ),
   });
 
   app.post('/customers/:id/reassign', {
@@ -110,12 +106,10 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       body: Reassign,
       response: { 200: Customer, 400: invalid, 404: notFound, ...conditional },
     },
-    handler: async (request, reply) => {
-      const expected = requireIfMatch(request);
-      const customer = await reassignCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
-      setEtag(reply, customer.version);
-      return customer;
-    },
+    handler: async (request, reply) =>
+      conditionalChange(request, reply, (expected) =>
+        reassignCustomer(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now()),
+      ),
   });
 
   app.get('/customers/:id/history', {

@@ -27,3 +27,17 @@ export function requireIfMatch(request: FastifyRequest): number | null {
 export function assertVersion(expected: number | null, current: number) {
   if (expected !== null && expected !== current) throw errors.versionMismatch(expected, current);
 }
+
+/**
+ * A conditional change of a versioned resource: the version If-Match names goes to `change`, and the
+ * result's new version goes back as the ETag.
+ */
+export async function conditionalChange<T extends { version: number }>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  change: (expectedVersion: number | null) => Promise<T>,
+): Promise<T> {
+  const result = await change(requireIfMatch(request));
+  setEtag(reply, result.version);
+  return result;
+}

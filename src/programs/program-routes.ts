@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { problem } from '../errors.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { requireIfMatch, setEtag } from '../http/etag.ts';
+import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf } from '../plugins/auth.ts';
 import { CreateProgram, PatchProgram, Program, ProgramPage } from './program-schemas.ts';
@@ -70,11 +70,7 @@ export const programRoutes: FastifyPluginAsyncZod = async (app) => {
         428: problem('If-Match is missing'),
       },
     },
-    handler: async (request, reply) => {
-      const expected = requireIfMatch(request);
-      const program = await updateProgram(app.db, request.params.id, request.body, expected, actorOf(request), app.now());
-      setEtag(reply, program.version);
-      return program;
-    },
+    handler: async (request, reply) =>
+      conditionalChange(request, reply, (expected) => updateProgram(app.db, request.params.id, request.body, expected, actorOf(request), app.now())),
   });
 };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { problem } from '../errors.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { requireIfMatch, setEtag } from '../http/etag.ts';
+import { conditionalChange, setEtag } from '../http/etag.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
 import { CreateSalesOwner, Handover, HandoverResult, PatchSalesOwner, SalesOwner, SalesOwnerPage, SalesOwnerQuery } from './sales-owner-schemas.ts';
 import { createSalesOwner, getSalesOwner, handOver, listSalesOwners, updateSalesOwner } from './sales-owner-service.ts';
@@ -63,12 +63,10 @@ export const salesOwnerRoutes: FastifyPluginAsyncZod = async (app) => {
         428: problem('If-Match is missing'),
       },
     },
-    handler: async (request, reply) => {
-      const expected = requireIfMatch(request);
-      const owner = await updateSalesOwner(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now());
-      setEtag(reply, owner.version);
-      return owner;
-    },
+    handler: async (request, reply) =>
+      conditionalChange(request, reply, (expected) =>
+        updateSalesOwner(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now()),
+      ),
   });
 
   app.post('/sales-owners/:id/handover', {
