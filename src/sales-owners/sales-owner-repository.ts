@@ -9,9 +9,6 @@ export const findSalesOwnerById = async (db: Db, id: string, { forUpdate = false
   return (await (forUpdate ? query.for('update') : query))[0];
 };
 
-export const findSalesOwnerByEmail = async (db: Db, email: string) =>
-  (await db.select().from(salesOwners).where(sql`lower(${salesOwners.email}) = ${email.toLowerCase()}`))[0];
-
 export async function insertSalesOwner(db: Db, values: typeof salesOwners.$inferInsert) {
   const [row] = await db.insert(salesOwners).values(values).returning();
   return row!;

@@ -31,8 +31,6 @@ export type ParseResult = { ok: true; record: SpfRecord } | { ok: false; error: 
 /** Whether a TXT string is an SPF record: "v=spf1" followed by a space or the end, any case. */
 export const isSpfRecord = (txt: string) => /^v=spf1( |$)/i.test(txt);
 
-export const DNS_MECHANISMS: readonly MechanismKind[] = ['include', 'a', 'mx', 'ptr', 'exists'];
-
 const MACRO_LETTERS = 'slodiphcrtv';
 const EXP_ONLY = 'crt';
 
