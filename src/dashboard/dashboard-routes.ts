@@ -44,7 +44,8 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
     reply.headers({
       'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
       'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
+      // Not no-referrer: with it, browsers send `Origin: null` on form posts and the Origin check fails.
+      'referrer-policy': 'same-origin',
       'cache-control': 'no-store',
     });
   });

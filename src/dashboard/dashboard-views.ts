@@ -30,7 +30,7 @@ export const escapeHtml = (value: unknown) =>
 
 function page(lang: Lang, title: string, body: string, signedIn = true) {
   const t = text[lang];
-  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title><style>
 body{font-family:system-ui,"Hiragino Sans","Noto Sans JP",sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
 header{display:flex;justify-content:space-between;align-items:center;padding:.75rem 1rem;background:#12355b;color:#fff}
