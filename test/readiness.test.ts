@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dnsChecks, statusEvents, tasks } from '../db/schema/index.ts';
+import { eq } from 'drizzle-orm';
+import { dnsChecks, domains, statusEvents, tasks } from '../db/schema/index.ts';
 import type { CustomerStatus } from '../db/schema/enums.ts';
 import { apiClient } from './helpers/api.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
@@ -138,5 +139,22 @@ describe('readiness', () => {
     expect(lines[0]).toBe('department,sales_owner,not_contacted,contacted,planned,migrating,migrated,completed,declined,cancelled,on_hold,open_tasks,overdue_tasks,at_risk');
     expect(lines[1]).toBe('D1,A,1,1,0,1,1,0,0,0,0,2,1,2');
     expect(lines[2]).toBe('D2,B,0,0,1,0,0,1,1,0,0,0,0,1');
+  });
+
+  // Runs last: it adds history to c4.
+  it('counts each customer and domain out at its earliest exit, whatever order the history arrives in', async () => {
+    const series = async () => (await call('GET', `/v1/programs/${programId}/readiness`, admin)).json().burndown as { day: string; customersNotMigrated: number; domainsNotClean: number }[];
+    const before = await series();
+    // A later re-completion and a later clean check change nothing: c4 left on 10 Aug, its domain on 15 Aug.
+    const [domain] = await t.db.select().from(domains).where(eq(domains.customerId, ids.c4!));
+    await t.db.insert(statusEvents).values({ customerId: ids.c4!, fromStatus: 'migrated', toStatus: 'completed', actor: 'test', at: at('2022-08-25') });
+    await t.db.insert(dnsChecks).values({ domainId: domain!.id, checkedAt: at('2022-08-28'), outcome: 'determined', verdict: 'clean', result: {}, durationMs: 1, resolver: 'test', verdictChanged: false });
+    expect(await series()).toEqual(before);
+    // History arriving back-dated moves the exit earlier: a clean check on 12 Aug found late.
+    await t.db.insert(dnsChecks).values({ domainId: domain!.id, checkedAt: at('2022-08-12'), outcome: 'determined', verdict: 'clean', result: {}, durationMs: 1, resolver: 'test', verdictChanged: true });
+    const after = await series();
+    const changed = after.filter((p, i) => p.domainsNotClean !== before[i]!.domainsNotClean).map((p) => p.day);
+    expect(changed).toEqual(['2022-08-12', '2022-08-13', '2022-08-14']);
+    expect(after.map((p) => p.customersNotMigrated)).toEqual(before.map((p) => p.customersNotMigrated));
   });
 });

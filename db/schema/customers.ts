@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, date, index, pgTable, text, unique, uuid } from 'drizzle-orm/pg-core';
+import { check, date, index, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { timestamps, version } from './columns.ts';
 import { customerStatuses, sqlList } from './enums.ts';
 import { programs } from './programs.ts';
@@ -23,6 +23,11 @@ export const customers = pgTable(
     plannedMigrationAt: date('planned_migration_at', { mode: 'string' }),
     successorAccountRef: text('successor_account_ref'),
     notes: text('notes'),
+    /**
+     * When the customer first left the backlog (migrated, completed, declined or cancelled), from
+     * its status events; kept by a trigger on status_events, for the burndown.
+     */
+    resolvedAt: timestamp('resolved_at', { withTimezone: true, mode: 'date' }),
     ...version,
     ...timestamps,
   },

@@ -30,6 +30,8 @@ export const domains = pgTable(
     dmarcPolicy: text('dmarc_policy'),
     /** Last on-demand check request, for its once-a-minute limit. */
     onDemandRequestedAt: timestamp('on_demand_requested_at', { withTimezone: true, mode: 'date' }),
+    /** The first check that turned the domain clean; kept by a trigger on dns_checks, for the burndown. */
+    firstCleanAt: timestamp('first_clean_at', { withTimezone: true, mode: 'date' }),
     ...timestamps,
   },
   (t) => [

@@ -40,7 +40,12 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
   const tz = program.timezone;
   const today = localDate(now, tz);
   const daysToShutdown = dayDiff(program.shutdownAt, today);
-  const scope: SQL = sql`c.program_id = ${programId} AND ${customerScope(viewer, 'c') ?? sql`true`}`;
+  const viewerScope = customerScope(viewer, 'c');
+  const scope: SQL = sql`c.program_id = ${programId} AND ${viewerScope ?? sql`true`}`;
+  // The program's domains the viewer may see; an admin's need no join with customers.
+  const scopedDomains: SQL = viewerScope
+    ? sql`domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope}`
+    : sql`domains d WHERE d.program_id = ${programId}`;
   const staleBefore = new Date(now.getTime() - STALE_MS);
   const atRiskWhere = sql`${notMigratedSql} AND (${riskDaysSql} > ${daysToShutdown} OR c.planned_migration_at < ${today}::date)`;
 
@@ -55,7 +60,7 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
         count(*) FILTER (WHERE d.last_determined_at IS NULL OR d.last_determined_at < ${staleBefore})::int AS stale,
         count(*) FILTER (WHERE d.latest_verdict IS NULL OR d.latest_verdict = 'unknown')::int AS unverified,
         min(d.last_determined_at) AS oldest_evidence
-      FROM domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope} GROUP BY 1`),
+      FROM ${scopedDomains} GROUP BY 1`),
     db.execute(sql`
       SELECT o.id, o.name, o.department, s.statuses, s.at_risk,
         coalesce(t.open_tasks, 0)::int AS open_tasks, coalesce(t.overdue_tasks, 0)::int AS overdue_tasks
@@ -74,7 +79,7 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
       FROM customers c JOIN sales_owners o ON o.id = c.sales_owner_id
       WHERE ${scope} AND ${atRiskWhere}
       ORDER BY score DESC, c.name, c.id LIMIT 100`),
-    burndownSeries(db, scope, tz, program.createdAt, today),
+    burndownSeries(db, scope, scopedDomains, tz, program.createdAt, today),
   ]);
 
   const statusRows = rowsOf<{ status: string; n: number }>(statusResult);
@@ -164,38 +169,44 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
 
 /**
  * Daily counts of customers not yet migrated and domains not yet clean, rebuilt from history: a
- * customer counts from its creation until its first move to migrated/completed/declined/cancelled;
- * a domain until its first check that turned it clean. Cumulative sums, not a days × rows join.
+ * customer counts from its creation until it first left the backlog (`resolved_at`, from its status
+ * events), a domain until its first clean check (`first_clean_at`, from its checks). The database
+ * groups the rows by 15-minute bins (every time zone's offset is a multiple of 15 minutes, and binning
+ * is plain arithmetic, unlike a time-zone conversion per row); the running sums are done here.
  */
-async function burndownSeries(db: Db, scope: SQL, tz: string, programCreated: Date, today: string) {
+async function burndownSeries(db: Db, scope: SQL, scopedDomains: SQL, tz: string, programCreated: Date, today: string) {
   const created = localDate(programCreated, tz);
   const earliest = addDays(today, -(SERIES_MAX_DAYS - 1));
   const start = created > earliest ? (created < today ? created : today) : earliest;
-  const rows = rowsOf<{ day: string; customers: number; domains: number }>(
+  const bin = (column: SQL) => sql`date_bin('15 minutes', ${column}, timestamptz '2000-01-01Z')`;
+  const rows = rowsOf<{ born: string; gone: string | null; customers: number; domains: number }>(
     await db.execute(sql`
-      WITH cust AS (
-        SELECT (c.created_at AT TIME ZONE ${tz})::date AS born, (done.at AT TIME ZONE ${tz})::date AS gone
-        FROM customers c
-        LEFT JOIN (SELECT customer_id, min(at) AS at FROM status_events
-                   WHERE to_status IN ('migrated', 'completed', 'declined', 'cancelled') GROUP BY customer_id) done ON done.customer_id = c.id
-        WHERE ${scope}
-      ), dom AS (
-        SELECT (d.created_at AT TIME ZONE ${tz})::date AS born, (clean.at AT TIME ZONE ${tz})::date AS gone
-        FROM domains d JOIN customers c ON c.id = d.customer_id
-        LEFT JOIN (SELECT domain_id, min(checked_at) AS at FROM dns_checks
-                   WHERE verdict_changed AND verdict = 'clean' GROUP BY domain_id) clean ON clean.domain_id = d.id
-        WHERE ${scope}
-      ), deltas AS (
-        SELECT greatest(born, ${start}::date) AS day, 1 AS c, 0 AS d FROM cust
-        UNION ALL SELECT greatest(gone, ${start}::date), -1, 0 FROM cust WHERE gone IS NOT NULL
-        UNION ALL SELECT greatest(born, ${start}::date), 0, 1 FROM dom
-        UNION ALL SELECT greatest(gone, ${start}::date), 0, -1 FROM dom WHERE gone IS NOT NULL
-      ), days AS (SELECT generate_series(${start}::date, ${today}::date, interval '1 day')::date AS day)
-      SELECT days.day::text AS day,
-        (sum(coalesce(sum(deltas.c), 0)) OVER (ORDER BY days.day))::int AS customers,
-        (sum(coalesce(sum(deltas.d), 0)) OVER (ORDER BY days.day))::int AS domains
-      FROM days LEFT JOIN deltas ON deltas.day = days.day
-      GROUP BY days.day ORDER BY days.day`),
+      SELECT (born AT TIME ZONE ${tz})::date::text AS born, (gone AT TIME ZONE ${tz})::date::text AS gone,
+        sum(customers)::int AS customers, sum(domains)::int AS domains
+      FROM (SELECT ${bin(sql`c.created_at`)} AS born, ${bin(sql`c.resolved_at`)} AS gone, count(*) AS customers, 0 AS domains
+            FROM customers c WHERE ${scope} GROUP BY 1, 2
+            UNION ALL
+            SELECT ${bin(sql`d.created_at`)}, ${bin(sql`d.first_clean_at`)}, 0, count(*) FROM ${scopedDomains} GROUP BY 1, 2) bins
+      GROUP BY 1, 2`),
   );
-  return rows.map((r) => ({ day: r.day, customersNotMigrated: r.customers, domainsNotClean: r.domains }));
+  const change = new Map<string, { customers: number; domains: number }>();
+  const add = (day: string, customers: number, domains: number) => {
+    const at = day < start ? start : day;
+    const c = change.get(at) ?? { customers: 0, domains: 0 };
+    change.set(at, { customers: c.customers + customers, domains: c.domains + domains });
+  };
+  for (const r of rows) {
+    add(r.born, r.customers, r.domains);
+    if (r.gone !== null) add(r.gone, -r.customers, -r.domains);
+  }
+  const series: { day: string; customersNotMigrated: number; domainsNotClean: number }[] = [];
+  let customers = 0;
+  let domains = 0;
+  for (let day = start; day <= today; day = addDays(day, 1)) {
+    const c = change.get(day);
+    customers += c?.customers ?? 0;
+    domains += c?.domains ?? 0;
+    series.push({ day, customersNotMigrated: customers, domainsNotClean: domains });
+  }
+  return series;
 }
