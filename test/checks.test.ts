@@ -38,8 +38,9 @@ const states: Record<string, ZoneRecord[]> = {
     { type: 'MX', data: [10, 'in.mx.gateway.example'] },
   ],
 };
-const put = (name: string, state: keyof typeof states | 'timeout') =>
-  server.set(name, state === 'timeout' ? { fault: 'timeout' } : { records: states[state] });
+const faults = ['timeout', 'servfail', 'refused', 'truncated', 'malformed'] as const;
+const put = (name: string, state: keyof typeof states | (typeof faults)[number]) =>
+  server.set(name, state in states ? { records: states[state as keyof typeof states] } : { fault: state as (typeof faults)[number] });
 
 let n = 0;
 async function domainIn(state: keyof typeof states, customerStatus: 'contacted' | 'migrated' | 'completed' = 'contacted', programId = program.id) {
@@ -119,6 +120,19 @@ describe('a check', () => {
     put(name, 'spfOnly');
     await probeDomain(deps(), domain.id, 'sweep');
     expect((await tasksOf(domain.id)).map((x) => x.status)).toEqual(['closed']);
+  });
+
+  it.each(faults)('treats a %s answer as a temporary error: evidence kept, last verdict kept, retried with backoff', async (fault) => {
+    const { domain, name } = await domainIn('clean');
+    await probeDomain(deps(), domain.id, 'sweep');
+    put(name, fault);
+    for (let i = 1; i <= 2; i++) {
+      const s = await probeDomain(deps(), domain.id, 'sweep');
+      expect(s).toMatchObject({ outcome: 'error', verdict: 'unknown' });
+      const d = await domainRow(domain.id);
+      expect(d).toMatchObject({ latestVerdict: 'clean', consecutiveFailures: i });
+      expect(d.nextCheckAt.getTime() - clock.getTime()).toBe(5 * 60_000 * 2 ** (i - 1));
+    }
   });
 
   it('never marks a domain that was never determined as anything but unknown', async () => {
