@@ -29,6 +29,44 @@ export interface OpenDatabaseOptions {
   onPoolError?: (err: Error) => void;
 }
 
+/**
+ * A checked-out client whose connection fails (not an error answered by the server) is released at
+ * once with the error, so the pool destroys it; the caller's own release later does nothing.
+ * drizzle-orm 0.45 runs a transaction's BEGIN outside its try/finally, so a BEGIN on a dead
+ * connection never released the client: each database outage leaked pool slots until the pool
+ * was empty for good (drizzle-team/drizzle-orm#6241). This also keeps a client whose ROLLBACK
+ * failed out of the pool. The fault test cutting PostgreSQL mid-load proves both.
+ */
+function releaseBrokenClients(pool: pg.Pool) {
+  const guarded = new WeakSet<pg.PoolClient>();
+  const connect = pool.connect.bind(pool);
+  pool.connect = ((callback?: unknown) => {
+    if (typeof callback === 'function') return connect(callback as Parameters<typeof connect>[0]); // pool.query's own path
+    return connect().then((client) => {
+      const release = client.release;
+      let released = false;
+      client.release = (err?: Error | boolean) => {
+        if (released) return;
+        released = true;
+        release(err);
+      };
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        client.query = ((...args: unknown[]) => {
+          const result = query(...args);
+          if (!(result instanceof Promise)) return result;
+          return result.catch((err: unknown) => {
+            if (!(err instanceof pg.DatabaseError)) client.release(err instanceof Error ? err : new Error(String(err)));
+            throw err;
+          });
+        }) as typeof client.query;
+      }
+      return client;
+    });
+  }) as typeof pool.connect;
+}
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
@@ -38,8 +76,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
     });
-    // An idle client losing its connection must not crash the process; the pool replaces it.
+    // A client losing its connection must not crash the process. The pool listens only to idle
+    // clients; one checked out (say, between two statements of a transaction) emits 'error' with no
+    // listener, which would throw. Its query fails on its own, the pool then replaces the client.
     pool.on('error', (err) => options.onPoolError?.(err));
+    pool.on('connect', (client) => client.on('error', (err) => options.onPoolError?.(err)));
+    releaseBrokenClients(pool);
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     const url = new URL(options.databaseUrl);
     return {

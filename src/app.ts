@@ -67,8 +67,16 @@ export async function buildApp(config: Config, deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('config', config);
+  // Graceful shutdown: requests in flight finish, and their keep-alive connections close after the
+  // answer (Node closes only the connections idle when the close began, so a busy one would keep the
+  // close waiting for its keep-alive timeout).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
   registerProblemHandlers(app, config.BODY_LIMIT_BYTES);
   // The API speaks JSON; a text body would otherwise reach validation as a string instead of a 415.

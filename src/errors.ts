@@ -132,7 +132,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
       if (code === '57P01' || code === '57P03' || code.startsWith('08')) return true;
     }
     const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated/i.test(message)) {
+    if (typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated|not queryable/i.test(message)) {
       return true;
     }
   }

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { eq, inArray } from 'drizzle-orm';
+import type pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../db/client.ts';
+import { customers, outbox } from '../db/schema/index.ts';
+import { createBullRuntime } from '../jobs/bullmq.ts';
+import { InlineJobRuntime } from '../jobs/inline.ts';
+import { buildApp, type App } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createResolver } from '../src/dns/resolver.ts';
+import { apiClient } from './helpers/api.ts';
+import { buildTestApp, eventually, testLogger } from './helpers/build-test-app.ts';
+import { createTestDatabase } from './helpers/database.ts';
+import { TEST_REDIS_URL } from './helpers/env.ts';
+import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
+import { TcpProxy } from './helpers/tcp-proxy.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Printed into the test output: what each fault scenario did. */
+const report = (scenario: string, facts: Record<string, unknown>) => console.log(`[fault] ${scenario}: ${JSON.stringify(facts)}`);
+
+describe('PostgreSQL unreachable mid-load', () => {
+  it('answers 503 problem+json at once, says why in /readyz, recovers by itself, and keeps every acknowledged write', async () => {
+    const created = await createTestDatabase();
+    const target = new URL(created.url);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    const direct = await openDatabase({ databaseUrl: created.url, dataDir: '' });
+    const database = await openDatabase({ databaseUrl: proxy.url(created.url), dataDir: '', onPoolError: () => {} });
+    const log = testLogger();
+    const jobs = new InlineJobRuntime({ db: database.db, now: () => new Date(), log, dns: createResolver() }, { concurrency: 1, schedules: [] });
+    const app = await buildApp(loadConfig({}), { database, jobs, logger: log });
+    await app.ready();
+    cleanups.push(async () => {
+      await app.close();
+      await jobs.close();
+      await database.close(); // hangs if a client leaked from the pool
+      await direct.close();
+      await proxy.close();
+      await created.drop();
+    });
+    const program = await makeProgram(direct.db);
+    const owner = await makeSalesOwner(direct.db);
+    const { token } = await makeToken(direct.db, 'admin');
+    const call = apiClient(app);
+
+    // Four writers create customers in a loop while the link is cut and restored under them.
+    let phase: 'before' | 'cut' | 'after' = 'before';
+    let stop = false;
+    const acknowledged: string[] = [];
+    const outcomes: Record<string, Record<number, number>> = { before: {}, cut: {}, after: {} };
+    let slowest503 = 0;
+    let n = 0;
+    const writer = async () => {
+      while (!stop) {
+        const ref = `F-${n++}`;
+        const at = phase;
+        const started = performance.now();
+        const res = await call('POST', '/v1/customers', token, { programId: program.id, externalRef: ref, name: `Fault ${ref}`, salesOwnerId: owner.id });
+        outcomes[at]![res.statusCode] = (outcomes[at]![res.statusCode] ?? 0) + 1;
+        if (res.statusCode === 201) acknowledged.push(ref);
+        else {
+          if (res.statusCode !== 503) console.log('UNEXPECTED', res.statusCode, res.body);
+          expect(res.statusCode).toBe(503);
+          expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+          expect(res.json()).toMatchObject({ status: 503, code: 'APP_DATABASE_UNAVAILABLE' });
+          slowest503 = Math.max(slowest503, performance.now() - started);
+          await sleep(20);
+        }
+      }
+    };
+    const writers = Array.from({ length: 4 }, writer);
+    await sleep(500);
+    phase = 'cut';
+    proxy.cut();
+    await sleep(1500);
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ checks: { database: { ok: false, error: expect.any(String) }, jobs: { ok: true } } });
+    proxy.restore();
+    const recoveredAfter = performance.now();
+    await eventually(async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 10_000, 'the service to be ready again');
+    const recoveryMs = Math.round(performance.now() - recoveredAfter);
+    phase = 'after';
+    await sleep(500);
+    stop = true;
+    await Promise.all(writers);
+
+    expect(outcomes.before![201]).toBeGreaterThan(0);
+    expect(outcomes.cut![503]).toBeGreaterThan(0);
+    expect(outcomes.after![201]).toBeGreaterThan(0);
+    expect(slowest503).toBeLessThan(2000); // fails fast, not after the 5 s connect timeout
+    const pool = database.client as pg.Pool;
+    expect(pool.totalCount).toBe(pool.idleCount); // no client leaked by a failed BEGIN
+    const stored = await direct.db.select({ ref: customers.externalRef }).from(customers).where(inArray(customers.externalRef, acknowledged));
+    expect(stored).toHaveLength(acknowledged.length);
+    report('postgres cut mid-load', { outcomes, acknowledgedWritesStored: `${stored.length}/${acknowledged.length}`, slowest503Ms: Math.round(slowest503), recoveryMs });
+  });
+});
+
+describe('Redis unreachable', () => {
+  it('keeps serving reads and writes, keeps on-demand checks in the outbox, and enqueues every one when Redis returns', async () => {
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+    const prefix = `mdt-fault-${randomBytes(4).toString('hex')}`;
+    const bull = createBullRuntime({ redisUrl: proxy.url(TEST_REDIS_URL), prefix }, () => {});
+    const t = await buildTestApp({ jobs: () => bull, env: {} });
+    cleanups.push(async () => {
+      for (const q of Object.values(bull.queues)) await q.obliterate({ force: true }).catch(() => {});
+      await t.close();
+      await proxy.close();
+    });
+    const call = apiClient(t.app as App);
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db);
+    const { token } = await makeToken(t.db, 'admin');
+    const customer = await makeCustomer(t.db, program.id, owner.id);
+    const domains = await Promise.all(Array.from({ length: 5 }, () => makeDomain(t.db, customer)));
+
+    proxy.cut();
+    await eventually(async () => (await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 503, 5_000, '/readyz to notice');
+    const read = await call('GET', `/v1/customers/${customer.id}`, token);
+    expect(read.statusCode).toBe(200);
+    const write = await call('PATCH', `/v1/customers/${customer.id}`, token, { notes: 'written while Redis was down' }, { 'if-match': String(read.headers.etag) });
+    expect(write.statusCode).toBe(200);
+    for (const d of domains) expect((await call('POST', `/v1/domains/${d.id}/checks`, token)).statusCode).toBe(202);
+    await sleep(1500); // the relay tries, fails and keeps the rows
+    const pending = await t.db.select().from(outbox);
+    const kept = pending.filter((row) => row.dispatchedAt === null);
+    expect(kept.length).toBeGreaterThanOrEqual(domains.length);
+    expect(Math.max(...kept.map((row) => row.attempts))).toBeGreaterThan(0);
+
+    proxy.restore();
+    const restoredAt = performance.now();
+    await eventually(async () => (await t.db.select().from(outbox)).every((row) => row.dispatchedAt !== null), 20_000, 'the outbox to drain');
+    const drainMs = Math.round(performance.now() - restoredAt);
+    const jobs = await bull.queues.checks.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed']);
+    for (const d of domains) expect(jobs.filter((j) => JSON.stringify(j.data).includes(d.id))).toHaveLength(1);
+    report('redis cut', { keptInOutbox: kept.length, maxAttempts: Math.max(...kept.map((row) => row.attempts)), enqueuedAfterRestore: jobs.length, drainMs });
+  });
+});
+
+describe('graceful shutdown under load', () => {
+  it('lets every request in flight finish, cuts none, closes promptly, and refuses later ones', async () => {
+    const t = await buildTestApp();
+    cleanups.push(() => t.close());
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db);
+    const { token } = await makeToken(t.db, 'admin');
+    const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const post = (i: number) =>
+      fetch(`${base}/v1/customers`, { method: 'POST', headers, body: JSON.stringify({ programId: program.id, externalRef: `G-${i}`, name: `G ${i}`, salesOwnerId: owner.id }) });
+
+    // Close once the server has received all 30 requests: every one of them is in flight.
+    let received = 0;
+    const allIn = new Promise<void>((resolve) => t.app.server.on('request', () => ++received === 30 && resolve()));
+    const inFlight = Array.from({ length: 30 }, (_, i) => post(i).then((r) => r.status, (err: Error) => `cut: ${String(err.cause ?? err)}`));
+    await allIn;
+    const closeStarted = performance.now();
+    const closed = t.app.close();
+    const late = await post(99).then(async (r) => ({ status: r.status, type: r.headers.get('content-type') }), (err: Error) => String(err.cause ?? err));
+    const statuses = await Promise.all(inFlight);
+    await closed; // promptly: busy keep-alive connections close after their answer
+    const closeMs = Math.round(performance.now() - closeStarted);
+    expect(closeMs).toBeLessThan(5000);
+
+    expect(statuses).toEqual(Array(30).fill(201));
+    // A request sent after the close began never starts: refused or reset at the socket before it is
+    // read (a connection accepted in the last instant is closed as idle), or Fastify's 503.
+    const lateOutcome = typeof late === 'string' ? late.replace(/ 127\.0\.0\.1:\d+$/, '') : `${late.status} ${late.type}`;
+    expect(['503 application/json; charset=utf-8', 'Error: connect ECONNREFUSED', 'Error: read ECONNRESET']).toContain(lateOutcome);
+    const stored = await t.db.select({ ref: customers.externalRef }).from(customers).where(eq(customers.programId, program.id));
+    expect(stored.map((c) => c.ref).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `G-${i}`).sort());
+    report('graceful shutdown', { inFlight: statuses.length, finished: statuses.filter((s) => s === 201).length, afterClose: lateOutcome, closeMs });
+  });
+});
