@@ -75,5 +75,6 @@ describe('a worker killed mid-job', () => {
     const [row] = await database.db.select().from(domains).where(eq(domains.id, domain.id));
     expect(row!.latestVerdict).toBe('needs_mx_and_spf');
     expect(await second.stop()).toBe(0);
+    console.log(`[fault] worker SIGKILL mid-job: ${JSON.stringify({ retriedBy: 'second worker', attemptsMade: (await bull.queues.checks.getJob('crash-1'))!.attemptsMade, checksStored: 1 })}`);
   }, 90_000);
 });

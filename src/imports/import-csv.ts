@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { TextDecoder } from 'node:util';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 
 export type CsvEncoding = 'utf-8' | 'shift_jis';
 
@@ -112,8 +112,8 @@ export async function* readCsv(
     }
   } catch (err) {
     if (err instanceof CsvReadError) throw err;
-    const e = err as { code?: string; lines?: number; message?: string };
-    if (e.code?.startsWith('CSV_')) throw new CsvReadError(`CSV syntax error: ${e.message}`, e.lines ?? 0, 'syntax');
+    // Every csv-parse complaint (INVALID_OPENING_QUOTE, CSV_QUOTE_NOT_CLOSED, …) is the file's fault.
+    if (err instanceof CsvError) throw new CsvReadError(`CSV syntax error: ${err.message}`, (err as CsvError & { lines?: number }).lines ?? 0, 'syntax');
     throw err;
   }
 }
