@@ -4,7 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Database } from '../db/client.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import type { Config } from './config.ts';
-import { registerProblemHandlers } from './errors.ts';
+import { frameworkErrorHandler, registerProblemHandlers } from './errors.ts';
 import { adminRoutes } from './ops/admin-routes.ts';
 import { opsRoutes } from './ops/ops-routes.ts';
 import { authPlugin, protectScope } from './plugins/auth.ts';
@@ -60,6 +60,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
     },
     // Close keep-alive connections that are idle at shutdown; in-flight requests finish first.
     forceCloseConnections: 'idle',
+    frameworkErrors: frameworkErrorHandler,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
 

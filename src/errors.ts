@@ -99,6 +99,11 @@ function fromFastifyError(err: FastifyError, bodyLimit: number): AppError | unde
       return validationError([{ path: 'body', message: 'the body is empty; send a JSON object' }]);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return validationError([{ path: 'body', message: `malformed JSON: ${err.message}` }]);
+    // The router's own refusals, before any route: an id no route parameter could hold, a bad URL.
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return validationError([{ path: 'params', message: 'a path segment is longer than 100 characters' }]);
+    case 'FST_ERR_BAD_URL':
+      return validationError([{ path: 'params', message: 'the URL is not valid' }]);
   }
   if (err instanceof SyntaxError && err.statusCode === 400) {
     return validationError([{ path: 'body', message: `malformed JSON: ${err.message}` }]);
@@ -183,6 +188,11 @@ export function sendProblem(reply: FastifyReply, problem: Problem, headers: Reco
     .type('application/problem+json')
     .serializer(JSON.stringify)
     .send(problem);
+}
+
+/** Errors the router raises before any route (Fastify's `frameworkErrors` option). */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  return sendProblem(reply, toProblem(err, request, 0));
 }
 
 /** The one error handler and 404 handler: every failure leaves as application/problem+json. */

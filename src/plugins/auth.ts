@@ -36,6 +36,15 @@ export const securityResponses = {
   403: problem('The token is valid but its role may not do this'),
 };
 
+/** What any route taking input may answer, unless it documents its own. */
+function inputResponses(schema: { params?: unknown; querystring?: unknown; body?: unknown }, method: string | string[]) {
+  const takesBody = schema.body || [method].flat().some((m) => m !== 'GET' && m !== 'HEAD');
+  return {
+    ...(schema.params || schema.querystring || schema.body ? { 400: problem('Invalid input; `errors` names each field') } : {}),
+    ...(takesBody ? { 415: problem('A body of a type this route does not take') } : {}),
+  };
+}
+
 /** The authenticated caller; only valid inside routes the auth hook protects. */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error('principalOf() called on an unauthenticated route');
@@ -87,7 +96,7 @@ export function protectScope(scope: FastifyInstance) {
     }
     if (route.schema) {
       route.schema.security = [{ bearerAuth: [] }];
-      route.schema.response = { ...securityResponses, ...(route.schema.response as object) };
+      route.schema.response = { ...securityResponses, ...inputResponses(route.schema, route.method), ...(route.schema.response as object) };
     }
   });
   scope.addHook('onRequest', authenticate);
