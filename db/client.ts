@@ -26,6 +26,8 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string | undefined;
   dataDir: string;
   poolSize?: number;
+  /** PostgreSQL cancels a statement running longer (SQLSTATE 57014); 0 or unset: no limit. */
+  statementTimeoutMs?: number;
   onPoolError?: (err: Error) => void;
 }
 
@@ -75,6 +77,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       // Fail fast when the database is unreachable instead of queueing requests for ever.
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     });
     // A client losing its connection must not crash the process. The pool listens only to idle
     // clients; one checked out (say, between two statements of a transaction) emits 'error' with no

@@ -25,10 +25,13 @@ export async function migrateDatabase(database: Database): Promise<void> {
   const conn = await (database.client as pg.Pool).connect();
   try {
     await conn.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    // A backfill may run longer than the pool's statement timeout allows a request.
+    await conn.query('SET statement_timeout = 0');
     try {
       await migratePg(drizzlePg({ client: conn }), { migrationsFolder });
     } finally {
       await conn.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      await conn.query('RESET statement_timeout');
     }
   } finally {
     conn.release();

@@ -11,6 +11,7 @@ import { authPlugin, protectScope } from './plugins/auth.ts';
 import { dbPlugin } from './plugins/db.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queuesPlugin } from './plugins/queues.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
 import { dashboardRoutes } from './dashboard/dashboard-routes.ts';
@@ -43,7 +44,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'token'], censor: '[redacted]' },
+    // Fastify logs no headers or bodies by default; these cover anything that would log them anyway.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'token', '*.token', '*.secret', '*.password', '*.NOTIFY_WEBHOOK_SECRET', '*.DATABASE_URL'],
+      censor: '[redacted]',
+    },
     ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
 }
@@ -52,6 +57,16 @@ export async function buildApp(config: Config, deps: AppDeps) {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config) }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Also given to Node's server itself, which then derives its headers timeout from it (set only
+    // afterwards, as Fastify does, the 60 s headers timeout wins and a slow body is never cut); and
+    // how often Node looks for expired requests (its 30 s default would let a short timeout slip).
+    http: {
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, config.REQUEST_TIMEOUT_MS / 4 || 30_000)),
+    },
+    // X-Forwarded-For is believed for exactly the configured number of proxy hops.
+    trustProxy: (_address: string, hop: number) => hop < config.TRUST_PROXY_HOPS,
     // genReqId reads x-request-id itself: with requestIdHeader set, Fastify would take any value unchecked.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -77,6 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff'); // JSON and CSV are never to be sniffed as HTML
     if (closing) reply.header('connection', 'close');
   });
   registerProblemHandlers(app, config.BODY_LIMIT_BYTES);
@@ -85,6 +101,12 @@ export async function buildApp(config: Config, deps: AppDeps) {
 
   await app.register(dbPlugin, { database: deps.database });
   await app.register(queuesPlugin, { jobs: deps.jobs, relayPollMs: deps.relayPollMs });
+  await app.register(rateLimitPlugin, {
+    perToken: config.RATE_LIMIT_PER_TOKEN,
+    perIp: config.RATE_LIMIT_PER_IP,
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+  });
   await app.register(authPlugin);
   await app.register(metricsPlugin);
   await app.register(swaggerPlugin);

@@ -53,6 +53,7 @@ export async function openDataStore(config: Config, log: FastifyBaseLogger): Pro
     const database = await openDatabase({
       databaseUrl: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
+      statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
       onPoolError: (err) => log.warn({ err }, 'idle database connection lost'),
     });
     await migrateDatabase(database);

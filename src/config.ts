@@ -50,6 +50,16 @@ export const Config = z.object({
   /** How long a worker holds a job's lock; a worker that dies is noticed after about this long and its job retried. */
   JOB_LOCK_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  /** Requests a minute per bearer token (or dashboard session); 0: no limit. Shared through Redis when REDIS_URL is set. */
+  RATE_LIMIT_PER_TOKEN: z.coerce.number().int().min(0).default(600),
+  /** Requests a minute per client IP, signed in or not; 0: no limit. */
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(1200),
+  /** Trust X-Forwarded-For from this many proxy hops in front (0: the socket's address is the client). */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  /** Longest time to receive a whole request (slow clients are cut with 408); 0: no limit. */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Longest a single SQL statement may run before PostgreSQL cancels it (the request answers 503). */
+  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -69,6 +69,7 @@ export const errors = {
   unauthenticated: define('APP_UNAUTHENTICATED', '%s', 401),
   forbidden: define('APP_FORBIDDEN', '%s', 403),
   databaseUnavailable: define('APP_DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503),
+  databaseTimeout: define('APP_DATABASE_TIMEOUT', 'The database did not finish this in time (STATEMENT_TIMEOUT_MS); nothing was changed', 503),
 } as const;
 
 /** A 400 naming the offending fields, for rules the route schema cannot express. */
@@ -161,6 +162,7 @@ export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: numb
       }),
     );
   } else if (isDatabaseUnavailable(err)) appError = errors.databaseUnavailable();
+  else if (pgError(err)?.code === '57014') appError = errors.databaseTimeout();
   else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
     const fe = err as FastifyError;
     appError = fromFastifyError(fe, bodyLimit) ?? new AppError(fe.code ?? 'APP_BAD_REQUEST', fe.statusCode!, fe.message);

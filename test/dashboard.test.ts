@@ -25,10 +25,19 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** The sign-in form's CSRF cookie and hidden field, as a browser would have them. */
+async function csrf() {
+  const form = await t.app.inject({ method: 'GET', url: '/dashboard/sign-in' });
+  const cookie = String(form.headers['set-cookie']).split(';')[0]!;
+  const field = /name="csrf" value="([^"]+)"/.exec(form.body)![1]!;
+  expect(cookie).toBe(`mdt_csrf=${field}`);
+  return { cookie, field };
+}
 async function signIn(token: string, lang = 'en') {
-  const res = await t.app.inject({ method: 'POST', url: `/dashboard/sign-in?lang=${lang}`, headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${encodeURIComponent(token)}` });
+  const c = await csrf();
+  const res = await t.app.inject({ method: 'POST', url: `/dashboard/sign-in?lang=${lang}`, headers: { origin, cookie: c.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${c.field}&token=${encodeURIComponent(token)}` });
   expect(res.statusCode).toBe(303);
-  return String(res.headers['set-cookie']).split(';')[0]!;
+  return `${c.cookie}; ${[res.headers['set-cookie']].flat().find((h) => String(h).startsWith('mdt_session='))!.split(';')[0]}`;
 }
 const get = (url: string, cookie?: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers: { ...(cookie ? { cookie } : {}), ...headers } });
 
@@ -45,13 +54,19 @@ describe('the dashboard', () => {
     expect(form.headers['x-content-type-options']).toBe('nosniff');
   });
 
-  it('signs in with an API token into an HttpOnly, SameSite=Strict cookie, and refuses bad tokens and other origins', async () => {
-    const bad = await t.app.inject({ method: 'POST', url: '/dashboard/sign-in', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=mdt_nope' });
+  it('signs in with an API token into an HttpOnly, SameSite=Strict cookie, and refuses bad tokens, other origins and missing CSRF tokens', async () => {
+    const c = await csrf();
+    const post = (headers: Record<string, string>, payload: string) =>
+      t.app.inject({ method: 'POST', url: '/dashboard/sign-in', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload });
+    const bad = await post({ origin, cookie: c.cookie }, `csrf=${c.field}&token=mdt_nope`);
     expect(bad.statusCode).toBe(401);
     expect(bad.headers['set-cookie']).toBeUndefined();
-    const crossSite = await t.app.inject({ method: 'POST', url: '/dashboard/sign-in', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${admin.token}` });
-    expect(crossSite.statusCode).toBe(403);
-    const ok = await t.app.inject({ method: 'POST', url: '/dashboard/sign-in', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${admin.token}` });
+    expect((await post({ origin: 'https://evil.example', cookie: c.cookie }, `csrf=${c.field}&token=${admin.token}`)).statusCode).toBe(403);
+    // A forged form: no CSRF cookie, or a field that does not match it.
+    expect((await post({ origin }, `csrf=${c.field}&token=${admin.token}`)).statusCode).toBe(403);
+    expect((await post({ origin, cookie: c.cookie }, `csrf=${'A'.repeat(43)}&token=${admin.token}`)).statusCode).toBe(403);
+    expect((await post({ origin, cookie: c.cookie }, `token=${admin.token}`)).statusCode).toBe(403);
+    const ok = await post({ origin, cookie: c.cookie }, `csrf=${c.field}&token=${admin.token}`);
     expect(ok.headers['set-cookie']).toMatch(/^mdt_session=mdt_[^;]+; HttpOnly; SameSite=Strict; Path=\/dashboard; Max-Age=28800$/);
   });
 
@@ -82,7 +97,10 @@ describe('the dashboard', () => {
     await revokeToken(t.db, sales.id, { name: 'test' }, now);
     expect((await get(`/dashboard/programs/${programId}`, cookie)).statusCode).toBe(303);
     const adminCookie = await signIn(admin.token);
-    const out = await t.app.inject({ method: 'POST', url: '/dashboard/sign-out', headers: { origin, cookie: adminCookie } });
+    const forged = await t.app.inject({ method: 'POST', url: '/dashboard/sign-out', headers: { origin, cookie: adminCookie } });
+    expect(forged.statusCode).toBe(403);
+    const field = adminCookie.split(';')[0]!.split('=')[1]!;
+    const out = await t.app.inject({ method: 'POST', url: '/dashboard/sign-out', headers: { origin, cookie: adminCookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${field}` });
     expect(out.statusCode).toBe(303);
     expect(out.headers['set-cookie']).toMatch(/Max-Age=0/);
   });

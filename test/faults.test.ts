@@ -5,12 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/client.ts';
 import { customers, outbox } from '../db/schema/index.ts';
 import { createBullRuntime } from '../jobs/bullmq.ts';
-import { InlineJobRuntime } from '../jobs/inline.ts';
-import { buildApp, type App } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { createResolver } from '../src/dns/resolver.ts';
 import { apiClient } from './helpers/api.ts';
-import { buildTestApp, eventually, testLogger } from './helpers/build-test-app.ts';
+import { buildAppOn, buildTestApp, eventually } from './helpers/build-test-app.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
@@ -31,13 +27,9 @@ describe('PostgreSQL unreachable mid-load', () => {
     const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
     const direct = await openDatabase({ databaseUrl: created.url, dataDir: '' });
     const database = await openDatabase({ databaseUrl: proxy.url(created.url), dataDir: '', onPoolError: () => {} });
-    const log = testLogger();
-    const jobs = new InlineJobRuntime({ db: database.db, now: () => new Date(), log, dns: createResolver() }, { concurrency: 1, schedules: [] });
-    const app = await buildApp(loadConfig({}), { database, jobs, logger: log });
-    await app.ready();
+    const { app, close } = await buildAppOn(database);
     cleanups.push(async () => {
-      await app.close();
-      await jobs.close();
+      await close();
       await database.close(); // hangs if a client leaked from the pool
       await direct.close();
       await proxy.close();
@@ -114,7 +106,7 @@ describe('Redis unreachable', () => {
       await t.close();
       await proxy.close();
     });
-    const call = apiClient(t.app as App);
+    const call = apiClient(t.app);
     const program = await makeProgram(t.db);
     const owner = await makeSalesOwner(t.db);
     const { token } = await makeToken(t.db, 'admin');

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { authenticateToken } from '../tokens/token-service.ts';
 import { programPage, programsPage, signInPage, type Lang } from './dashboard-views.ts';
 
 const COOKIE = 'mdt_session';
+const CSRF_COOKIE = 'mdt_csrf';
 const SESSION_SECONDS = 8 * 3600;
 
 const cookieOf = (request: FastifyRequest, name: string) =>
@@ -23,10 +25,26 @@ function langOf(request: FastifyRequest): Lang {
   return /^ja\b/i.test(request.headers['accept-language'] ?? '') ? 'ja' : 'en';
 }
 
-/** Form posts must come from this site (with SameSite=Strict, a second line against CSRF). */
-function sameOrigin(request: FastifyRequest) {
+/**
+ * Form posts must come from this site, and carry the double-submit token: a random value in an
+ * HttpOnly, SameSite=Strict cookie that every form repeats in a hidden field. Three lines against
+ * cross-site request forgery, sign-in included (login CSRF).
+ */
+function postAllowed(request: FastifyRequest) {
   const origin = request.headers.origin;
-  return origin !== undefined && origin === `${request.protocol}://${request.host}`;
+  if (origin === undefined || origin !== `${request.protocol}://${request.host}`) return false;
+  const cookie = Buffer.from(cookieOf(request, CSRF_COOKIE) ?? '');
+  const sent = Buffer.from(String((request.body as { csrf?: unknown } | undefined)?.csrf ?? ''));
+  return cookie.length === 43 && sent.length === cookie.length && timingSafeEqual(cookie, sent);
+}
+
+/** The visitor's CSRF token, set as a cookie on first sight. */
+function csrfToken(request: FastifyRequest, reply: FastifyReply) {
+  const existing = cookieOf(request, CSRF_COOKIE);
+  if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+  const fresh = randomBytes(32).toString('base64url');
+  reply.header('set-cookie', `${CSRF_COOKIE}=${fresh}; HttpOnly; SameSite=Strict; Path=/dashboard`);
+  return fresh;
 }
 
 const html = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
@@ -61,16 +79,16 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   const toSignIn = (reply: FastifyReply, lang: Lang) => reply.code(303).header('location', `/dashboard/sign-in?lang=${lang}`).send();
   const Lang = z.object({ lang: z.enum(['en', 'ja']).optional() });
 
-  app.get('/sign-in', { schema: { hide: true, querystring: Lang }, handler: async (request, reply) => html(reply, signInPage(langOf(request))) });
+  app.get('/sign-in', { schema: { hide: true, querystring: Lang }, handler: async (request, reply) => html(reply, signInPage(langOf(request), csrfToken(request, reply))) });
 
   app.post('/sign-in', {
     schema: { hide: true, querystring: Lang },
     handler: async (request, reply) => {
       const lang = langOf(request);
-      if (!sameOrigin(request)) return html(reply, signInPage(lang, 'Cross-site request refused.'), 403);
+      if (!postAllowed(request)) return html(reply, signInPage(lang, csrfToken(request, reply), 'Cross-site request refused.'), 403);
       const token = String((request.body as { token?: unknown } | undefined)?.token ?? '').trim();
       const result = await authenticateToken(app.db, token, app.now());
-      if (!result.ok) return html(reply, signInPage(lang, lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
+      if (!result.ok) return html(reply, signInPage(lang, csrfToken(request, reply), lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
       const secure = request.protocol === 'https' ? '; Secure' : '';
       reply.header('set-cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`);
       return reply.code(303).header('location', `/dashboard?lang=${lang}`).send();
@@ -80,7 +98,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/sign-out', {
     schema: { hide: true },
     handler: async (request, reply) => {
-      if (!sameOrigin(request)) return html(reply, signInPage(langOf(request), 'Cross-site request refused.'), 403);
+      if (!postAllowed(request)) return html(reply, signInPage(langOf(request), csrfToken(request, reply), 'Cross-site request refused.'), 403);
       reply.header('set-cookie', `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0`);
       return toSignIn(reply, langOf(request));
     },
@@ -92,7 +110,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
       const lang = langOf(request);
       if (!(await principal(request))) return toSignIn(reply, lang);
       const { items } = await listPrograms(app.db, 200);
-      return html(reply, programsPage(lang, items));
+      return html(reply, programsPage(lang, csrfToken(request, reply), items));
     },
   });
 
@@ -105,7 +123,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
       const program = await requireProgram(app.db, request.params.id);
       const report = await readiness(app.db, program.id, viewer, app.now());
       const blast = await blastRadius(app.db, program.id, viewer, 50);
-      return html(reply, programPage(lang, program, report, blast.items));
+      return html(reply, programPage(lang, csrfToken(request, reply), program, report, blast.items));
     },
   });
 };

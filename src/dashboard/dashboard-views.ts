@@ -28,7 +28,8 @@ const text = {
 export const escapeHtml = (value: unknown) =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function page(lang: Lang, title: string, body: string, signedIn = true) {
+/** `csrf`: the double-submit token every form repeats; `signedIn` adds the sign-out button. */
+function page(lang: Lang, title: string, body: string, csrf: string, signedIn = true) {
   const t = text[lang];
   return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title><style>
@@ -41,26 +42,29 @@ section{background:#fff;border-radius:8px;padding:1rem;margin-bottom:1rem;box-sh
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e5e7eb}
 .scroll{overflow-x:auto}svg{width:100%;height:auto}code{font-size:.8rem;word-break:break-all}
 </style></head><body><header><strong>${escapeHtml(t.title)}</strong>${
-    signedIn ? `<form method="post" action="/dashboard/sign-out"><button>${t.signOut}</button></form>` : ''
+    signedIn ? `<form method="post" action="/dashboard/sign-out">${csrfField(csrf)}<button>${t.signOut}</button></form>` : ''
   }</header><main>${body}</main></body></html>`;
 }
 
-export function signInPage(lang: Lang, error?: string) {
+const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
+
+export function signInPage(lang: Lang, csrf: string, error?: string) {
   const t = text[lang];
   return page(
     lang,
     t.signIn,
     `<section><h1>${t.signIn}</h1>${error ? `<p class="bad" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/dashboard/sign-in?lang=${lang}"><label>${t.token} <input name="token" type="password" autocomplete="off" required size="50"></label>
+<form method="post" action="/dashboard/sign-in?lang=${lang}">${csrfField(csrf)}<label>${t.token} <input name="token" type="password" autocomplete="off" required size="50"></label>
 <button>${t.signIn}</button></form></section>`,
+    csrf,
     false,
   );
 }
 
-export function programsPage(lang: Lang, programs: { id: string; name: string; shutdownAt: string }[]) {
+export function programsPage(lang: Lang, csrf: string, programs: { id: string; name: string; shutdownAt: string }[]) {
   const t = text[lang];
   const items = programs.map((p) => `<li><a href="/dashboard/programs/${p.id}?lang=${lang}">${escapeHtml(p.name)}</a> — ${escapeHtml(p.shutdownAt)}</li>`).join('');
-  return page(lang, t.programs, `<section><h1>${t.programs}</h1><ul>${items || `<li>${t.none}</li>`}</ul></section>`);
+  return page(lang, t.programs, `<section><h1>${t.programs}</h1><ul>${items || `<li>${t.none}</li>`}</ul></section>`, csrf);
 }
 
 /** The burndown as an inline SVG line chart: customers not migrated and domains not clean per day. */
@@ -84,7 +88,7 @@ export function burndownSvg(points: Readiness['burndown'], labels: { customers: 
 <text x="${w - pad}" y="${pad + 14}" font-size="11" text-anchor="end" fill="#c77700">${escapeHtml(labels.domains)}</text></svg>`;
 }
 
-export function programPage(lang: Lang, program: { name: string }, r: Readiness, blast: { displayName: string; dmarcPolicy: string | null; customerName: string; salesOwnerName: string; suggestedRecord: string | null }[]) {
+export function programPage(lang: Lang, csrf: string, program: { name: string }, r: Readiness, blast: { displayName: string; dmarcPolicy: string | null; customerName: string; salesOwnerName: string; suggestedRecord: string | null }[]) {
   const t = text[lang];
   const yesNo = (v: boolean) => `<span class="${v ? 'ok' : 'bad'}">${v ? t.yes : t.no}</span>`;
   const phase = (p: Readiness['projection']['migration'], label: string) =>
@@ -114,5 +118,5 @@ ${r.daysToSpfRecordDeletion === null ? '' : `<div class="card"><b>${r.daysToSpfR
 <section><h2>${t.owners}</h2><div class="scroll"><table id="owner-table"><tr><th>${t.department}</th><th>${t.owner}</th><th>${t.open}</th><th>${t.overdue}</th><th>${t.atRisk}</th></tr>${owners}</table></div></section>
 <section><h2>${t.atRiskList}</h2><ol id="at-risk">${atRisk || `<li>${t.none}</li>`}</ol></section>
 <section><h2>${t.blastList}</h2><div class="scroll"><table id="blast-table"><tr><th>${t.domains}</th><th>DMARC</th><th>${t.customers}</th><th>${t.owner}</th><th>${t.suggested}</th></tr>${blastRows}</table></div></section>`;
-  return page(lang, program.name, body);
+  return page(lang, program.name, body, csrf);
 }

@@ -34,6 +34,7 @@ const allowedRoles: Record<Access, Role[]> = {
 export const securityResponses = {
   401: problem('Missing, malformed, unknown, expired or revoked bearer token'),
   403: problem('The token is valid but its role may not do this'),
+  429: problem('Over RATE_LIMIT_PER_TOKEN or RATE_LIMIT_PER_IP requests a minute; Retry-After says when to retry'),
 };
 
 /** What any route taking input may answer, unless it documents its own. */

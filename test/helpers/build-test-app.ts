@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import type { Db } from '../../db/client.ts';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database, Db } from '../../db/client.ts';
 import { InlineJobRuntime } from '../../jobs/inline.ts';
 import { createResolver, type DnsLookup } from '../../src/dns/resolver.ts';
 import type { JobRuntime } from '../../jobs/runtime.ts';
@@ -18,6 +19,31 @@ export interface TestApp {
 }
 
 /**
+ * The real app on a database the test opened itself (through a proxy, with a statement timeout…),
+ * with the in-process job runtime. `close()` closes the app and its jobs, not the database.
+ */
+export async function buildAppOn(
+  database: Database,
+  options: { env?: Record<string, string>; logger?: FastifyBaseLogger; now?: () => Date; dns?: DnsLookup; jobs?: (db: Db) => JobRuntime } = {},
+) {
+  const log = options.logger ?? testLogger();
+  const now = options.now ?? (() => new Date());
+  const jobs = options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns: options.dns ?? createResolver() }, { concurrency: 2, schedules: [] });
+  // Rate limits are off unless a test sets them: the suite sends far more than a person would.
+  const env = { RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', ...options.env };
+  const app = await buildApp(loadConfig(env), { database, jobs, now, logger: log, relayPollMs: 50 });
+  await app.ready();
+  return {
+    app,
+    jobs,
+    async close() {
+      await app.close();
+      await jobs.close();
+    },
+  };
+}
+
+/**
  * The real app on its own PostgreSQL database, with the in-process job runtime unless the test
  * brings another (BullMQ). Requests go through `app.inject`, the whole HTTP stack but the socket.
  */
@@ -25,20 +51,14 @@ export async function buildTestApp(
   options: { jobs?: (db: Db) => JobRuntime; now?: () => Date; env?: Record<string, string>; dns?: DnsLookup } = {},
 ): Promise<TestApp> {
   const database = await openTestDatabase();
-  const log = testLogger();
-  const now = options.now ?? (() => new Date());
-  const dns = options.dns ?? createResolver();
-  const jobs = options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns }, { concurrency: 2, schedules: [] });
-  const app = await buildApp(loadConfig({ ...options.env }), { database, jobs, now, logger: log, relayPollMs: 50 });
-  await app.ready();
+  const { app, jobs, close } = await buildAppOn(database, options);
   return {
     app,
     db: database.db,
     databaseUrl: database.url,
     jobs,
     async close() {
-      await app.close();
-      await jobs.close();
+      await close();
       await database.drop();
     },
   };
