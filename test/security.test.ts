@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Writable } from 'node:stream';
+import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/client.ts';
+import { auditLog } from '../db/schema/index.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { buildApp, loggerOptions } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -12,7 +14,7 @@ import { createResolver } from '../src/dns/resolver.ts';
 import { buildAppOn, buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { createTestDatabase, openTestDatabase } from './helpers/database.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
-import { makeProgram, makeToken } from './helpers/factories.ts';
+import { makeProgram, makeToken, programBody } from './helpers/factories.ts';
 
 const apps: TestApp[] = [];
 afterAll(async () => {
@@ -129,6 +131,20 @@ describe('statement timeout', () => {
       await database.close();
       await created.drop();
     }
+  });
+});
+
+describe('the audit log', () => {
+  it('is append-only: the database refuses UPDATE, DELETE and TRUNCATE from the app’s own connection', async () => {
+    const t = await appWith({});
+    const { token } = await makeToken(t.db, 'admin');
+    await t.app.inject({ method: 'POST', url: '/v1/programs', headers: { authorization: `Bearer ${token}` }, payload: programBody() });
+    const [row] = await t.db.select().from(auditLog).limit(1);
+    expect(row).toBeDefined();
+    for (const statement of [sql`UPDATE audit_log SET action = 'forged' WHERE id = ${row!.id}`, sql`DELETE FROM audit_log WHERE id = ${row!.id}`, sql`TRUNCATE audit_log`]) {
+      await expect(t.db.execute(statement)).rejects.toMatchObject({ cause: { code: '42501' } });
+    }
+    expect(await t.db.$count(auditLog)).toBeGreaterThan(0);
   });
 });
 

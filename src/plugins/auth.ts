@@ -46,6 +46,18 @@ function inputResponses(schema: { params?: unknown; querystring?: unknown; body?
   };
 }
 
+export interface ProtectedRoute {
+  method: string;
+  url: string;
+  access: Access;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    protectedRoutes: ProtectedRoute[];
+  }
+}
+
 /** The authenticated caller; only valid inside routes the auth hook protects. */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error('principalOf() called on an unauthenticated route');
@@ -95,6 +107,7 @@ export function protectScope(scope: FastifyInstance) {
     if (!access || !(access in allowedRoles)) {
       throw new Error(`Route ${route.method} ${route.url} must declare config.access (admin | manager | any)`);
     }
+    for (const method of [route.method].flat()) if (method !== 'HEAD') scope.protectedRoutes.push({ method, url: route.url, access });
     if (route.schema) {
       route.schema.security = [{ bearerAuth: [] }];
       route.schema.response = { ...securityResponses, ...inputResponses(route.schema, route.method), ...(route.schema.response as object) };
@@ -107,6 +120,8 @@ export function protectScope(scope: FastifyInstance) {
 export const authPlugin = fp(
   async (app) => {
     app.decorateRequest('principal', null);
+    // Every protected route with its access level, for the role × ownership test over all of them.
+    app.decorate('protectedRoutes', [] as ProtectedRoute[]);
   },
   { name: 'auth' },
 );
