@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dnsBenchmark } from './dns-bench.ts';
 import { importBenchmark } from './import-bench.ts';
+import { remindersBenchmark } from './reminders-bench.ts';
 import { reportsBenchmark } from './reports-bench.ts';
 
 /**
@@ -13,6 +14,7 @@ const benchmarks: Record<string, (size: number) => Promise<Result[]>> = {
   dns: dnsBenchmark,
   import: importBenchmark,
   reports: reportsBenchmark,
+  reminders: remindersBenchmark,
 };
 
 async function main() {
