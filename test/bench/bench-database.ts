@@ -6,7 +6,7 @@ import { migrateDatabase } from '../../db/migrate.ts';
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fresh, migrated PostgreSQL database for one benchmark, dropped by `drop()`. */
-export async function benchDatabase(): Promise<Database & { drop(): Promise<void> }> {
+export async function benchDatabase(): Promise<Database & { url: string; drop(): Promise<void> }> {
   const name = `mdt_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -17,6 +17,7 @@ export async function benchDatabase(): Promise<Database & { drop(): Promise<void
   await migrateDatabase(database);
   return {
     ...database,
+    url: url.toString(),
     async drop() {
       await database.close();
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { apiBenchmark } from './api-bench.ts';
 import { dnsBenchmark } from './dns-bench.ts';
 import { importBenchmark } from './import-bench.ts';
 import { remindersBenchmark } from './reminders-bench.ts';
@@ -15,6 +16,7 @@ const benchmarks: Record<string, (size: number) => Promise<Result[]>> = {
   import: importBenchmark,
   reports: reportsBenchmark,
   reminders: remindersBenchmark,
+  api: apiBenchmark,
 };
 
 async function main() {

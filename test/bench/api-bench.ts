@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { createToken } from '../../src/tokens/token-service.ts';
+import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { freePort, startProcess, waitForHttp } from '../helpers/processes.ts';
+import { BENCH_PROGRAM_ID, seedReportsData } from './bench-data.ts';
+import { benchDatabase } from './bench-database.ts';
+
+const CONNECTIONS = 32;
+const SECONDS = 8;
+type Result = Record<string, string | number>;
+
+/** The seeded customer ids, 1 to N (bench-data.ts), and the statuses they start in. */
+const customerId = (i: number) => `00000000-0000-4000-a000-${String(i).padStart(12, '0')}`;
+const seededStatus = (i: number) => ['not_contacted', 'contacted', 'planned', 'migrating', 'migrated', 'completed', 'declined'][i % 7]!;
+
+/** Peak resident set size of a process, sampled from /proc while `fn` runs. */
+async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; peakMiB: number }> {
+  let peak = 0;
+  const sample = () => {
+    const kb = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    peak = Math.max(peak, Number(kb ?? 0) / 1024);
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    const value = await fn();
+    sample();
+    return { value, peakMiB: Math.round(peak) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Saturation (32 connections as fast as answers come), then half that rate: requests/s, p50 and p99. */
+async function saturateThenHalf(opts: autocannon.Options) {
+  const sat = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
+  const half = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS, overallRate: Math.max(1, Math.round(sat.requests.average / 2)) });
+  const bad = sat.non2xx + half.non2xx + sat.errors + half.errors + sat.timeouts + half.timeouts;
+  return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: Math.round(half.requests.average), halfP50: half.latency.p50, halfP99: half.latency.p99, bad };
+}
+
+/** pgbench running the SQL of one transition (token lookup, row lock, domains, event, update, audit). */
+async function pgbenchTransitions(url: string, n: number, tokenHash: string) {
+  const id = `('00000000-0000-4000-a000-' || lpad(:i::text, 12, '0'))::uuid`;
+  const script = `\\set i random(1, ${n})
+BEGIN;
+SELECT * FROM api_tokens WHERE token_hash = '${tokenHash}';
+SELECT * FROM customers WHERE id = ${id} FOR UPDATE;
+SELECT * FROM domains WHERE customer_id = ${id};
+INSERT INTO status_events (customer_id, from_status, to_status, actor, at) VALUES (${id}, 'contacted', 'on_hold', 'bench', now());
+UPDATE customers SET status = 'on_hold', status_before_hold = 'contacted', version = version + 1, updated_at = now() WHERE id = ${id} RETURNING *;
+SELECT * FROM domains WHERE customer_id = ${id};
+INSERT INTO audit_log (actor, action, entity_type, entity_id, before, after) VALUES ('bench', 'customer.transition', 'customer', :i, '{"status":"contacted"}', '{"status":"on_hold"}');
+COMMIT;
+`;
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mdt-pgbench-')), 'transition.sql');
+  fs.writeFileSync(file, script);
+  const child = spawn('pgbench', ['-n', '-c', String(CONNECTIONS), '-j', '2', '-T', String(SECONDS), '-f', file, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const [code] = (await once(child, 'exit')) as [number];
+  const tps = /tps = ([\d.]+)/.exec(out)?.[1];
+  if (code !== 0 || !tps) throw new Error(`pgbench failed (${code}): ${out}`);
+  return Number(tps);
+}
+
+/**
+ * `npm run bench -- api --customers N`: the API in its own process (PostgreSQL, `--api-only`, no
+ * rate limits) under autocannon: a customer by id, a filtered page, a transition; beside them a
+ * Fastify hello-world process and pgbench running a transition's SQL on the same database (the limits).
+ */
+export async function apiBenchmark(n: number): Promise<Result[]> {
+  const database = await benchDatabase();
+  const prefix = `mdt-bench-${randomBytes(4).toString('hex')}`;
+  let api: ReturnType<typeof startProcess> | undefined;
+  const hello = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'hello-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await seedReportsData(database.db, n);
+    const { token, row } = await createToken(database.db, { name: 'bench', role: 'admin' }, { name: 'bench' });
+    const port = await freePort();
+    api = startProcess('src/server.ts', ['--api-only'], {
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: String(port),
+      RATE_LIMIT_PER_TOKEN: '0',
+      RATE_LIMIT_PER_IP: '0',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/healthz`, api);
+    const [line] = (await once(hello.stdout!, 'data')) as [Buffer];
+    const helloUrl = `http://127.0.0.1:${line.toString().trim()}/`;
+    const headers = { authorization: `Bearer ${token}` };
+    const random = () => 1 + Math.floor(Math.random() * n);
+
+    await autocannon({ url: helloUrl, connections: CONNECTIONS, duration: 2 });
+    const helloWorld = await saturateThenHalf({ url: helloUrl });
+    const getOne: autocannon.Options = { url: base, requests: [{ method: 'GET', headers, setupRequest: (req) => ({ ...req, path: `/v1/customers/${customerId(random())}` }) }] };
+    await autocannon({ ...getOne, connections: CONNECTIONS, duration: 2 });
+    const { value: get, peakMiB: getRss } = await peakRss(api.child.pid!, () => saturateThenHalf(getOne));
+    const { value: list, peakMiB: listRss } = await peakRss(api.child.pid!, () =>
+      saturateThenHalf({ url: `${base}/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }),
+    );
+
+    // Each transition moves a customer not yet final to on_hold, or back from it, with its ETag:
+    // pass p over the eligible customers sends version p + 1, so every request is a legal move.
+    const eligible = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i % 7 < 4);
+    let k = 0;
+    const transition: autocannon.Options = {
+      url: base,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req) => {
+            const i = eligible[k % eligible.length]!;
+            const pass = Math.floor(k++ / eligible.length);
+            return {
+              ...req,
+              path: `/v1/customers/${customerId(i)}/transitions`,
+              headers: { ...headers, 'content-type': 'application/json', 'if-match': `"${pass + 1}"` },
+              body: JSON.stringify({ to: pass % 2 === 0 ? 'on_hold' : seededStatus(i) }),
+            };
+          },
+        },
+      ],
+    };
+    const { value: post, peakMiB: postRss } = await peakRss(api.child.pid!, () => saturateThenHalf(transition));
+    const pgbench = await pgbenchTransitions(database.url, n, row.tokenHash);
+
+    const row_ = (measure: string, r: Awaited<ReturnType<typeof saturateThenHalf>>, target: string, extra: Result = {}) => ({
+      benchmark: 'api',
+      measure,
+      value: r.rate,
+      unit: 'requests/s',
+      target,
+      p50ms: r.p50,
+      p99ms: r.p99,
+      halfLoadRate: r.halfRate,
+      halfLoadP99ms: r.halfP99,
+      failed: r.bad,
+      ...extra,
+    });
+    return [
+      row_('hello-world Fastify route (limit)', helloWorld, 'the limit'),
+      row_('GET /v1/customers/{id}', get, '>= 25% of hello-world, p99 < 20 ms at half load', { percentOfLimit: Math.round((100 * get.rate) / helloWorld.rate), apiPeakRssMiB: getRss }),
+      row_('GET /v1/customers?… (filtered page of 50)', list, '', { apiPeakRssMiB: listRss }),
+      { benchmark: 'api', measure: 'pgbench, the SQL of a transition (limit)', value: Math.round(pgbench), unit: 'transactions/s', target: 'the limit' },
+      row_('POST /v1/customers/{id}/transitions', post, '>= 40% of pgbench, p99 < 50 ms at half load', { percentOfLimit: Math.round((100 * post.rate) / pgbench), apiPeakRssMiB: postRss }),
+      { benchmark: 'api', measure: 'API peak RSS under load', value: Math.max(getRss, listRss, postRss), unit: 'MiB', target: '< 250 MB' },
+    ];
+  } finally {
+    hello.kill('SIGTERM');
+    await api?.stop();
+    const redis = new Redis(TEST_REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await database.drop();
+  }
+}
