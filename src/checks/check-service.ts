@@ -131,8 +131,11 @@ export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: 's
         .set({ status: 'closed', closedAt: now, closeReason: reason, updatedAt: now })
         .where(and(eq(tasks.domainId, domainId), eq(tasks.kind, kind), eq(tasks.status, 'open')));
 
-    if (determined) await closeTasks('unable_to_verify', `verified by check ${checkId}`);
-    if (verdict === 'clean') {
+    // Only what this check can have changed (each skipped statement was a round trip per check):
+    // an unable-to-verify task exists only after failures; regression and clean-up tasks close when
+    // the domain turns clean, and one that was clean already closed them at that check.
+    if (determined && domain.consecutiveFailures > 0) await closeTasks('unable_to_verify', `verified by check ${checkId}`);
+    if (verdict === 'clean' && previous !== 'clean') {
       await closeTasks('regression', `clean again (check ${checkId})`);
       await closeCleanupTasksIfClean(tx, customer!.id, now);
     }
@@ -157,7 +160,10 @@ export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: 's
       });
     }
 
-    const customerMovedTo = program.autoProgress ? await autoProgress(tx, customer!.id, now) : null;
+    // The customer can move only when this domain's verdict or MX state moved, or the customer
+    // itself changed (say, a status set by hand) since this domain was last checked.
+    const moved = changed || (determined && domain.latestMxState !== check.mx.state) || !domain.lastCheckedAt || customer!.updatedAt >= domain.lastCheckedAt;
+    const customerMovedTo = program.autoProgress && moved ? await autoProgress(tx, customer!.id, now) : null;
 
     // Keep every check that changed the verdict, and the last KEEP_CHECKS of the rest.
     const recent = tx.select({ id: dnsChecks.id }).from(dnsChecks).where(eq(dnsChecks.domainId, domainId)).orderBy(desc(dnsChecks.checkedAt), desc(dnsChecks.id)).limit(KEEP_CHECKS);

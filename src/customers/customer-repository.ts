@@ -2,6 +2,8 @@ import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-o
 import type { Db } from '../../db/client.ts';
 import { customers, domains, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses } from '../../db/schema/enums.ts';
+import { prepared } from '../../db/prepared.ts';
+import type { Viewer } from '../http/visibility.ts';
 import type { CustomerQuery, CustomerSort } from './customer-schemas.ts';
 
 export type CustomerRow = typeof customers.$inferSelect;
@@ -10,6 +12,33 @@ export type DomainRow = typeof domains.$inferSelect;
 export async function findCustomerById(db: Db, id: string, scope: SQL | undefined, { forUpdate = false } = {}) {
   const query = db.select().from(customers).where(and(eq(customers.id, id), scope));
   return (await (forUpdate ? query.for('update') : query))[0];
+}
+
+/**
+ * A customer by id as a viewer may see it, with its domains: the read path of GET /customers/{id},
+ * prepared once per role's scope (db/prepared.ts). Not for use inside a transaction.
+ */
+export async function readCustomer(db: Db, id: string, viewer: Viewer): Promise<{ row: CustomerRow; domainRows: DomainRow[] } | undefined> {
+  const byId = eq(customers.id, sql.placeholder('id'));
+  const [row] =
+    viewer.role === 'admin'
+      ? await prepared(db, 'customer_by_id', (d) => d.select().from(customers).where(byId).prepare('customer_by_id')).execute({ id })
+      : viewer.role === 'sales'
+        ? await prepared(db, 'customer_by_id_sales', (d) =>
+            d.select().from(customers).where(and(byId, eq(customers.salesOwnerId, sql.placeholder('owner')))).prepare('customer_by_id_sales'),
+          ).execute({ id, owner: viewer.salesOwnerId })
+        : await prepared(db, 'customer_by_id_manager', (d) =>
+            d
+              .select()
+              .from(customers)
+              .where(and(byId, sql`${customers.salesOwnerId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${sql.placeholder('department')})`))
+              .prepare('customer_by_id_manager'),
+          ).execute({ id, department: viewer.department });
+  if (!row) return undefined;
+  const domainRows = await prepared(db, 'domains_of_customer', (d) =>
+    d.select().from(domains).where(eq(domains.customerId, sql.placeholder('customer'))).orderBy(asc(domains.name)).prepare('domains_of_customer'),
+  ).execute({ customer: id });
+  return { row, domainRows };
 }
 
 export const domainsOfCustomers = (db: Db, customerIds: string[]) =>

@@ -17,6 +17,7 @@ import {
   exportCustomersPage,
   findCustomerById,
   listCustomers as selectCustomers,
+  readCustomer,
   type CustomerRow,
   type DomainRow,
 } from './customer-repository.ts';
@@ -54,7 +55,11 @@ async function present(db: Db, row: CustomerRow) {
   return toCustomer(row, await domainsOfCustomers(db, [row.id]));
 }
 
-export const getCustomer = async (db: Db, id: string, viewer: Viewer) => present(db, await loadCustomer(db, id, viewer));
+export async function getCustomer(db: Db, id: string, viewer: Viewer) {
+  const found = await readCustomer(db, id, viewer);
+  if (!found) throw errors.customerNotFound(id);
+  return toCustomer(found.row, found.domainRows);
+}
 
 const Cursor = z.tuple([z.string(), z.uuid()]);
 

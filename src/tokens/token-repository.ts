@@ -1,11 +1,17 @@
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { prepared } from '../../db/prepared.ts';
 import { apiTokens } from '../../db/schema/index.ts';
 
 export type TokenRow = typeof apiTokens.$inferSelect;
 
+/** Every authenticated request runs this: prepared once (see db/prepared.ts). */
 export const findTokenByHash = async (db: Db, tokenHash: string) =>
-  (await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).limit(1))[0];
+  (
+    await prepared(db, 'token_by_hash', (d) =>
+      d.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder('hash'))).limit(1).prepare('token_by_hash'),
+    ).execute({ hash: tokenHash })
+  )[0];
 
 export const findTokenById = async (db: Db, id: string) =>
   (await db.select().from(apiTokens).where(eq(apiTokens.id, id)).limit(1))[0];
