@@ -69,8 +69,9 @@ print(len(names) / (time.perf_counter() - start), results)
 `;
   const run = spawnSync(python, ['-c', script], { input: names.join('\n'), encoding: 'utf8', maxBuffer: 1 << 20 });
   if (run.status !== 0) throw new Error(`pyspf failed: ${run.stderr}`);
-  const [rate, results] = run.stdout.trim().split(' ', 2);
-  return { rate: Number(rate), results: results ?? '' };
+  const out = run.stdout.trim();
+  const space = out.indexOf(' ');
+  return { rate: Number(out.slice(0, space)), results: out.slice(space + 1) };
 }
 
 /**
