@@ -86,7 +86,10 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
 
   it('keeps outbox rows the runtime could not take, and delivers them later', async () => {
     const program = await makeProgram(t.db);
-    await enqueueInOutbox(t.db, 'programs', 'mark-domains-due', { programId: program.id, reason: 'later' }, `kept-${program.id}`, new Date());
+    // Due an hour from now, on the clocks of the two relays below: the app's own relay (real clock)
+    // must not take it first.
+    const inAnHour = new Date(Date.now() + 3_600_000);
+    await enqueueInOutbox(t.db, 'programs', 'mark-domains-due', { programId: program.id, reason: 'later' }, `kept-${program.id}`, inAnHour);
     const broken: JobRuntime = {
       mode: 'bullmq',
       enqueue: async () => {
@@ -97,13 +100,13 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
       ping: async () => {},
       close: async () => {},
     };
-    await new OutboxRelay({ db: t.db, jobs: broken, log, now: () => new Date() }).drain();
+    await new OutboxRelay({ db: t.db, jobs: broken, log, now: () => inAnHour }).drain();
     const [kept] = await t.db.select().from(outbox).where(eq(outbox.jobId, `kept-${program.id}`));
     expect(kept).toMatchObject({ dispatchedAt: null, lastError: 'Redis is down', attempts: 1 });
-    expect(kept!.availableAt.getTime()).toBeGreaterThan(Date.now());
+    expect(kept!.availableAt.getTime()).toBeGreaterThan(inAnHour.getTime());
 
     // Once the retry time has come, a working relay delivers it.
-    const future = () => new Date(Date.now() + 10 * 60_000);
+    const future = () => new Date(inAnHour.getTime() + 10 * 60_000);
     await new OutboxRelay({ db: t.db, jobs: t.jobs, log, now: future }).drain();
     const [delivered] = await t.db.select().from(outbox).where(eq(outbox.jobId, `kept-${program.id}`));
     expect(delivered!.dispatchedAt).not.toBeNull();
