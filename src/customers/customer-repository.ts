@@ -3,7 +3,7 @@ import type { Db } from '../../db/client.ts';
 import { customers, domains, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses } from '../../db/schema/enums.ts';
 import { prepared } from '../../db/prepared.ts';
-import type { Viewer } from '../http/visibility.ts';
+import { customerScope, type Viewer } from '../http/visibility.ts';
 import type { CustomerQuery, CustomerSort } from './customer-schemas.ts';
 
 export type CustomerRow = typeof customers.$inferSelect;
@@ -19,21 +19,14 @@ export async function findCustomerById(db: Db, id: string, scope: SQL | undefine
  * prepared once per role's scope (db/prepared.ts). Not for use inside a transaction.
  */
 export async function readCustomer(db: Db, id: string, viewer: Viewer): Promise<{ row: CustomerRow; domainRows: DomainRow[] } | undefined> {
-  const byId = eq(customers.id, sql.placeholder('id'));
-  const [row] =
-    viewer.role === 'admin'
-      ? await prepared(db, 'customer_by_id', (d) => d.select().from(customers).where(byId).prepare('customer_by_id')).execute({ id })
-      : viewer.role === 'sales'
-        ? await prepared(db, 'customer_by_id_sales', (d) =>
-            d.select().from(customers).where(and(byId, eq(customers.salesOwnerId, sql.placeholder('owner')))).prepare('customer_by_id_sales'),
-          ).execute({ id, owner: viewer.salesOwnerId })
-        : await prepared(db, 'customer_by_id_manager', (d) =>
-            d
-              .select()
-              .from(customers)
-              .where(and(byId, sql`${customers.salesOwnerId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${sql.placeholder('department')})`))
-              .prepare('customer_by_id_manager'),
-          ).execute({ id, department: viewer.department });
+  const name = `customer_by_id_${viewer.role}`;
+  const [row] = await prepared(db, name, (d) =>
+    d
+      .select()
+      .from(customers)
+      .where(and(eq(customers.id, sql.placeholder('id')), customerScope(viewer, undefined, { placeholders: true })))
+      .prepare(name),
+  ).execute({ id, owner: viewer.salesOwnerId, department: viewer.department });
   if (!row) return undefined;
   const domainRows = await prepared(db, 'domains_of_customer', (d) =>
     d.select().from(domains).where(eq(domains.customerId, sql.placeholder('customer'))).orderBy(asc(domains.name)).prepare('domains_of_customer'),

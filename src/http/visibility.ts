@@ -9,12 +9,14 @@ export type Viewer = Pick<Principal, 'role' | 'salesOwnerId' | 'department'>;
  * Row scopes by role: admin sees everything, a manager their department, a sales owner their own.
  * What is outside a viewer's scope does not exist for them (404, never 403), so nothing leaks.
  */
-export function customerScope(viewer: Viewer, alias?: string): SQL | undefined {
+export function customerScope(viewer: Viewer, alias?: string, { placeholders = false } = {}): SQL | undefined {
   if (viewer.role === 'admin') return undefined;
   // Raw report SQL names the customers table by an alias; query-builder code uses the table itself.
   const owner = alias ? sql`${sql.identifier(alias)}.sales_owner_id` : sql`${customers.salesOwnerId}`;
-  if (viewer.role === 'sales') return sql`${owner} = ${viewer.salesOwnerId}`;
-  return sql`${owner} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${viewer.department})`;
+  // A prepared query (db/prepared.ts) takes the viewer's values later, as `owner` and `department`.
+  if (viewer.role === 'sales') return sql`${owner} = ${placeholders ? sql.placeholder('owner') : viewer.salesOwnerId}`;
+  const department = placeholders ? sql.placeholder('department') : viewer.department;
+  return sql`${owner} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${department})`;
 }
 
 export function salesOwnerScope(viewer: Viewer): SQL | undefined {
