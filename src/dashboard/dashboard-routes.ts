@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { cookieOf, SESSION_COOKIE } from '../http/cookies.ts';
 import { listPrograms } from '../programs/program-service.ts';
 import type { Principal } from '../plugins/auth.ts';
 import { readiness } from '../reports/readiness-service.ts';
@@ -9,15 +10,9 @@ import { blastRadius, requireProgram } from '../reports/report-service.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
 import { programPage, programsPage, signInPage, type Lang } from './dashboard-views.ts';
 
-const COOKIE = 'mdt_session';
 const CSRF_COOKIE = 'mdt_csrf';
 const SESSION_SECONDS = 8 * 3600;
 
-const cookieOf = (request: FastifyRequest, name: string) =>
-  (request.headers.cookie ?? '')
-    .split(';')
-    .map((c) => c.trim().split('='))
-    .find(([k]) => k === name)?.[1];
 
 function langOf(request: FastifyRequest): Lang {
   const asked = (request.query as { lang?: string } | undefined)?.lang;
@@ -69,7 +64,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   async function principal(request: FastifyRequest): Promise<Principal | null> {
-    const token = cookieOf(request, COOKIE);
+    const token = cookieOf(request, SESSION_COOKIE);
     if (!token) return null;
     const result = await authenticateToken(app.db, decodeURIComponent(token), app.now());
     if (!result.ok) return null;
@@ -90,7 +85,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
       const result = await authenticateToken(app.db, token, app.now());
       if (!result.ok) return html(reply, signInPage(lang, csrfToken(request, reply), lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
       const secure = request.protocol === 'https' ? '; Secure' : '';
-      reply.header('set-cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`);
+      reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`);
       return reply.code(303).header('location', `/dashboard?lang=${lang}`).send();
     },
   });
@@ -99,7 +94,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { hide: true },
     handler: async (request, reply) => {
       if (!postAllowed(request)) return html(reply, signInPage(langOf(request), csrfToken(request, reply), 'Cross-site request refused.'), 403);
-      reply.header('set-cookie', `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0`);
+      reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0`);
       return toSignIn(reply, langOf(request));
     },
   });

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { AppError } from '../errors.ts';
+import { cookieOf, SESSION_COOKIE } from '../http/cookies.ts';
 
 const WINDOW_MS = 60_000;
 
@@ -79,8 +80,7 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       const checks: [string, number][] = [];
       if (options.perIp > 0) checks.push([`ip:${request.ip}`, options.perIp]);
       const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-      const cookieToken = /(?:^|;\s*)mdt_session=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
-      const token = bearer ?? cookieToken;
+      const token = bearer ?? cookieOf(request, SESSION_COOKIE);
       if (options.perToken > 0 && token) checks.push([`token:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`, options.perToken]);
       let remaining = Infinity;
       let limit = 0;
