@@ -235,6 +235,15 @@ describe('DNS faults never yield clean', () => {
     expect(c.verdict).toBe('unknown');
     expect(c.mx.state).toBe('error');
   });
+
+  it('a budget spent while a question waits ends that question as a timeout of the budget', async () => {
+    // The server never answers slow.example.jp's TXT; the resolver would wait 5 s, the budget 200 ms.
+    const c = await checkDomain('slow.example.jp', ids, createResolver({ servers: [server.address], timeoutMs: 5000, tries: 1 }), { budgetMs: 200 });
+    expect(c.verdict).toBe('unknown');
+    expect(c.spf.errors.map((e) => e.message)).toEqual(['TXT lookup of slow.example.jp failed (timeout)']);
+    // Behaviour, not speed: the budget, not the resolver's 5 s, ended the wait.
+    expect(c.durationMs).toBeLessThan(5000);
+  });
 });
 
 /** RFC 9989 policy discovery; the B.4 cases are the appendix's own examples, names and all. */

@@ -195,6 +195,14 @@ export async function checkDomain(domainName: string, ids: Identifiers, sweepDns
   const started = Date.now();
   const domain = normalizeName(domainName);
   const dns = withDeadline(sweepDns, started + (options.budgetMs ?? 20_000));
+  try {
+    return await checkWithin(domain, ids, dns, started, options);
+  } finally {
+    dns.close();
+  }
+}
+
+async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, started: number, options: CheckOptions): Promise<DomainCheck> {
   const [mx, analysis] = await Promise.all([
     classifyMx(domain, dns, ids.legacyMxSuffixes, ids.successorMxSuffixes),
     analyzeSpf(domain, dns, ids.legacySpfIncludes),

@@ -129,23 +129,27 @@ export function createCachedLookup(inner: DnsLookup, options: { maxEntries?: num
   };
 }
 
-/** Every question after `deadline` (ms since epoch) fails as a timeout: the overall budget of one check. */
-export function withDeadline(inner: DnsLookup, deadline: number): DnsLookup {
+const budgetSpent = { status: 'error', error: 'timeout', message: 'the time budget of this check is spent' } as const;
+
+/**
+ * Every question after `deadline` (ms since epoch) fails as a timeout: the overall budget of one
+ * check. One timer serves every question (most are answered from the sweep's cache); `close()`
+ * clears it once the check is done.
+ */
+export function withDeadline(inner: DnsLookup, deadline: number): DnsLookup & { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let spent: Promise<DnsOutcome<never>> | undefined;
+  const whenSpent = () =>
+    (spent ??= new Promise((resolve) => {
+      timer = setTimeout(() => resolve(budgetSpent), Math.max(0, deadline - Date.now()));
+    }));
   return {
     description: inner.description,
-    async query(type, name) {
-      const left = deadline - Date.now();
-      if (left <= 0) return { status: 'error', error: 'timeout', message: 'the time budget of this check is spent' };
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<DnsOutcome<never>>((resolve) => {
-        timer = setTimeout(() => resolve({ status: 'error', error: 'timeout', message: 'the time budget of this check is spent' }), left);
-      });
-      try {
-        return await Promise.race([inner.query(type, name), late]);
-      } finally {
-        clearTimeout(timer);
-      }
+    query(type, name) {
+      if (deadline <= Date.now()) return Promise.resolve(budgetSpent);
+      return Promise.race([inner.query(type, name), whenSpent()]);
     },
+    close: () => clearTimeout(timer),
   };
 }
 
