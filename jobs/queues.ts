@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { Processor } from './context.ts';
 import { CheckDomain, checkDomainJob } from './processors/check-domain.ts';
+import { CheckDomains, checkDomainsJob } from './processors/check-domains.ts';
 import { CreateDigests, createDigestsJob } from './processors/create-digests.ts';
 import { CreateReminders, createRemindersJob } from './processors/create-reminders.ts';
 import { DeliverNotifications, deliverNotificationsJob } from './processors/deliver-notifications.ts';
@@ -35,6 +36,7 @@ export const queues = {
     jobs: {
       'sweep-domains': job(SweepDomains, sweepDomains),
       'check-domain': job(CheckDomain, checkDomainJob),
+      'check-domains': job(CheckDomains, checkDomainsJob),
     },
   },
   tasks: {

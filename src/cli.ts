@@ -10,7 +10,7 @@ import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { createJobDns, webhookOf } from '../jobs/context.ts';
 import { createDigests, deliverNotifications } from './notifications/notification-service.ts';
-import { claimDueDomains, probeDomain } from './checks/check-service.ts';
+import { claimDueDomains, probeDomains } from './checks/check-service.ts';
 import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
 import { formatCheck } from './dns/check-report.ts';
@@ -255,7 +255,7 @@ const commands: Record<string, Command> = {
         return;
       }
       const limit = Number(values.limit ?? 100_000);
-      const concurrency = Number(values.concurrency ?? 16);
+      const concurrency = Number(values.concurrency ?? 4);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be 1 to 256');
       const c = config();
@@ -263,13 +263,20 @@ const commands: Record<string, Command> = {
         const deps = { db, dns: createJobDns(c), now: () => now, log: pino({ level: 'warn' }, pino.destination(2)) };
         const claimed = await claimDueDomains(db, now, limit, values.program as string | undefined);
         const counts: Record<string, number> = {};
+        // Batches of 50, as the sweep job makes them; --concurrency batches at once.
+        const batches: string[][] = [];
+        for (let i = 0; i < claimed.length; i += 50) batches.push(claimed.slice(i, i + 50).map((d) => d.id));
         let next = 0;
         await Promise.all(
-          Array.from({ length: Math.min(concurrency, claimed.length) }, async () => {
-            while (next < claimed.length) {
-              const result = await probeDomain(deps, claimed[next++]!.id, 'cli');
-              const key = result ? `${result.outcome === 'error' ? 'unverified' : result.verdict}` : 'gone';
-              counts[key] = (counts[key] ?? 0) + 1;
+          Array.from({ length: Math.min(concurrency, batches.length) }, async () => {
+            while (next < batches.length) {
+              const batch = batches[next++]!;
+              const results = await probeDomains(deps, batch, 'cli');
+              for (const id of batch) {
+                const result = results.get(id);
+                const key = result ? `${result.outcome === 'error' ? 'unverified' : result.verdict}` : 'gone';
+                counts[key] = (counts[key] ?? 0) + 1;
+              }
             }
           }),
         );

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, customers, dnsChecks, domains, statusEvents, tasks } from '../db/schema/index.ts';
 import { createBullRuntime, startBullWorkers } from '../jobs/bullmq.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { sweepDomains } from '../jobs/processors/sweep-domains.ts';
-import { KEEP_CHECKS, probeDomain, type ProbeDeps } from '../src/checks/check-service.ts';
+import { KEEP_CHECKS, probeDomain, probeDomains, type ProbeDeps } from '../src/checks/check-service.ts';
 import { createResolver, type DnsLookup } from '../src/dns/resolver.ts';
 import { apiClient } from './helpers/api.ts';
 import { buildTestApp, eventually, testLogger, type TestApp } from './helpers/build-test-app.ts';
@@ -205,6 +205,62 @@ describe('auto-progress', () => {
   });
 });
 
+describe('a batch of checks', () => {
+  it('records each domain as a check of its own would, in one transaction, and moves a customer once', async () => {
+    // One customer with two domains that turn clean together, a failing domain with a verdict to
+    // keep, a completed customer's unclean domain, and a domain deleted before the batch runs.
+    const { customer, domain: first, name } = await domainIn('clean', 'migrated');
+    const second = await makeDomain(t.db, customer, { name: `b-${name}`, displayName: `b-${name}`, nextCheckAt: new Date(0) });
+    put(`b-${name}`, 'clean');
+    const failing = await domainIn('spfOnly');
+    await probeDomain(deps(), failing.domain.id, 'sweep');
+    put(failing.name, 'servfail');
+    const regressing = await domainIn('spfOnly', 'completed');
+    await probeDomain(deps(), regressing.domain.id, 'sweep');
+    const gone = await domainIn('legacy');
+    await t.db.delete(domains).where(eq(domains.id, gone.domain.id));
+    const auditBefore = await t.db.$count(auditLog, eq(auditLog.action, 'domain.verdict_changed'));
+
+    const ids = [first.id, second.id, failing.domain.id, regressing.domain.id, gone.domain.id];
+    const summaries = await probeDomains(deps(), ids, 'sweep');
+
+    expect([...summaries.keys()].sort()).toEqual(ids.slice(0, 4).sort());
+    expect(summaries.get(first.id)).toMatchObject({ verdict: 'clean', verdictChanged: true, customerMovedTo: 'completed' });
+    expect(summaries.get(second.id)).toMatchObject({ verdict: 'clean', verdictChanged: true, customerMovedTo: 'completed' });
+    expect(summaries.get(failing.domain.id)).toMatchObject({ outcome: 'error', verdict: 'unknown', verdictChanged: false });
+    expect(summaries.get(regressing.domain.id)).toMatchObject({ verdict: 'needs_spf_cleanup', verdictChanged: false, tasksCreated: ['regression'] });
+    const checkIds = [...summaries.values()].map((s) => s.checkId);
+    expect(new Set(checkIds).size).toBe(4);
+    for (const [id, s] of summaries) {
+      const [row] = await t.db.select().from(dnsChecks).where(eq(dnsChecks.id, s.checkId));
+      expect(row!.domainId).toBe(id);
+    }
+    expect(await domainRow(first.id)).toMatchObject({ latestVerdict: 'clean', latestMxState: 'successor', lastCheckedAt: clock, consecutiveFailures: 0 });
+    expect(await domainRow(failing.domain.id)).toMatchObject({ latestVerdict: 'needs_spf_cleanup', consecutiveFailures: 1, lastCheckedAt: clock });
+    expect((await domainRow(failing.domain.id)).nextCheckAt.getTime() - clock.getTime()).toBe(5 * 60_000);
+    const events = await t.db.select().from(statusEvents).where(eq(statusEvents.customerId, customer.id));
+    expect(events.map((e) => [e.fromStatus, e.toStatus])).toEqual([['migrated', 'completed']]);
+    expect(events[0]!.note).toMatch(new RegExp(`checks (${summaries.get(first.id)!.checkId}|${summaries.get(second.id)!.checkId}), \\d+`));
+    expect(await t.db.$count(auditLog, eq(auditLog.action, 'domain.verdict_changed'))).toBe(auditBefore + 2);
+  });
+
+  it('writes nothing when a statement of the batch fails', async () => {
+    const a = await domainIn('legacy');
+    const b = await domainIn('legacy');
+    // A check constraint on one domain's row makes the batch's UPDATE fail for both.
+    await t.db.execute(sql.raw(`ALTER TABLE domains ADD CONSTRAINT batch_test_guard CHECK (id <> '${b.domain.id}' OR latest_verdict IS NULL)`));
+    try {
+      await expect(probeDomains(deps(), [a.domain.id, b.domain.id], 'sweep')).rejects.toThrow();
+    } finally {
+      await t.db.execute(sql`ALTER TABLE domains DROP CONSTRAINT batch_test_guard`);
+    }
+    for (const { domain } of [a, b]) {
+      expect(await t.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(0);
+      expect((await domainRow(domain.id)).latestVerdict).toBeNull();
+    }
+  });
+});
+
 describe('evidence retention', () => {
   it('keeps every check that changed the verdict and the last 30 others', async () => {
     const { domain, name } = await domainIn('legacy');
@@ -226,7 +282,7 @@ describe('sweeps', () => {
     const runtime = new InlineJobRuntime({ db: t.db, now: () => clock, log, dns }, { concurrency: 4, schedules: [] });
     const jobDeps = { db: t.db, now: () => clock, log, dns, enqueue: runtime.enqueue.bind(runtime) };
     const ctx = { jobId: 'x', attemptsMade: 0, deps: jobDeps };
-    const [a, b] = await Promise.all([sweepDomains({ limit: 100, programId: p.id }, ctx), sweepDomains({ limit: 100, programId: p.id }, ctx)]);
+    const [a, b] = await Promise.all([sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx), sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx)]);
     expect((a as { enqueued: number }).enqueued + (b as { enqueued: number }).enqueued).toBe(12);
     await runtime.close();
     for (const { domain } of made) expect(await t.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(1);
@@ -240,8 +296,8 @@ describe('sweeps', () => {
     const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, schedules: [] }, { db: t.db, now: () => clock, log, dns }, bull);
     try {
       await Promise.all([
-        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-a-${p.id}`),
-        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-b-${p.id}`),
+        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-a-${p.id}`),
+        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-b-${p.id}`),
       ]);
       await eventually(async () => (await Promise.all(made.map(({ domain }) => domainRow(domain.id)))).every((r) => r.latestVerdict !== null), 15_000, 'every domain checked');
       await new Promise((r) => setTimeout(r, 500));

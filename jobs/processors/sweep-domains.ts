@@ -6,20 +6,24 @@ export const SweepDomains = z.object({
   /** Most domains claimed by one pass; the next pass (a minute later) takes the rest. */
   limit: z.number().int().min(1).max(100_000).default(5000),
   programId: z.uuid().optional(),
+  /** Domains per check job: each job checks its batch concurrently and writes it in one transaction. */
+  batchSize: z.number().int().min(1).max(500).default(50),
 });
 
 /**
- * Every minute: claims the domains whose next check is due and enqueues one check each, with a job id
- * made of the domain and the claim time, so overlapping sweeps never probe a domain twice.
+ * Every minute: claims the domains whose next check is due and enqueues them in batches, each job id
+ * made of its first domain and the claim time: claims never overlap, so no domain is probed twice.
  */
-export const sweepDomains: Processor<z.infer<typeof SweepDomains>> = async ({ limit, programId }, { deps }) => {
+export const sweepDomains: Processor<z.infer<typeof SweepDomains>> = async ({ limit, programId, batchSize }, { deps }) => {
   const now = deps.now();
   const claimed = await claimDueDomains(deps.db, now, limit, programId);
-  for (let i = 0; i < claimed.length; i += 200) {
+  const batches: string[][] = [];
+  for (let i = 0; i < claimed.length; i += batchSize) batches.push(claimed.slice(i, i + batchSize).map((d) => d.id));
+  for (let i = 0; i < batches.length; i += 50) {
     await Promise.all(
-      claimed.slice(i, i + 200).map((d) => deps.enqueue('checks', 'check-domain', { domainId: d.id, trigger: 'sweep' }, `check-${d.id}-${now.getTime()}`)),
+      batches.slice(i, i + 50).map((ids) => deps.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep' }, `checks-${ids[0]}-${now.getTime()}`)),
     );
   }
-  deps.log.info({ claimed: claimed.length }, 'dns sweep enqueued due domains');
-  return { enqueued: claimed.length };
+  deps.log.info({ claimed: claimed.length, jobs: batches.length }, 'dns sweep enqueued due domains');
+  return { enqueued: claimed.length, jobs: batches.length };
 };

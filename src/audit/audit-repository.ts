@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { auditLog } from '../../db/schema/index.ts';
 
@@ -30,4 +31,19 @@ export async function appendAudit(db: Db, actor: Actor, entry: AuditEntry, at: D
     before: entry.before ?? null,
     after: entry.after ?? null,
   });
+}
+
+/** Append many audit rows with one statement per 5,000 (bulk imports, DNS sweeps); inside the transaction that makes the change. */
+export async function appendAudits(db: Db, actor: Actor, entries: AuditEntry[], at: Date) {
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  const col = (values: unknown[]) => sql.param(values);
+  for (let i = 0; i < entries.length; i += 5000) {
+    const b = entries.slice(i, i + 5000);
+    await db.execute(sql`
+      INSERT INTO audit_log (at, actor, actor_token_id, request_id, action, entity_type, entity_id, before, after)
+      SELECT ${at}, ${actor.name}, ${actor.tokenId ?? null}::uuid, ${actor.requestId ?? null}, a.action, a.entity_type, a.entity_id, a.before::jsonb, a.after::jsonb
+      FROM unnest(${col(b.map((r) => r.action))}::text[], ${col(b.map((r) => r.entityType))}::text[], ${col(b.map((r) => r.entityId))}::text[],
+                  ${col(b.map((r) => json(r.before)))}::text[], ${col(b.map((r) => json(r.after)))}::text[])
+        AS a(action, entity_type, entity_id, before, after)`);
+  }
 }

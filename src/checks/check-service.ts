@@ -1,18 +1,22 @@
-import { and, desc, eq, inArray, lt, notInArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { customers, dnsChecks, domains, programs, statusEvents, tasks } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
-import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { appendAudit, appendAudits, type Actor } from '../audit/audit-repository.ts';
 import { checkDomain, type DomainCheck } from '../dns/check-domain.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
-import { closeCleanupTasksIfClean, closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
+import { closeCleanupTasksIfClean, closeDomainTasks, closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
 import { CONFIRM_MS, nextCheckAt } from './check-cadence.ts';
 
 export const SYSTEM_DNS: Actor = { name: 'system:dns' };
 /** dns_checks kept per domain besides those that changed the verdict. */
 export const KEEP_CHECKS = 30;
 const UNABLE_AFTER_FAILURES = 3;
+/** DNS checks of one batch in flight at once. */
+const DNS_CONCURRENCY_PER_BATCH = 16;
+/** Statuses auto-progress can move a customer from. */
+const BEFORE_MIGRATED: CustomerStatus[] = ['contacted', 'planned', 'migrating'];
 
 export interface ProbeDeps {
   db: Db;
@@ -30,147 +34,254 @@ export interface ProbeSummary {
   customerMovedTo: CustomerStatus | null;
 }
 
+type Trigger = 'sweep' | 'on_demand' | 'cli';
+type Program = typeof programs.$inferSelect;
+
+/** Checks one domain and records the evidence (see probeDomains). Null for a domain that no longer exists. */
+export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: Trigger): Promise<ProbeSummary | null> {
+  return (await probeDomains(deps, [domainId], trigger)).get(domainId) ?? null;
+}
+
 /**
- * Checks one domain and records the evidence. A DNS failure never overwrites a determined verdict:
- * the attempt is stored, the verdict stays, the failure counter grows. Returns null for a domain that
- * no longer exists.
+ * Checks a batch of domains (concurrently) and records the evidence in one transaction, with one
+ * statement per kind of write for the whole batch. A DNS failure never overwrites a determined
+ * verdict: the attempt is stored, the verdict stays, the failure counter grows. Domains that no
+ * longer exist are left out of the result.
  */
-export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: 'sweep' | 'on_demand' | 'cli'): Promise<ProbeSummary | null> {
+export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger: Trigger): Promise<Map<string, ProbeSummary>> {
   const { db } = deps;
-  const [row] = await db
-    .select({ domain: domains, program: programs })
+  const targets = await db
+    .select({ id: domains.id, name: domains.name, program: programs })
     .from(domains)
     .innerJoin(programs, eq(programs.id, domains.programId))
-    .where(eq(domains.id, domainId));
-  if (!row) return null;
-  const { program } = row;
-  const check = await checkDomain(
-    row.domain.name,
-    {
-      legacySpfIncludes: program.legacySpfIncludes,
-      legacyMxSuffixes: program.legacyMxHostSuffixes,
-      successorSpfIncludes: program.successorSpfIncludes,
-      successorMxSuffixes: program.successorMxHostSuffixes,
-    },
-    deps.dns,
-    { now: deps.now },
-  );
+    .where(sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`);
+  if (targets.length === 0) return new Map();
+  const checks = new Map<string, DomainCheck>();
+  await forEachConcurrently(targets, DNS_CONCURRENCY_PER_BATCH, async ({ id, name, program }) => {
+    const check = await checkDomain(
+      name,
+      {
+        legacySpfIncludes: program.legacySpfIncludes,
+        legacyMxSuffixes: program.legacyMxHostSuffixes,
+        successorSpfIncludes: program.successorSpfIncludes,
+        successorMxSuffixes: program.successorMxHostSuffixes,
+      },
+      deps.dns,
+      { now: deps.now },
+    );
+    checks.set(id, check);
+  });
+  const programOf = new Map(targets.map((t) => [t.id, t.program]));
   const now = deps.now();
-  return db.transaction(async (tx) => {
-    const [domain] = await tx.select().from(domains).where(eq(domains.id, domainId)).for('update');
-    if (!domain) return null;
-    const [customer] = await tx.select().from(customers).where(eq(customers.id, domain.customerId)).for('update');
+  return db.transaction((tx) => recordChecks(tx, { checks, programOf, now, trigger, resolver: deps.dns.description || 'system' }));
+}
+
+interface Recording {
+  checks: Map<string, DomainCheck>;
+  programOf: Map<string, Program>;
+  now: Date;
+  trigger: Trigger;
+  resolver: string;
+}
+
+/** What one check does to its domain, decided before anything is written. */
+interface Outcome {
+  domain: typeof domains.$inferSelect;
+  customer: typeof customers.$inferSelect;
+  program: Program;
+  check: DomainCheck;
+  determined: boolean;
+  previous: string | null;
+  changed: boolean;
+  failures: number;
+  verdict: string;
+  unclean: boolean;
+  next: Date;
+  checkId: number;
+  tasksCreated: string[];
+}
+
+async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver }: Recording): Promise<Map<string, ProbeSummary>> {
+  const ids = sql.param([...checks.keys()]);
+  // Domains, then their customers, each in id order: batches hold disjoint domains, so they wait for
+  // each other's customers in the same order and never deadlock.
+  const domainRows = await tx.select().from(domains).where(sql`${domains.id} = ANY(${ids}::uuid[])`).orderBy(domains.id).for('update');
+  const customerIds = sql.param([...new Set(domainRows.map((d) => d.customerId))]);
+  const customerRows = await tx.select().from(customers).where(sql`${customers.id} = ANY(${customerIds}::uuid[])`).orderBy(customers.id).for('update');
+  const customerOf = new Map(customerRows.map((c) => [c.id, c]));
+
+  const outcomes: Outcome[] = domainRows.map((domain) => {
+    const check = checks.get(domain.id)!;
+    const customer = customerOf.get(domain.customerId)!;
+    const program = programOf.get(domain.id)!;
     const determined = check.verdict !== 'unknown';
     const previous = domain.latestVerdict;
     const changed = determined && previous !== check.verdict;
-    const [inserted] = await tx
-      .insert(dnsChecks)
-      .values({
-        domainId,
-        checkedAt: now,
-        outcome: determined ? 'determined' : 'error',
-        verdict: determined ? check.verdict : null,
-        mxState: check.mx.state,
-        spfState: check.spf.state,
-        result: check,
-        durationMs: check.durationMs,
-        resolver: deps.dns.description || 'system',
-        verdictChanged: changed,
-        trigger,
-      })
-      .returning({ id: dnsChecks.id });
-    const checkId = inserted!.id;
     const failures = determined ? 0 : domain.consecutiveFailures + 1;
     const verdict = determined ? check.verdict : (previous ?? 'unknown');
     const unclean = verdict !== 'clean' && verdict !== 'unknown';
-    const turnedUnclean = changed && previous === 'clean' && unclean;
-    let next = nextCheckAt(now, { verdict, failed: !determined, consecutiveFailures: failures, customerStatus: customer!.status }, program);
+    let next = nextCheckAt(now, { verdict, failed: !determined, consecutiveFailures: failures, customerStatus: customer.status }, program);
     // A completed customer's domain that turned unclean is confirmed shortly before anyone is told.
-    if (turnedUnclean && customer!.status === 'completed') next = new Date(now.getTime() + CONFIRM_MS);
-    await tx
-      .update(domains)
-      .set({
-        latestVerdict: verdict,
-        lastCheckedAt: now,
-        ...(determined
-          ? {
-              lastDeterminedAt: now,
-              latestMxState: check.mx.state,
-              breaksAtDeletion: check.spf.resultIfLegacyDeleted === 'permerror' && check.spf.legacyReferences.some((r) => r.live),
-              dmarcPolicy: check.dmarc.policy,
-            }
-          : {}),
-        consecutiveFailures: failures,
-        nextCheckAt: next,
-        updatedAt: now,
-      })
-      .where(eq(domains.id, domainId));
-
-    if (changed) {
-      await appendAudit(tx, SYSTEM_DNS, {
-        action: 'domain.verdict_changed',
-        entityType: 'domain',
-        entityId: domainId,
-        before: { verdict: previous, customerId: domain.customerId },
-        after: { verdict: check.verdict, checkId, customerId: domain.customerId },
-      }, now);
-    }
-
-    const tasksCreated: string[] = [];
-    const openTask = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object) => {
-      const created = await tx
-        .insert(tasks)
-        .values({ programId: program.id, customerId: customer!.id, domainId, assigneeId: customer!.salesOwnerId, kind, milestone: kind, dedupeKey, title, details, dueAt: now, createdAt: now, updatedAt: now })
-        .onConflictDoNothing({ target: tasks.dedupeKey })
-        .returning({ id: tasks.id });
-      if (created.length > 0) tasksCreated.push(kind);
-    };
-    const closeTasks = (kind: 'regression' | 'unable_to_verify', reason: string) =>
-      tx
-        .update(tasks)
-        .set({ status: 'closed', closedAt: now, closeReason: reason, updatedAt: now })
-        .where(and(eq(tasks.domainId, domainId), eq(tasks.kind, kind), eq(tasks.status, 'open')));
-
-    // Only what this check can have changed (each skipped statement was a round trip per check):
-    // an unable-to-verify task exists only after failures; regression and clean-up tasks close when
-    // the domain turns clean, and one that was clean already closed them at that check.
-    if (determined && domain.consecutiveFailures > 0) await closeTasks('unable_to_verify', `verified by check ${checkId}`);
-    if (verdict === 'clean' && previous !== 'clean') {
-      await closeTasks('regression', `clean again (check ${checkId})`);
-      await closeCleanupTasksIfClean(tx, customer!.id, now);
-    }
-    // Regression: confirmed unclean on two determined checks in a row; flapping creates nothing.
-    if (customer!.status === 'completed' && determined && unclean && previous !== null && previous !== 'clean' && previous !== 'unknown') {
-      const [start] = await tx
-        .select({ id: dnsChecks.id })
-        .from(dnsChecks)
-        .where(and(eq(dnsChecks.domainId, domainId), eq(dnsChecks.verdictChanged, true), lt(dnsChecks.id, checkId)))
-        .orderBy(desc(dnsChecks.id))
-        .limit(1);
-      await openTask('regression', `regression:${domainId}:${start?.id ?? checkId}`, `${domain.displayName} is no longer clean (${check.verdict})`, {
-        verdict: check.verdict,
-        checkId,
-        instructions: check.instructions,
-      });
-    }
-    if (!determined && failures === UNABLE_AFTER_FAILURES) {
-      await openTask('unable_to_verify', `unable_to_verify:${domainId}:${domain.lastDeterminedAt?.toISOString() ?? 'never'}`, `${domain.displayName} could not be verified ${failures} times in a row`, {
-        checkId,
-        errors: check.spf.errors.filter((e) => e.kind === 'dns').map((e) => e.message).concat(check.mx.error ?? []),
-      });
-    }
-
-    // The customer can move only when this domain's verdict or MX state moved, or the customer
-    // itself changed (say, a status set by hand) since this domain was last checked.
-    const moved = changed || (determined && domain.latestMxState !== check.mx.state) || !domain.lastCheckedAt || customer!.updatedAt >= domain.lastCheckedAt;
-    const customerMovedTo = program.autoProgress && moved ? await autoProgress(tx, customer!.id, now) : null;
-
-    // Keep every check that changed the verdict, and the last KEEP_CHECKS of the rest.
-    const recent = tx.select({ id: dnsChecks.id }).from(dnsChecks).where(eq(dnsChecks.domainId, domainId)).orderBy(desc(dnsChecks.checkedAt), desc(dnsChecks.id)).limit(KEEP_CHECKS);
-    await tx.delete(dnsChecks).where(and(eq(dnsChecks.domainId, domainId), eq(dnsChecks.verdictChanged, false), notInArray(dnsChecks.id, recent)));
-
-    return { checkId, outcome: determined ? 'determined' : 'error', verdict: check.verdict, verdictChanged: changed, tasksCreated, customerMovedTo } satisfies ProbeSummary;
+    if (changed && previous === 'clean' && unclean && customer.status === 'completed') next = new Date(now.getTime() + CONFIRM_MS);
+    return { domain, customer, program, check, determined, previous, changed, failures, verdict, unclean, next, checkId: 0, tasksCreated: [] };
   });
+
+  const inserted = rowsOf<{ id: string | number; domain_id: string }>(
+    await tx.execute(sql`
+      INSERT INTO dns_checks (domain_id, checked_at, outcome, verdict, mx_state, spf_state, result, duration_ms, resolver, verdict_changed, trigger)
+      SELECT r.domain_id, ${now}, r.outcome, r.verdict, r.mx_state, r.spf_state, r.result, r.duration_ms, ${resolver}, r.verdict_changed, ${trigger}
+      FROM jsonb_to_recordset(${JSON.stringify(
+        outcomes.map((o) => ({
+          domain_id: o.domain.id,
+          outcome: o.determined ? 'determined' : 'error',
+          verdict: o.determined ? o.check.verdict : null,
+          mx_state: o.check.mx.state,
+          spf_state: o.check.spf.state,
+          result: o.check,
+          duration_ms: o.check.durationMs,
+          verdict_changed: o.changed,
+        })),
+      )}::jsonb) AS r(domain_id uuid, outcome text, verdict text, mx_state text, spf_state text, result jsonb, duration_ms int, verdict_changed boolean)
+      RETURNING id, domain_id`),
+  );
+  const checkIdOf = new Map(inserted.map((r) => [r.domain_id, Number(r.id)]));
+  for (const o of outcomes) o.checkId = checkIdOf.get(o.domain.id)!;
+
+  await tx.execute(sql`
+    UPDATE domains d SET
+      latest_verdict = u.verdict, last_checked_at = ${now}, consecutive_failures = u.failures, next_check_at = u.next, updated_at = ${now},
+      last_determined_at = CASE WHEN u.determined THEN ${now} ELSE d.last_determined_at END,
+      latest_mx_state = CASE WHEN u.determined THEN u.mx_state ELSE d.latest_mx_state END,
+      breaks_at_deletion = CASE WHEN u.determined THEN u.breaks ELSE d.breaks_at_deletion END,
+      dmarc_policy = CASE WHEN u.determined THEN u.dmarc ELSE d.dmarc_policy END
+    FROM jsonb_to_recordset(${JSON.stringify(
+      outcomes.map((o) => ({
+        id: o.domain.id,
+        verdict: o.verdict,
+        failures: o.failures,
+        next: o.next,
+        determined: o.determined,
+        mx_state: o.check.mx.state,
+        breaks: o.check.spf.resultIfLegacyDeleted === 'permerror' && o.check.spf.legacyReferences.some((r) => r.live),
+        dmarc: o.check.dmarc.policy,
+      })),
+    )}::jsonb) AS u(id uuid, verdict text, failures int, next timestamptz, determined boolean, mx_state text, breaks boolean, dmarc text)
+    WHERE d.id = u.id`);
+
+  const changedOnes = outcomes.filter((o) => o.changed);
+  await appendAudits(
+    tx,
+    SYSTEM_DNS,
+    changedOnes.map((o) => ({
+      action: 'domain.verdict_changed',
+      entityType: 'domain',
+      entityId: o.domain.id,
+      before: { verdict: o.previous, customerId: o.domain.customerId },
+      after: { verdict: o.check.verdict, checkId: o.checkId, customerId: o.domain.customerId },
+    })),
+    now,
+  );
+
+  // Only what a check can have changed: an unable-to-verify task exists only after failures;
+  // regression and clean-up tasks close when the domain turns clean (one that was clean already
+  // closed them at that check).
+  await closeDomainTasks(tx, 'unable_to_verify', outcomes.filter((o) => o.determined && o.domain.consecutiveFailures > 0).map((o) => ({ domainId: o.domain.id, reason: `verified by check ${o.checkId}` })), now);
+  const turnedClean = outcomes.filter((o) => o.verdict === 'clean' && o.previous !== 'clean');
+  await closeDomainTasks(tx, 'regression', turnedClean.map((o) => ({ domainId: o.domain.id, reason: `clean again (check ${o.checkId})` })), now);
+  await closeCleanupTasksIfClean(tx, [...new Set(turnedClean.map((o) => o.customer.id))], now);
+
+  for (const o of outcomes) await openTasks(tx, o, now);
+
+  const movedTo = await progressCustomers(tx, outcomes, now);
+  await pruneChecks(tx, ids);
+
+  return new Map(
+    outcomes.map((o) => [
+      o.domain.id,
+      {
+        checkId: o.checkId,
+        outcome: o.determined ? 'determined' : 'error',
+        verdict: o.check.verdict,
+        verdictChanged: o.changed,
+        tasksCreated: o.tasksCreated,
+        customerMovedTo: movedTo.get(o.customer.id) ?? null,
+      },
+    ]),
+  );
+}
+
+/** The rare tasks a check opens: a confirmed regression of a completed customer, or too many failures in a row. */
+async function openTasks(tx: Db, o: Outcome, now: Date) {
+  const { domain, customer, check } = o;
+  const open = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object) => {
+    const created = await tx
+      .insert(tasks)
+      .values({ programId: o.program.id, customerId: customer.id, domainId: domain.id, assigneeId: customer.salesOwnerId, kind, milestone: kind, dedupeKey, title, details, dueAt: now, createdAt: now, updatedAt: now })
+      .onConflictDoNothing({ target: tasks.dedupeKey })
+      .returning({ id: tasks.id });
+    if (created.length > 0) o.tasksCreated.push(kind);
+  };
+  // Regression: confirmed unclean on two determined checks in a row; flapping creates nothing.
+  if (customer.status === 'completed' && o.determined && o.unclean && o.previous !== null && o.previous !== 'clean' && o.previous !== 'unknown') {
+    const [start] = await tx
+      .select({ id: dnsChecks.id })
+      .from(dnsChecks)
+      .where(and(eq(dnsChecks.domainId, domain.id), eq(dnsChecks.verdictChanged, true), lt(dnsChecks.id, o.checkId)))
+      .orderBy(desc(dnsChecks.id))
+      .limit(1);
+    await open('regression', `regression:${domain.id}:${start?.id ?? o.checkId}`, `${domain.displayName} is no longer clean (${check.verdict})`, {
+      verdict: check.verdict,
+      checkId: o.checkId,
+      instructions: check.instructions,
+    });
+  }
+  if (!o.determined && o.failures === UNABLE_AFTER_FAILURES) {
+    await open('unable_to_verify', `unable_to_verify:${domain.id}:${domain.lastDeterminedAt?.toISOString() ?? 'never'}`, `${domain.displayName} could not be verified ${o.failures} times in a row`, {
+      checkId: o.checkId,
+      errors: check.spf.errors.filter((e) => e.kind === 'dns').map((e) => e.message).concat(check.mx.error ?? []),
+    });
+  }
+}
+
+/**
+ * Auto-progress for the customers of a batch. A customer can move only when one of its domains'
+ * verdict or MX state moved, or the customer itself changed (say, a status set by hand) since that
+ * domain was last checked; and only if every domain's MX is on the successor, or it is migrated with
+ * every domain clean (one query for the batch). Those few move one by one.
+ */
+async function progressCustomers(tx: Db, outcomes: Outcome[], now: Date): Promise<Map<string, CustomerStatus>> {
+  const candidates = new Set(
+    outcomes
+      .filter(({ domain, customer, program, changed, determined, check }) => {
+        const moved = changed || (determined && domain.latestMxState !== check.mx.state) || !domain.lastCheckedAt || customer.updatedAt >= domain.lastCheckedAt;
+        return program.autoProgress && moved && (BEFORE_MIGRATED.includes(customer.status) || customer.status === 'migrated');
+      })
+      .map((o) => o.customer.id),
+  );
+  const movedTo = new Map<string, CustomerStatus>();
+  if (candidates.size === 0) return movedTo;
+  const ready = rowsOf<{ customer_id: string }>(
+    await tx.execute(sql`
+      SELECT d.customer_id FROM ${domains} d JOIN ${customers} c ON c.id = d.customer_id
+      WHERE d.customer_id = ANY(${sql.param([...candidates])}::uuid[])
+      GROUP BY d.customer_id, c.status
+      HAVING bool_and(d.latest_mx_state IS NOT DISTINCT FROM 'successor') OR (c.status = 'migrated' AND bool_and(d.latest_verdict IS NOT DISTINCT FROM 'clean'))`),
+  );
+  for (const { customer_id } of ready) {
+    const to = await autoProgress(tx, customer_id, now);
+    if (to) movedTo.set(customer_id, to);
+  }
+  return movedTo;
+}
+
+/** Keeps every check that changed the verdict, and the last KEEP_CHECKS of the rest, of each domain. */
+async function pruneChecks(tx: Db, domainIds: ReturnType<typeof sql.param>) {
+  await tx.execute(sql`
+    DELETE FROM ${dnsChecks} WHERE id IN (
+      SELECT id FROM (
+        SELECT id, verdict_changed, row_number() OVER (PARTITION BY domain_id ORDER BY checked_at DESC, id DESC) AS n
+        FROM ${dnsChecks} WHERE domain_id = ANY(${domainIds}::uuid[])) ranked
+      WHERE n > ${KEEP_CHECKS} AND NOT verdict_changed)`);
 }
 
 /**
@@ -196,7 +307,7 @@ async function autoProgress(tx: Db, customerId: string, now: Date): Promise<Cust
     await appendAudit(tx, SYSTEM_DNS, { action: 'customer.transition', entityType: 'customer', entityId: customerId, before: { status }, after: { status: to, note: why } }, now);
     status = to;
   };
-  if ((['contacted', 'planned', 'migrating'] as CustomerStatus[]).includes(status) && rows.every((r) => r.mx_state === 'successor')) {
+  if (BEFORE_MIGRATED.includes(status) && rows.every((r) => r.mx_state === 'successor')) {
     await move('migrated', 'MX of every domain is on the successor');
   }
   if (status === 'migrated' && rows.every((r) => r.latest_verdict === 'clean')) {
@@ -204,6 +315,15 @@ async function autoProgress(tx: Db, customerId: string, now: Date): Promise<Cust
     await closeTasksOfFinalCustomer(tx, customerId, 'completed', now);
   }
   return status === customer.status ? null : status;
+}
+
+async function forEachConcurrently<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
-import type { Actor } from '../audit/audit-repository.ts';
+import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
 import { decideTransition } from '../customers/customer-workflow.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { AppError, errors } from '../errors.ts';
@@ -313,18 +313,6 @@ async function insertDomainRows(tx: Db, programId: string, rows: { customerId: s
   }
 }
 
-async function insertAuditRows(tx: Db, rows: { entityType: string; entityId: string; action: string; before?: unknown; after: unknown }[], actor: Actor, now: Date) {
-  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-  for (const b of chunk(rows, BATCH)) {
-    await tx.execute(sql`
-      INSERT INTO audit_log (at, actor, actor_token_id, request_id, action, entity_type, entity_id, before, after)
-      SELECT ${now}, ${actor.name}, ${actor.tokenId ?? null}::uuid, ${actor.requestId ?? null}, a.action, a.entity_type, a.entity_id, a.before::jsonb, a.after::jsonb
-      FROM unnest(${col(b.map((r) => r.action))}::text[], ${col(b.map((r) => r.entityType))}::text[], ${col(b.map((r) => r.entityId))}::text[],
-                  ${col(b.map((r) => json(r.before)))}::text[], ${col(b.map((r) => json(r.after)))}::text[])
-        AS a(action, entity_type, entity_id, before, after)`);
-  }
-}
-
 async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, now: Date, result: ImportResult) {
   const ownerIds = new Map<string, string>();
   for (const b of chunk([...plan.ownersToCreate], BATCH)) {
@@ -345,7 +333,7 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
   const existingOwners = await tx.select({ id: salesOwners.id, email: salesOwners.email }).from(salesOwners);
   for (const o of existingOwners) if (!ownerIds.has(o.email.toLowerCase())) ownerIds.set(o.email.toLowerCase(), o.id);
 
-  const audit: Parameters<typeof insertAuditRows>[1] = [];
+  const audit: AuditEntry[] = [];
   const events: Parameters<typeof insertStatusEvents>[1] = [];
   const newDomains: Parameters<typeof insertDomainRows>[2] = [];
 
@@ -417,5 +405,5 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
     entityId: programId,
     after: { created: result.created, updated: result.updated, unchanged: result.unchanged, ownersCreated: result.ownersCreated, ownersUpdated: result.ownersUpdated, domainsAdded: result.domainsAdded, errors: result.errors.length },
   });
-  await insertAuditRows(tx, audit, actor, now);
+  await appendAudits(tx, actor, audit, now);
 }

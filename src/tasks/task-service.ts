@@ -41,27 +41,47 @@ export async function closeTasks(db: Db, where: SQL, reason: string, now: Date) 
     .set({ status: 'closed', closedAt: now, closeReason: reason, updatedAt: now })
     .where(and(eq(tasks.status, 'open'), where))
     .returning({ id: tasks.id });
-  if (closed.length > 0) {
-    await db
-      .update(tasks)
-      .set({ status: 'closed', closedAt: now, closeReason: 'the escalated task is closed', updatedAt: now })
-      .where(and(eq(tasks.status, 'open'), inArray(tasks.escalatedFromId, closed.map((c) => c.id))));
-  }
+  await closeEscalationsOf(db, closed.map((c) => c.id), now);
   return closed.length;
+}
+
+/** Escalations of tasks no longer open are closed with them. */
+async function closeEscalationsOf(db: Db, taskIds: string[], now: Date) {
+  if (taskIds.length === 0) return;
+  await db
+    .update(tasks)
+    .set({ status: 'closed', closedAt: now, closeReason: 'the escalated task is closed', updatedAt: now })
+    .where(and(eq(tasks.status, 'open'), inArray(tasks.escalatedFromId, taskIds)));
 }
 
 /** A customer reaching a final state closes its open reminders and clean-up tasks. */
 export const closeTasksOfFinalCustomer = (db: Db, customerId: string, status: string, now: Date) =>
   closeTasks(db, and(eq(tasks.customerId, customerId), inArray(tasks.kind, ['reminder', 'spf_cleanup']))!, `customer ${status}`, now);
 
-/** A customer none of whose domains references the legacy include any more needs no clean-up task. */
-export const closeCleanupTasksIfClean = (db: Db, customerId: string, now: Date) =>
-  closeTasks(
+/** Customers none of whose domains references the legacy include any more need no clean-up task. */
+export async function closeCleanupTasksIfClean(db: Db, customerIds: string[], now: Date) {
+  if (customerIds.length === 0) return 0;
+  return closeTasks(
     db,
-    sql`${tasks.customerId} = ${customerId} AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = ${customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+    sql`${tasks.customerId} = ANY(${sql.param(customerIds)}::uuid[]) AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = ${tasks.customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
     'no domain references the legacy include any more',
     now,
   );
+}
+
+/** Closes the open tasks of one kind on the given domains, each with its own reason, and their escalations. */
+export async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_verify', closing: { domainId: string; reason: string }[], now: Date) {
+  if (closing.length === 0) return 0;
+  const closed = rowsOf<{ id: string }>(
+    await db.execute(sql`
+      UPDATE ${tasks} t SET status = 'closed', closed_at = ${now}, close_reason = c.reason, updated_at = ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(closing)}::jsonb) AS c("domainId" uuid, reason text)
+      WHERE t.domain_id = c."domainId" AND t.kind = ${kind} AND t.status = 'open'
+      RETURNING t.id`),
+  );
+  await closeEscalationsOf(db, closed.map((c) => c.id), now);
+  return closed.length;
+}
 
 /**
  * Reminder tasks for one program, by its own calendar (time zone). Before the shutdown: the latest
