@@ -159,9 +159,15 @@ describe('regressions', () => {
     expect(await tasksOf(domain.id)).toHaveLength(1);
     expect(task).toMatchObject({ kind: 'regression', status: 'open', assigneeId: owner.id });
     expect((await customerRow(task!.customerId!)).status).toBe('completed');
+    // Overdue, it was escalated; closing the task closes its escalation too.
+    const [escalation] = await t.db
+      .insert(tasks)
+      .values({ programId: program.id, customerId: task!.customerId, assigneeId: owner.id, kind: 'escalation', milestone: 'escalation', dedupeKey: `escalation:${task!.id}`, title: 'overdue', details: {}, dueAt: clock, escalatedFromId: task!.id })
+      .returning();
     put(name, 'clean');
     await probeDomain(deps(), domain.id, 'sweep');
     expect((await tasksOf(domain.id))[0]!.status).toBe('closed');
+    expect((await t.db.select().from(tasks).where(eq(tasks.id, escalation!.id)))[0]).toMatchObject({ status: 'closed', closeReason: 'the escalated task is closed' });
   });
 
   it('create nothing for a flap that reverts on the next check', async () => {
