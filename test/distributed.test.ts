@@ -39,8 +39,8 @@ describe('distributed mode', () => {
   it('has a separate worker process run the jobs the API enqueued, and both stop cleanly', async () => {
     const port = await freePort();
     const env = { DATABASE_URL: created.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: String(port) };
-    const api = startProcess('src/server.ts', ['--api-only'], env);
-    const worker = startProcess('jobs/worker.ts', [], { ...env, LOG_LEVEL: 'info' });
+    const api = startProcess('dist/src/server.js', ['--api-only'], env);
+    const worker = startProcess('dist/jobs/worker.js', [], { ...env, LOG_LEVEL: 'info' });
     running.push(api, worker);
     await waitForHttp(`http://127.0.0.1:${port}/readyz`, api);
     await eventually(async () => worker.output().includes('worker started') || worker.child.exitCode !== null, 30_000, 'the worker');

@@ -19,7 +19,7 @@ describe('embedded mode (npm start on defaults)', () => {
     const env = { DATA_DIR: dataDir, PORT: String(port) };
     const base = `http://127.0.0.1:${port}`;
 
-    server = startProcess('src/server.ts', [], env);
+    server = startProcess('dist/src/server.js', [], env);
     await waitForHttp(`${base}/healthz`, server, 30_000);
     const tokenFile = path.join(dataDir, 'admin-token');
     const token = fs.readFileSync(tokenFile, 'utf8').trim();
@@ -54,7 +54,7 @@ describe('embedded mode (npm start on defaults)', () => {
     const accepted = statuses.filter((s) => s === 201).length;
     expect(fs.existsSync(path.join(dataDir, 'lock.pid'))).toBe(false);
 
-    server = startProcess('src/server.ts', [], env);
+    server = startProcess('dist/src/server.js', [], env);
     await waitForHttp(`${base}/healthz`, server, 30_000);
     const again = await fetch(`${base}/v1/programs/${id}`, { headers: auth });
     expect(again.status).toBe(200);

@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../db/client.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { databaseUrl, TEST_PG_ADMIN_URL } from './helpers/env.ts';
+import { root } from './helpers/processes.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,8 +12,12 @@ declare module 'vitest' {
   }
 }
 
-/** Migrates a template database once per run; every test file clones its own database from it. */
+/**
+ * Builds dist/ once per run, as `npm start` does, for the tests that run the service's processes;
+ * migrates a template database once per run, which every test file clones for its own database.
+ */
 export default async function setup(project: TestProject) {
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
   const template = `mdt_tpl_${process.pid}_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
   await admin.connect();

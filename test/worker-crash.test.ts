@@ -56,7 +56,7 @@ describe('a worker killed mid-job', () => {
       JOB_LOCK_MS: '1000',
       LOG_LEVEL: 'info',
     };
-    const first = startProcess('jobs/worker.ts', [], env);
+    const first = startProcess('dist/jobs/worker.js', [], env);
     running.push(first);
     await eventually(async () => first.output().includes('worker started'), 30_000, 'the first worker');
     await bull.enqueue('checks', 'check-domain', { domainId: domain.id, trigger: 'sweep' }, 'crash-1');
@@ -64,7 +64,7 @@ describe('a worker killed mid-job', () => {
     expect(await first.stop('SIGKILL')).toBeNull();
     expect(await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(0);
 
-    const second = startProcess('jobs/worker.ts', [], env);
+    const second = startProcess('dist/jobs/worker.js', [], env);
     running.push(second);
     await eventually(async () => (await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))) === 1, 30_000, 'the retried check');
     const job = await bull.queues.checks.getJob('crash-1');

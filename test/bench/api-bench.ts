@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { createToken } from '../../src/tokens/token-service.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
-import { freePort, startProcess, waitForHttp } from '../helpers/processes.ts';
+import { freePort, root, startProcess, waitForHttp } from '../helpers/processes.ts';
 import { BENCH_PROGRAM_ID, seedReportsData } from './bench-data.ts';
 import { benchDatabase } from './bench-database.ts';
 
@@ -85,7 +85,9 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
     await seedReportsData(database.db, n);
     const { token, row } = await createToken(database.db, { name: 'bench', role: 'admin' }, { name: 'bench' });
     const port = await freePort();
-    api = startProcess('src/server.ts', ['--api-only'], {
+    // The API as `npm run api` runs it: built JavaScript.
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
+    api = startProcess('dist/src/server.js', ['--api-only'], {
       DATABASE_URL: database.url,
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,

@@ -3,8 +3,9 @@ import net from 'node:net';
 import path from 'node:path';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
-// One process per entry point (node loads tsx as a hook), so every signal, SIGKILL too, reaches it.
-const nodeArgs = (script: string, args: string[]) => ['--import', 'tsx', script, ...args];
+// One process per entry point, so every signal, SIGKILL too, reaches it: built JavaScript (dist/,
+// what `npm start` runs; the global setup builds it) as it is, TypeScript with tsx as a hook.
+const nodeArgs = (script: string, args: string[]) => (script.endsWith('.js') ? [script, ...args] : ['--import', 'tsx', script, ...args]);
 
 /** The environment of a child process: this one's, minus service settings a test did not ask for. */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -20,7 +21,7 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts a TypeScript entry point (e.g. src/server.ts) as its own process. */
+/** Starts an entry point (dist/src/server.js, src/cli.ts) as its own process. */
 export function startProcess(script: string, args: string[], env: Record<string, string>): Running {
   const child = spawn(process.execPath, nodeArgs(script, args), { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
