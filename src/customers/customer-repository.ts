@@ -9,10 +9,26 @@ import type { CustomerQuery, CustomerSort } from './customer-schemas.ts';
 export type CustomerRow = typeof customers.$inferSelect;
 export type DomainRow = typeof domains.$inferSelect;
 
-export async function findCustomerById(db: Db, id: string, scope: SQL | undefined, { forUpdate = false } = {}) {
-  const query = db.select().from(customers).where(and(eq(customers.id, id), scope));
-  return (await (forUpdate ? query.for('update') : query))[0];
+export async function findCustomerById(db: Db, id: string, scope: SQL | undefined) {
+  return (await db.select().from(customers).where(and(eq(customers.id, id), scope)))[0];
 }
+
+/** A customer locked for a change, with its domains, in one statement (the domains are not locked). */
+export async function lockCustomerWithDomains(db: Db, id: string, scope: SQL | undefined): Promise<{ row: CustomerRow; domainRows: DomainRow[] } | undefined> {
+  const rows = await db
+    .select({ customer: customers, domain: domains })
+    .from(customers)
+    .leftJoin(domains, eq(domains.customerId, customers.id))
+    .where(and(eq(customers.id, id), scope))
+    .orderBy(asc(domains.name))
+    .for('update', { of: customers });
+  return rows.length === 0 ? undefined : withDomains(rows);
+}
+
+const withDomains = (rows: { customer: CustomerRow; domain: DomainRow | null }[]) => ({
+  row: rows[0]!.customer,
+  domainRows: rows.flatMap((r) => (r.domain ? [r.domain] : [])),
+});
 
 /**
  * A customer by id as a viewer may see it, with its domains: the read path of GET /customers/{id}.
@@ -31,8 +47,7 @@ export async function readCustomer(db: Db, id: string, viewer: Viewer): Promise<
       .orderBy(asc(domains.name))
       .prepare(name),
   ).execute({ id, owner: viewer.salesOwnerId, department: viewer.department });
-  if (rows.length === 0) return undefined;
-  return { row: rows[0]!.customer, domainRows: rows.flatMap((r) => (r.domain ? [r.domain] : [])) };
+  return rows.length === 0 ? undefined : withDomains(rows);
 }
 
 export const domainsOfCustomers = (db: Db, customerIds: string[]) =>

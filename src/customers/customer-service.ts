@@ -16,6 +16,7 @@ import {
   domainsOfCustomers,
   exportCustomersPage,
   findCustomerById,
+  lockCustomerWithDomains,
   listCustomers as selectCustomers,
   readCustomer,
   type CustomerRow,
@@ -45,14 +46,10 @@ export function toCustomer(row: CustomerRow, domainRows: DomainRow[]): Customer 
 }
 
 /** A customer the viewer may see, or 404. */
-async function loadCustomer(db: Db, id: string, viewer: Viewer, forUpdate = false) {
-  const row = await findCustomerById(db, id, customerScope(viewer), { forUpdate });
+async function loadCustomer(db: Db, id: string, viewer: Viewer) {
+  const row = await findCustomerById(db, id, customerScope(viewer));
   if (!row) throw errors.customerNotFound(id);
   return row;
-}
-
-async function present(db: Db, row: CustomerRow) {
-  return toCustomer(row, await domainsOfCustomers(db, [row.id]));
 }
 
 export async function getCustomer(db: Db, id: string, viewer: Viewer) {
@@ -137,19 +134,21 @@ async function changeCustomer(
   actor: Actor,
   now: Date,
   action: string,
-  change: (tx: Db, current: CustomerRow) => Promise<Partial<typeof customers.$inferInsert> | null>,
+  change: (tx: Db, current: CustomerRow, domainRows: DomainRow[]) => Promise<Partial<typeof customers.$inferInsert> | null>,
 ) {
   return db.transaction(async (tx) => {
-    const current = await loadCustomer(tx, id, viewer, true);
+    const locked = await lockCustomerWithDomains(tx, id, customerScope(viewer));
+    if (!locked) throw errors.customerNotFound(id);
+    const { row: current, domainRows } = locked;
     assertVersion(expectedVersion, current.version);
-    const values = await change(tx, current);
-    if (values === null) return present(tx, current);
+    // No change below touches the domains: those read with the lock stand for before and after.
+    const values = await change(tx, current, domainRows);
+    if (values === null) return toCustomer(current, domainRows);
     const [row] = await tx
       .update(customers)
       .set({ ...values, version: sql`${customers.version} + 1`, updatedAt: now })
       .where(eq(customers.id, id))
       .returning();
-    const domainRows = await domainsOfCustomers(tx, [id]);
     const before = toCustomer(current, domainRows);
     const after = toCustomer(row!, domainRows);
     await appendAudit(tx, actor, { action, entityType: 'customer', entityId: id, before, after }, now);
@@ -174,8 +173,8 @@ export function transitionCustomer(
   actor: Actor,
   now: Date,
 ) {
-  return changeCustomer(db, id, expectedVersion, viewer, actor, now, 'customer.transition', async (tx, current) => {
-    const verdicts = (await domainsOfCustomers(tx, [id])).map((d) => d.latestVerdict);
+  return changeCustomer(db, id, expectedVersion, viewer, actor, now, 'customer.transition', async (tx, current, domainRows) => {
+    const verdicts = domainRows.map((d) => d.latestVerdict);
     const decision = decideTransition({
       from: current.status,
       to: input.to,

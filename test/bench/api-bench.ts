@@ -45,17 +45,15 @@ async function saturateThenHalf(opts: autocannon.Options) {
   return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: Math.round(half.requests.average), halfP50: half.latency.p50, halfP99: half.latency.p99, bad };
 }
 
-/** pgbench running the SQL of one transition (token lookup, row lock, domains, event, update, audit). */
+/** pgbench running the SQL of one transition (token lookup, the customer locked with its domains, event, update, audit). */
 async function pgbenchTransitions(url: string, n: number, tokenHash: string) {
   const id = `('00000000-0000-4000-a000-' || lpad(:i::text, 12, '0'))::uuid`;
   const script = `\\set i random(1, ${n})
 BEGIN;
 SELECT * FROM api_tokens WHERE token_hash = '${tokenHash}';
-SELECT * FROM customers WHERE id = ${id} FOR UPDATE;
-SELECT * FROM domains WHERE customer_id = ${id};
+SELECT * FROM customers c LEFT JOIN domains d ON d.customer_id = c.id WHERE c.id = ${id} ORDER BY d.name FOR UPDATE OF c;
 INSERT INTO status_events (customer_id, from_status, to_status, actor, at) VALUES (${id}, 'contacted', 'on_hold', 'bench', now());
 UPDATE customers SET status = 'on_hold', status_before_hold = 'contacted', version = version + 1, updated_at = now() WHERE id = ${id} RETURNING *;
-SELECT * FROM domains WHERE customer_id = ${id};
 INSERT INTO audit_log (actor, action, entity_type, entity_id, before, after) VALUES ('bench', 'customer.transition', 'customer', :i, '{"status":"contacted"}', '{"status":"on_hold"}');
 COMMIT;
 `;
