@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -37,12 +38,81 @@ async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T
   }
 }
 
-/** Saturation (32 connections as fast as answers come), then half that rate: requests/s, p50 and p99. */
-async function saturateThenHalf(opts: autocannon.Options) {
-  const sat = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
-  const half = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS, overallRate: Math.max(1, Math.round(sat.requests.average / 2)) });
-  const bad = sat.non2xx + half.non2xx + sat.errors + half.errors + sat.timeouts + half.timeouts;
-  return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: Math.round(half.requests.average), halfP50: half.latency.p50, halfP99: half.latency.p99, bad };
+/** One request of a benchmark: each call of a request factory gives the next. */
+interface RequestSpec {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Half load, open loop: requests leave at an even pace (every millisecond, those due by then) over
+ * up to 32 keep-alive connections, and each latency counts from the moment its request was due, so
+ * queueing anywhere is in it. autocannon's own rate limit is not used: each connection sends its
+ * quota for the second back to back and then waits for the next second, so its "half load" is a
+ * burst at full load every second.
+ */
+async function paced(base: string, next: () => RequestSpec, rate: number, seconds: number) {
+  const url = new URL(base);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failed = 0;
+  let sent = 0;
+  const send = () => {
+    const spec = next();
+    const due = performance.now();
+    const done = new Promise<void>((resolve) => {
+      const req = http.request({ host: url.hostname, port: url.port, method: spec.method, path: spec.path, headers: spec.headers, agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode! >= 300) failed++;
+          latencies.push(performance.now() - due);
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+      req.end(spec.body);
+    });
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  };
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = Math.min(performance.now() - start, seconds * 1000);
+      for (; sent < Math.floor((elapsed * rate) / 1000); sent++) send();
+      if (elapsed >= seconds * 1000) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  await Promise.all(inFlight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
+  return { rate: Math.round(latencies.length / seconds), p50: at(0.5), p99: at(0.99), failed };
+}
+
+/**
+ * Saturation (32 connections as fast as answers come, autocannon), then half that rate, paced:
+ * requests/s, p50 and p99. Not the half load of a limit: its rate is beyond what the pacer can send.
+ */
+async function saturateThenHalf(base: string, next: () => RequestSpec, { half = true } = {}) {
+  const sat = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
+  });
+  const slow = half ? await paced(base, next, Math.max(1, Math.round(sat.requests.average / 2)), SECONDS) : undefined;
+  const bad = sat.non2xx + sat.errors + sat.timeouts + (slow?.failed ?? 0);
+  return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: slow?.rate ?? '—', halfP50: slow?.p50 ?? '—', halfP99: slow?.p99 ?? '—', bad };
 }
 
 /** pgbench running the SQL of one transition (token lookup, the customer locked with its domains, event, update, audit). */
@@ -101,37 +171,29 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
     const random = () => 1 + Math.floor(Math.random() * n);
 
     await autocannon({ url: helloUrl, connections: CONNECTIONS, duration: 2 });
-    const helloWorld = await saturateThenHalf({ url: helloUrl });
-    const getOne: autocannon.Options = { url: base, requests: [{ method: 'GET', headers, setupRequest: (req) => ({ ...req, path: `/v1/customers/${customerId(random())}` }) }] };
-    await autocannon({ ...getOne, connections: CONNECTIONS, duration: 2 });
-    const { value: get, peakMiB: getRss } = await peakRss(api.child.pid!, () => saturateThenHalf(getOne));
+    const helloWorld = await saturateThenHalf(helloUrl, () => ({ method: 'GET', path: '/', headers: {} }), { half: false });
+    const getOne = (): RequestSpec => ({ method: 'GET', path: `/v1/customers/${customerId(random())}`, headers });
+    await autocannon({ url: base, connections: CONNECTIONS, duration: 2, requests: [{ setupRequest: (req) => ({ ...req, ...getOne() }) }] });
+    const { value: get, peakMiB: getRss } = await peakRss(api.child.pid!, () => saturateThenHalf(base, getOne));
     const { value: list, peakMiB: listRss } = await peakRss(api.child.pid!, () =>
-      saturateThenHalf({ url: `${base}/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }),
+      saturateThenHalf(base, () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers })),
     );
 
     // Each transition moves a customer not yet final to on_hold, or back from it, with its ETag:
     // pass p over the eligible customers sends version p + 1, so every request is a legal move.
     const eligible = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i % 7 < 4);
     let k = 0;
-    const transition: autocannon.Options = {
-      url: base,
-      requests: [
-        {
-          method: 'POST',
-          setupRequest: (req) => {
-            const i = eligible[k % eligible.length]!;
-            const pass = Math.floor(k++ / eligible.length);
-            return {
-              ...req,
-              path: `/v1/customers/${customerId(i)}/transitions`,
-              headers: { ...headers, 'content-type': 'application/json', 'if-match': `"${pass + 1}"` },
-              body: JSON.stringify({ to: pass % 2 === 0 ? 'on_hold' : seededStatus(i) }),
-            };
-          },
-        },
-      ],
+    const transition = (): RequestSpec => {
+      const i = eligible[k % eligible.length]!;
+      const pass = Math.floor(k++ / eligible.length);
+      return {
+        method: 'POST',
+        path: `/v1/customers/${customerId(i)}/transitions`,
+        headers: { ...headers, 'content-type': 'application/json', 'if-match': `"${pass + 1}"` },
+        body: JSON.stringify({ to: pass % 2 === 0 ? 'on_hold' : seededStatus(i) }),
+      };
     };
-    const { value: post, peakMiB: postRss } = await peakRss(api.child.pid!, () => saturateThenHalf(transition));
+    const { value: post, peakMiB: postRss } = await peakRss(api.child.pid!, () => saturateThenHalf(base, transition));
     const pgbench = await pgbenchTransitions(database.url, n, row.tokenHash);
 
     const row_ = (measure: string, r: Awaited<ReturnType<typeof saturateThenHalf>>, target: string, extra: Result = {}) => ({
