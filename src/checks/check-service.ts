@@ -260,14 +260,16 @@ async function progressCustomers(tx: Db, outcomes: Outcome[], now: Date): Promis
   );
   const movedTo = new Map<string, CustomerStatus>();
   if (candidates.size === 0) return movedTo;
-  const ready = rowsOf<{ customer_id: string }>(
+  // By customer id only (the domains' index): joining customers for their status made PostgreSQL
+  // scan the whole table, 100 ms a batch at 100k customers. The statuses are at hand, locked.
+  const facts = rowsOf<{ customer_id: string; on_successor: boolean; clean: boolean }>(
     await tx.execute(sql`
-      SELECT d.customer_id FROM ${domains} d JOIN ${customers} c ON c.id = d.customer_id
-      WHERE d.customer_id = ANY(${sql.param([...candidates])}::uuid[])
-      GROUP BY d.customer_id, c.status
-      HAVING bool_and(d.latest_mx_state IS NOT DISTINCT FROM 'successor') OR (c.status = 'migrated' AND bool_and(d.latest_verdict IS NOT DISTINCT FROM 'clean'))`),
+      SELECT customer_id, bool_and(latest_mx_state IS NOT DISTINCT FROM 'successor') AS on_successor, bool_and(latest_verdict IS NOT DISTINCT FROM 'clean') AS clean
+      FROM ${domains} WHERE customer_id = ANY(${sql.param([...candidates])}::uuid[]) GROUP BY customer_id`),
   );
-  for (const { customer_id } of ready) {
+  const statusOf = new Map(outcomes.map((o) => [o.customer.id, o.customer.status]));
+  for (const { customer_id, on_successor, clean } of facts) {
+    if (!on_successor && !(statusOf.get(customer_id) === 'migrated' && clean)) continue;
     const to = await autoProgress(tx, customer_id, now);
     if (to) movedTo.set(customer_id, to);
   }
