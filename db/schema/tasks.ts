@@ -40,6 +40,8 @@ export const tasks = pgTable(
     index('tasks_program_status_due_idx').on(t.programId, t.status, t.dueAt),
     index('tasks_customer_idx').on(t.customerId),
     index('tasks_escalated_from_idx').on(t.escalatedFromId),
+    // A check closes its domain's regression and unable-to-verify tasks; most tasks have no domain.
+    index('tasks_domain_idx').on(t.domainId).where(sql`${t.domainId} IS NOT NULL`),
     check('tasks_kind_valid', sql.raw(`kind IN ${sqlList(taskKinds)}`)),
     check('tasks_status_valid', sql.raw(`status IN ${sqlList(taskStatuses)}`)),
     check('tasks_closed_consistent', sql`(${t.status} = 'open') = (${t.closedAt} IS NULL)`),

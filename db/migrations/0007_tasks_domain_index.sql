@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_domain_idx" ON "tasks" USING btree ("domain_id") WHERE "tasks"."domain_id" IS NOT NULL;
