@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../db/client.ts';
 import { auditLog, customers, domains, salesOwners, statusEvents } from '../db/schema/index.ts';
 import { parseCsvDate } from '../src/imports/import-service.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
@@ -152,6 +153,19 @@ describe('CSV import', () => {
     const backwards = await post(program.id, `${header}U-1,新社名,,v@example.co.jp,,,contacted,\n`);
     expect(backwards.statusCode).toBe(422);
     expect(backwards.json().import.errors[0]).toMatchObject({ line: 2, column: 'status', message: expect.stringMatching(/planned → contacted/) });
+  });
+
+  it('refreshes the planner statistics of the tables it filled after a large import, not after a small one', async () => {
+    const lastAnalyze = async () =>
+      rowsOf<{ at: string | null }>(await t.db.execute(sql`SELECT last_analyze AS at FROM pg_stat_user_tables WHERE relname = 'domains'`))[0]!.at;
+    const rows = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i},C${i},${prefix.toLowerCase()}${i}.example.jp,o@example.co.jp,O,D,,`).join('\n');
+    const small = await post((await makeProgram(t.db)).id, header + rows(10, 'S'));
+    expect(small.json()).toMatchObject({ created: 10, written: true });
+    expect(await lastAnalyze()).toBeNull();
+    // 600 customers and 600 domains: over the 1,000 new rows that call for it.
+    const large = await post((await makeProgram(t.db)).id, header + rows(600, 'L'));
+    expect(large.json()).toMatchObject({ created: 600, domainsAdded: 600, written: true });
+    expect(await lastAnalyze()).not.toBeNull();
   });
 
   it('refuses non-admins, other content types, a bad header, an unknown program and an oversized file', async () => {

@@ -183,8 +183,17 @@ export async function importCustomers(
   if (options.dryRun || (problems.length > 0 && options.allOrNothing) || failedLines.has(1)) return result;
   if (result.created + result.updated + result.ownersCreated + result.ownersUpdated === 0) return result;
   await db.transaction((tx) => applyImport(tx, programId, plan, actor, now, result));
+  if (result.created + result.domainsAdded >= ANALYZE_AFTER_ROWS) {
+    // Fresh statistics at once, not at autovacuum's next round: until then PostgreSQL plans the
+    // next sweep's and reports' queries as if the new rows were not there. Advisory: the import is
+    // committed whatever happens here, and autovacuum analyzes the tables later anyway.
+    await db.execute(sql`ANALYZE customers, domains, sales_owners`).catch(() => {});
+  }
   return { ...result, written: true };
 }
+
+/** Rows an import must add before it refreshes the planner's statistics itself. */
+const ANALYZE_AFTER_ROWS = 1000;
 
 function readHeader(fields: string[], problems: ImportError[]): Map<Column, number> | undefined {
   const index = new Map<Column, number>();
