@@ -78,6 +78,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      // No JIT compilation: it pays off for analytic queries running seconds, and ours are short.
+      // PostgreSQL compiles whenever a plan's estimated cost passes jit_above_cost, and estimates
+      // run high on a freshly filled table: the sweep's batch statements then spent tens of
+      // milliseconds compiling each (a re-check sweep of 200k domains: 749 domains/s with it, 2,324
+      // without). Readiness, the longest report, is as fast without it (BENCHMARKS.md).
+      options: '-c jit=off',
     });
     // A client losing its connection must not crash the process. The pool listens only to idle
     // clients; one checked out (say, between two statements of a transaction) emits 'error' with no

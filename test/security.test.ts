@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../db/client.ts';
+import { openDatabase, rowsOf } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { buildApp, loggerOptions } from '../src/app.ts';
@@ -99,6 +99,23 @@ describe('request limits', () => {
     });
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe('database sessions', () => {
+  it('run without JIT compilation (db/client.ts says why), on every pooled connection', async () => {
+    const created = await createTestDatabase();
+    const database = await openDatabase({ databaseUrl: created.url, dataDir: '' });
+    try {
+      // Several at once, so the pool opens several connections.
+      const answers = await Promise.all(Array.from({ length: 4 }, () => database.db.execute(sql`SELECT current_setting('jit') AS jit, pg_backend_pid() AS pid, pg_sleep(0.05)`)));
+      const rows = answers.map((a) => rowsOf<{ jit: string; pid: number }>(a)[0]!);
+      expect(new Set(rows.map((r) => r.pid)).size).toBeGreaterThan(1);
+      expect(rows.every((r) => r.jit === 'off')).toBe(true);
+    } finally {
+      await database.close();
+      await created.drop();
+    }
   });
 });
 
