@@ -10,6 +10,7 @@ import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { createJobDns, webhookOf } from '../jobs/context.ts';
 import { createDigests, deliverNotifications } from './notifications/notification-service.ts';
+import { chunk, forEachConcurrently } from './batches.ts';
 import { claimDueDomains, probeDomains } from './checks/check-service.ts';
 import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
@@ -215,20 +216,14 @@ const commands: Record<string, Command> = {
       // Results are printed in input order, each as soon as it and those before it are done.
       const results: (string | undefined)[] = new Array(domains.length);
       let printed = 0;
-      let next = 0;
       const flush = () => {
         while (printed < domains.length && results[printed] !== undefined) out(results[printed++]!);
       };
-      await Promise.all(
-        Array.from({ length: Math.min(concurrency, domains.length) }, async () => {
-          while (next < domains.length) {
-            const i = next++;
-            const check = await checkDomain(domains[i]!, ids, dns);
-            results[i] = values.json ? JSON.stringify(check) : `${formatCheck(check, colour)}\n`;
-            flush();
-          }
-        }),
-      );
+      await forEachConcurrently(domains, concurrency, async (domain, i) => {
+        const check = await checkDomain(domain, ids, dns);
+        results[i] = values.json ? JSON.stringify(check) : `${formatCheck(check, colour)}\n`;
+        flush();
+      });
     },
   },
   'jobs run': {
@@ -264,22 +259,14 @@ const commands: Record<string, Command> = {
         const claimed = await claimDueDomains(db, now, limit, values.program as string | undefined);
         const counts: Record<string, number> = {};
         // Batches of 50, as the sweep job makes them; --concurrency batches at once.
-        const batches: string[][] = [];
-        for (let i = 0; i < claimed.length; i += 50) batches.push(claimed.slice(i, i + 50).map((d) => d.id));
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: Math.min(concurrency, batches.length) }, async () => {
-            while (next < batches.length) {
-              const batch = batches[next++]!;
-              const results = await probeDomains(deps, batch, 'cli');
-              for (const id of batch) {
-                const result = results.get(id);
-                const key = result ? `${result.outcome === 'error' ? 'unverified' : result.verdict}` : 'gone';
-                counts[key] = (counts[key] ?? 0) + 1;
-              }
-            }
-          }),
-        );
+        await forEachConcurrently(chunk(claimed.map((d) => d.id), 50), concurrency, async (batch) => {
+          const results = await probeDomains(deps, batch, 'cli');
+          for (const id of batch) {
+            const result = results.get(id);
+            const key = result ? `${result.outcome === 'error' ? 'unverified' : result.verdict}` : 'gone';
+            counts[key] = (counts[key] ?? 0) + 1;
+          }
+        });
         return { checked: claimed.length, ...counts };
       });
       out(JSON.stringify(summary));

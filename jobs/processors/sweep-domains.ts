@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chunk, forEachConcurrently } from '../../src/batches.ts';
 import { claimDueDomains } from '../../src/checks/check-service.ts';
 import type { Processor } from '../context.ts';
 
@@ -17,13 +18,8 @@ export const SweepDomains = z.object({
 export const sweepDomains: Processor<z.infer<typeof SweepDomains>> = async ({ limit, programId, batchSize }, { deps }) => {
   const now = deps.now();
   const claimed = await claimDueDomains(deps.db, now, limit, programId);
-  const batches: string[][] = [];
-  for (let i = 0; i < claimed.length; i += batchSize) batches.push(claimed.slice(i, i + batchSize).map((d) => d.id));
-  for (let i = 0; i < batches.length; i += 50) {
-    await Promise.all(
-      batches.slice(i, i + 50).map((ids) => deps.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep' }, `checks-${ids[0]}-${now.getTime()}`)),
-    );
-  }
+  const batches = chunk(claimed.map((d) => d.id), batchSize);
+  await forEachConcurrently(batches, 50, (ids) => deps.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep' }, `checks-${ids[0]}-${now.getTime()}`));
   deps.log.info({ claimed: claimed.length, jobs: batches.length }, 'dns sweep enqueued due domains');
   return { enqueued: claimed.length, jobs: batches.length };
 };

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { chunk } from '../batches.ts';
 import { auditLog } from '../../db/schema/index.ts';
 
 /** Who did something: a token (via the API), the CLI, or the system itself. */
@@ -37,8 +38,7 @@ export async function appendAudit(db: Db, actor: Actor, entry: AuditEntry, at: D
 export async function appendAudits(db: Db, actor: Actor, entries: AuditEntry[], at: Date) {
   const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
   const col = (values: unknown[]) => sql.param(values);
-  for (let i = 0; i < entries.length; i += 5000) {
-    const b = entries.slice(i, i + 5000);
+  for (const b of chunk(entries, 5000)) {
     await db.execute(sql`
       INSERT INTO audit_log (at, actor, actor_token_id, request_id, action, entity_type, entity_id, before, after)
       SELECT ${at}, ${actor.name}, ${actor.tokenId ?? null}::uuid, ${actor.requestId ?? null}, a.action, a.entity_type, a.entity_id, a.before::jsonb, a.after::jsonb

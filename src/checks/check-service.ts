@@ -7,6 +7,7 @@ import { appendAudit, appendAudits, type Actor } from '../audit/audit-repository
 import { checkDomain, type DomainCheck } from '../dns/check-domain.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
 import { closeCleanupTasksIfClean, closeDomainTasks, closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
+import { forEachConcurrently } from '../batches.ts';
 import { CONFIRM_MS, nextCheckAt } from './check-cadence.ts';
 
 export const SYSTEM_DNS: Actor = { name: 'system:dns' };
@@ -324,15 +325,6 @@ async function autoProgress(tx: Db, customerId: string, now: Date): Promise<Cust
     await closeTasksOfFinalCustomer(tx, customerId, 'completed', now);
   }
   return status === customer.status ? null : status;
-}
-
-async function forEachConcurrently<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { rowsOf, type Db } from '../../db/client.ts';
 import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
+import { chunk } from '../batches.ts';
 import { decideTransition } from '../customers/customer-workflow.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { AppError, errors } from '../errors.ts';
@@ -291,7 +292,6 @@ async function planImport(db: Db, programId: string, rows: Row[], problems: Impo
   return plan;
 }
 
-const chunk = <T>(items: T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 const BATCH = 5000;
 
 /** One array bound as a single parameter (drizzle would otherwise spread it into a list). */
