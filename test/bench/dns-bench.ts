@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { createBullRuntime, startBullWorkers } from '../../jobs/bullmq.ts';
+import { forEachConcurrently } from '../../src/batches.ts';
 import { checkDomain } from '../../src/dns/check-domain.ts';
 import { createCachedLookup, createResolver, type DnsLookup } from '../../src/dns/resolver.ts';
 import { NON_MATCHING_IPV4 } from '../../src/dns/spf/analyze.ts';
@@ -17,13 +18,6 @@ import { benchDomain, benchIds } from './bench-zone.ts';
 const CONCURRENCY = 64;
 /** Check jobs (batches of 50 domains, 16 checks in flight each) run at once by the workers. */
 const JOB_CONCURRENCY = Number(process.env.BENCH_JOB_CONCURRENCY ?? 8);
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 async function serverQueries(dns: DnsLookup): Promise<number> {
   const answer = await dns.query('TXT', 'queries.stats.invalid');
@@ -104,7 +98,7 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
     const names = Array.from({ length: rawCount }, (_, i) => benchDomain(i % domainCount));
     const rawStart = process.hrtime.bigint();
     let rawErrors = 0;
-    await pool(names.map((name, i) => [name, i % 2 === 0 ? 'TXT' : 'MX'] as const), CONCURRENCY, async ([name, type]) => {
+    await forEachConcurrently(names.map((name, i) => [name, i % 2 === 0 ? 'TXT' : 'MX'] as const), CONCURRENCY, async ([name, type]) => {
       if ((await raw.query(type, name)).status === 'error') rawErrors++;
     });
     const rawRate = rawCount / (Number(process.hrtime.bigint() - rawStart) / 1e9);
@@ -115,7 +109,7 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
     const engineQueriesBefore = await serverQueries(counter);
     const engineStart = process.hrtime.bigint();
     const engineDns = createCachedLookup(resolver(), { ttlMs: 60_000 });
-    await pool(names, CONCURRENCY, async (name) => {
+    await forEachConcurrently(names, CONCURRENCY, async (name) => {
       const check = await checkDomain(name, benchIds, engineDns);
       if (check.verdict === 'unknown') throw new Error(`the engine could not check ${name}`);
     });
