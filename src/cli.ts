@@ -11,7 +11,7 @@ import { AppError } from './errors.ts';
 import { createJobDns, webhookOf } from '../jobs/context.ts';
 import { createDigests, deliverNotifications } from './notifications/notification-service.ts';
 import { chunk, forEachConcurrently } from './batches.ts';
-import { claimDueDomains, probeDomains } from './checks/check-service.ts';
+import { checkLabel, claimDueDomains, probeDomains } from './checks/check-service.ts';
 import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
 import { formatCheck } from './dns/check-report.ts';
@@ -263,7 +263,7 @@ const commands: Record<string, Command> = {
           const results = await probeDomains(deps, batch, 'cli');
           for (const id of batch) {
             const result = results.get(id);
-            const key = result ? `${result.outcome === 'error' ? 'unverified' : result.verdict}` : 'gone';
+            const key = result ? checkLabel(result) : 'gone';
             counts[key] = (counts[key] ?? 0) + 1;
           }
         });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { probeDomains } from '../../src/checks/check-service.ts';
+import { checkLabel, probeDomains } from '../../src/checks/check-service.ts';
 import type { Processor } from '../context.ts';
 
 export const CheckDomains = z.object({
@@ -11,6 +11,6 @@ export const CheckDomains = z.object({
 export const checkDomainsJob: Processor<z.infer<typeof CheckDomains>> = async ({ domainIds, trigger }, { deps }) => {
   const summaries = await probeDomains(deps, domainIds, trigger);
   const verdicts: Record<string, number> = {};
-  for (const s of summaries.values()) verdicts[s.outcome === 'error' ? 'unverified' : s.verdict] = (verdicts[s.outcome === 'error' ? 'unverified' : s.verdict] ?? 0) + 1;
+  for (const label of [...summaries.values()].map(checkLabel)) verdicts[label] = (verdicts[label] ?? 0) + 1;
   return { checked: summaries.size, gone: domainIds.length - summaries.size, verdicts };
 };

@@ -35,6 +35,9 @@ export interface ProbeSummary {
   customerMovedTo: CustomerStatus | null;
 }
 
+/** How a check is counted in summaries: its verdict, or `unverified` when DNS did not answer well enough. */
+export const checkLabel = (s: ProbeSummary) => (s.outcome === 'error' ? 'unverified' : s.verdict);
+
 type Trigger = 'sweep' | 'on_demand' | 'cli';
 type Program = typeof programs.$inferSelect;
 
