@@ -134,6 +134,21 @@ describe('transitions over the API', () => {
     expect(events[0]!.actor).toMatch(/^token:sales-/);
   });
 
+  it('write the event, the audit entry (after = the answer) and the new row together; the resolution time follows', async () => {
+    const c = await customerIn('migrating');
+    const res = await call('POST', `/v1/customers/${c.id}/transitions`, salesA, { to: 'migrated' }, ifMatch(1));
+    expect(res.statusCode).toBe(200);
+    const [audit, ...more] = await t.db.select().from(auditLog).where(eq(auditLog.entityId, c.id));
+    expect(more).toEqual([]);
+    expect(audit).toMatchObject({ action: 'customer.transition', before: { status: 'migrating', version: 1 }, after: res.json() });
+    const [event] = await t.db.select().from(statusEvents).where(eq(statusEvents.customerId, c.id));
+    expect(event).toMatchObject({ fromStatus: 'migrating', toStatus: 'migrated', at: audit!.at });
+    // The statement-level trigger on status_events still sees the event written inside the update.
+    const [row] = await t.db.select().from(customers).where(eq(customers.id, c.id));
+    expect(row!.resolvedAt).toEqual(event!.at);
+    expect(row!.updatedAt.toISOString()).toBe(res.json().updatedAt);
+  });
+
   it('let exactly one of two concurrent transitions win; the other gets 412', async () => {
     const c = await customerIn('contacted');
     const results = await Promise.all([

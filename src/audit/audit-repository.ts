@@ -19,19 +19,22 @@ export interface AuditEntry {
   after?: unknown;
 }
 
+/** The audit row of one entry, for an insert of its own or one inside a larger statement. */
+export const auditRow = (actor: Actor, entry: AuditEntry, at: Date): typeof auditLog.$inferInsert => ({
+  at,
+  actor: actor.name,
+  actorTokenId: actor.tokenId ?? null,
+  requestId: actor.requestId ?? null,
+  action: entry.action,
+  entityType: entry.entityType,
+  entityId: entry.entityId,
+  before: entry.before ?? null,
+  after: entry.after ?? null,
+});
+
 /** Append one audit row; call it inside the transaction that makes the change. */
 export async function appendAudit(db: Db, actor: Actor, entry: AuditEntry, at: Date) {
-  await db.insert(auditLog).values({
-    at,
-    actor: actor.name,
-    actorTokenId: actor.tokenId ?? null,
-    requestId: actor.requestId ?? null,
-    action: entry.action,
-    entityType: entry.entityType,
-    entityId: entry.entityId,
-    before: entry.before ?? null,
-    after: entry.after ?? null,
-  });
+  await db.insert(auditLog).values(auditRow(actor, entry, at));
 }
 
 /** Append many audit rows with one statement per 5,000 (bulk imports, DNS sweeps); inside the transaction that makes the change. */
