@@ -12,6 +12,7 @@ import { TEST_REDIS_URL } from '../helpers/env.ts';
 import { freePort, root, startProcess, waitForHttp } from '../helpers/processes.ts';
 import { BENCH_PROGRAM_ID, seedReportsData } from './bench-data.ts';
 import { benchDatabase } from './bench-database.ts';
+import { runQueueWait } from './cpu-time.ts';
 
 const CONNECTIONS = 32;
 const SECONDS = 8;
@@ -48,8 +49,8 @@ interface RequestSpec {
 
 /**
  * Half load, open loop: requests leave at an even pace (every millisecond, those due by then) over
- * up to 32 keep-alive connections, and each latency counts from the moment its request was due, so
- * queueing anywhere is in it. autocannon's own rate limit is not used: each connection sends its
+ * up to 32 keep-alive connections, and each latency counts from the moment its request left, so
+ * queueing anywhere after that is in it (a stall of the sender itself is not: its requests leave late). autocannon's own rate limit is not used: each connection sends its
  * quota for the second back to back and then waits for the next second, so its "half load" is a
  * burst at full load every second.
  */
@@ -94,39 +95,98 @@ async function paced(base: string, next: () => RequestSpec, rate: number, second
   });
   await Promise.all(inFlight);
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
-  return { rate: Math.round(latencies.length / seconds), p50: at(0.5), p99: at(0.99), failed };
+  return { rate: Math.round(latencies.length / seconds), ...percentiles(latencies), failed };
 }
 
 /**
- * Saturation (32 connections as fast as answers come, autocannon), then half that rate, paced:
- * requests/s, p50 and p99. Not the half load of a limit: its rate is beyond what the pacer can send.
+ * The API's own view of a paced run: from its /metrics, the share of `method` requests to `route`
+ * that took over 10 and over 25 ms inside the process (its latency histogram, from request to
+ * response) and the event loop's p99 and worst delay (prom-client resets those at every scrape);
+ * from the kernel, how long its main thread waited for a core. Beside the client's p99, it says
+ * whether a slow request was slow inside the API, and whether the API was running meanwhile.
  */
-async function saturateThenHalf(base: string, next: () => RequestSpec, { half = true } = {}) {
+async function serverView<T>(base: string, api: { pid: number; method: string; route: string }, fn: () => Promise<T>) {
+  const { pid, method, route } = api;
+  const scrape = async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const buckets = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('http_request_duration_seconds_bucket{') || !line.includes(`route="${route}"`) || !line.includes(`method="${method}"`)) continue;
+      const le = /le="([^"]+)"/.exec(line)![1]!;
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+    }
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { buckets, lagP99: gauge('nodejs_eventloop_lag_p99_seconds'), lagMax: gauge('nodejs_eventloop_lag_max_seconds') };
+  };
+  const before = await scrape();
+  const { value, runQueuePercent, longestStallMs } = await runQueueWait(pid, fn);
+  const after = await scrape();
+  const count = (le: string) => (after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0);
+  const over = (le: string) => Number(((100 * (count('+Inf') - count(le))) / count('+Inf')).toFixed(2));
+  // The event loop delay is sampled every 10 ms, which the figures include.
+  return { value, serverOver10msPercent: over('0.01'), serverOver25msPercent: over('0.025'), eventLoopDelayP99ms: Math.round(after.lagP99 * 1000), eventLoopDelayMaxMs: Math.round(after.lagMax * 1000), apiRunQueuePercent: runQueuePercent, apiLongestStallMs: longestStallMs };
+}
+
+/**
+ * Saturation (32 connections as fast as answers come, autocannon), then, for a `route` of the API,
+ * half that rate, paced: requests/s, p50 and p99. Not the half load of hello-world: its rate is
+ * beyond what the pacer can send.
+ */
+async function saturateThenHalf(base: string, next: () => RequestSpec, api?: { pid: number; route: string }) {
   const sat = await autocannon({
     url: base,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
   });
-  const slow = half ? await paced(base, next, Math.max(1, Math.round(sat.requests.average / 2)), SECONDS) : undefined;
+  const rate = Math.max(1, Math.round(sat.requests.average / 2));
+  // The half load of an API route, with the API's own view of it (hello-world has no /metrics and no half load).
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // autocannon's last requests drain
+  const half = api ? await serverView(base, { ...api, method: next().method }, () => paced(base, next, rate, SECONDS)) : undefined;
+  const { value: slow, ...server } = half ?? { value: undefined };
   const bad = sat.non2xx + sat.errors + sat.timeouts + (slow?.failed ?? 0);
-  return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: slow?.rate ?? '—', halfP50: slow?.p50 ?? '—', halfP99: slow?.p99 ?? '—', bad };
+  return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: slow?.rate ?? '—', halfP50: slow?.p50 ?? '—', halfP99: slow?.p99 ?? '—', bad, server };
 }
 
-/** pgbench running `script` with 32 clients for the benchmark's duration: transactions/s. */
-async function pgbench(url: string, name: string, script: string, mode: 'simple' | 'prepared') {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mdt-pgbench-')), `${name}.sql`);
+/**
+ * pgbench running `script` with 32 clients for the benchmark's duration: transactions/s; at a fixed
+ * `rate` (open loop, as the paced half load), also the p50 and p99 latency counted from when each
+ * transaction was due (its time plus its schedule lag, from pgbench's per-transaction log).
+ */
+async function pgbench(url: string, name: string, script: string, mode: 'simple' | 'prepared', rate?: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdt-pgbench-'));
+  const file = path.join(dir, `${name}.sql`);
   fs.writeFileSync(file, script);
-  const child = spawn('pgbench', ['-n', '-M', mode, '-c', String(CONNECTIONS), '-j', '2', '-T', String(SECONDS), '-f', file, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const paced = rate ? ['-R', String(rate), '-l', `--log-prefix=${path.join(dir, 'log')}`] : [];
+  const child = spawn('pgbench', ['-n', '-M', mode, '-c', String(CONNECTIONS), '-j', '2', '-T', String(SECONDS), ...paced, '-f', file, url], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const [code] = (await once(child, 'exit')) as [number];
   const tps = /tps = ([\d.]+)/.exec(out)?.[1];
   if (code !== 0 || !tps) throw new Error(`pgbench failed (${code}): ${out}`);
-  return Number(tps);
+  // Each log line: client, transaction, time (µs), script, end (epoch s, µs), schedule lag (µs).
+  // The first second is left out: every client starts a new backend, whose first transactions load
+  // its catalog caches (about 300 ms each here, and the schedule lags behind them).
+  const logged = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('log.'))
+    .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').trim().split('\n'))
+    .filter((line) => line !== '')
+    .map((line) => line.split(' ').map(Number))
+    .map((f) => ({ end: f[4]! + f[5]! / 1e6, ms: (f[2]! + (f[6] ?? 0)) / 1000 }));
+  const start = Math.min(...logged.map((t) => t.end));
+  const latencies = logged.filter((t) => t.end > start + 1).map((t) => t.ms);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const { p50, p99 } = percentiles(latencies);
+  return { tps: Number(tps), p50, p99 };
+}
+
+/** p50 and p99 of latencies in ms, rounded to whole ms. */
+function percentiles(latencies: number[]) {
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
+  return { p50: at(0.5), p99: at(0.99) };
 }
 
 const pgbenchId = `('00000000-0000-4000-a000-' || lpad(:i::text, 12, '0'))::uuid`;
@@ -174,18 +234,19 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
     });
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/healthz`, api);
+    const pid = api.child.pid!;
     const [line] = (await once(hello.stdout!, 'data')) as [Buffer];
     const helloUrl = `http://127.0.0.1:${line.toString().trim()}/`;
     const headers = { authorization: `Bearer ${token}` };
     const random = () => 1 + Math.floor(Math.random() * n);
 
     await autocannon({ url: helloUrl, connections: CONNECTIONS, duration: 2 });
-    const helloWorld = await saturateThenHalf(helloUrl, () => ({ method: 'GET', path: '/', headers: {} }), { half: false });
+    const helloWorld = await saturateThenHalf(helloUrl, () => ({ method: 'GET', path: '/', headers: {} }));
     const getOne = (): RequestSpec => ({ method: 'GET', path: `/v1/customers/${customerId(random())}`, headers });
     await autocannon({ url: base, connections: CONNECTIONS, duration: 2, requests: [{ setupRequest: (req) => ({ ...req, ...getOne() }) }] });
-    const { value: get, peakMiB: getRss } = await peakRss(api.child.pid!, () => saturateThenHalf(base, getOne));
-    const { value: list, peakMiB: listRss } = await peakRss(api.child.pid!, () =>
-      saturateThenHalf(base, () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers })),
+    const { value: get, peakMiB: getRss } = await peakRss(pid, () => saturateThenHalf(base, getOne, { pid: pid, route: '/v1/customers/:id' }));
+    const { value: list, peakMiB: listRss } = await peakRss(pid, () =>
+      saturateThenHalf(base, () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }), { pid: pid, route: '/v1/customers' }),
     );
 
     // Each transition moves a customer not yet final to on_hold, or back from it, with its ETag:
@@ -202,10 +263,14 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
         body: JSON.stringify({ to: pass % 2 === 0 ? 'on_hold' : seededStatus(i) }),
       };
     };
-    const { value: post, peakMiB: postRss } = await peakRss(api.child.pid!, () => saturateThenHalf(base, transition));
-    const pgbenchTransition = await pgbench(database.url, 'transition', transitionSql(n, row.tokenHash), 'simple');
-    // Not a limit of the issue's: what the database alone does for the GET's two statements.
-    const pgbenchGet = await pgbench(database.url, 'get-customer', getCustomerSql(n, row.tokenHash), 'prepared');
+    const { value: post, peakMiB: postRss } = await peakRss(pid, () => saturateThenHalf(base, transition, { pid: pid, route: '/v1/customers/:id/transitions' }));
+    const pgbenchTransition = (await pgbench(database.url, 'transition', transitionSql(n, row.tokenHash), 'simple')).tps;
+    // Not limits of the issue's: what the database alone does for the GET's two statements, and
+    // the tails at the GET's half-load rate of the same pacer against hello-world and of pgbench.
+    const pgbenchGet = (await pgbench(database.url, 'get-customer', getCustomerSql(n, row.tokenHash), 'prepared')).tps;
+    const halfRate = Number(get.halfRate);
+    const helloAtHalf = await paced(helloUrl, () => ({ method: 'GET', path: '/', headers: {} }), halfRate, SECONDS);
+    const pgbenchGetAtHalf = await pgbench(database.url, 'get-customer', getCustomerSql(n, row.tokenHash), 'prepared', halfRate);
 
     const row_ = (measure: string, r: Awaited<ReturnType<typeof saturateThenHalf>>, target: string, extra: Result = {}) => ({
       benchmark: 'api',
@@ -219,11 +284,14 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
       halfLoadP50ms: r.halfP50,
       halfLoadP99ms: r.halfP99,
       failed: r.bad,
+      ...r.server,
       ...extra,
     });
     return [
       row_('hello-world Fastify route (limit)', helloWorld, 'the limit'),
       { benchmark: 'api', measure: 'pgbench, the SQL of GET /v1/customers/{id} (prepared; the database alone)', value: Math.round(pgbenchGet), unit: 'transactions/s', target: 'reference', percentOfLimit: Math.round((100 * pgbenchGet) / helloWorld.rate) },
+      { benchmark: 'api', measure: "hello-world at GET's half-load rate, paced (reference for the tail)", value: helloAtHalf.rate, unit: 'requests/s', target: 'reference', halfLoadP50ms: helloAtHalf.p50, halfLoadP99ms: helloAtHalf.p99 },
+      { benchmark: 'api', measure: "pgbench, the GET's SQL at its half-load rate (reference for the tail)", value: Math.round(pgbenchGetAtHalf.tps), unit: 'transactions/s', target: 'reference', halfLoadP50ms: pgbenchGetAtHalf.p50, halfLoadP99ms: pgbenchGetAtHalf.p99 },
       row_('GET /v1/customers/{id}', get, '>= 25% of hello-world, p99 < 20 ms at half load', { percentOfLimit: Math.round((100 * get.rate) / helloWorld.rate), percentOfDatabaseAlone: Math.round((100 * get.rate) / pgbenchGet), apiPeakRssMiB: getRss }),
       row_('GET /v1/customers?… (filtered page of 50)', list, '', { apiPeakRssMiB: listRss }),
       { benchmark: 'api', measure: 'pgbench, the SQL of a transition (limit)', value: Math.round(pgbenchTransition), unit: 'transactions/s', target: 'the limit' },

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
@@ -13,6 +14,7 @@ import { NON_MATCHING_IPV4 } from '../../src/dns/spf/analyze.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
 import { BENCH_PROGRAM_ID } from './bench-data.ts';
 import { benchDatabase, withPeakRss } from './bench-database.ts';
+import { cpuByGroup } from './cpu-time.ts';
 import { benchDomain, benchIds } from './bench-zone.ts';
 
 const CONCURRENCY = 64;
@@ -142,7 +144,10 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
         }
       });
     };
-    const sweep = await sweepAll('first');
+    // Where the CPU goes, by process: the workers run in this one.
+    const group = (pid: number, comm: string) =>
+      pid === process.pid ? 'worker' : pid === child.pid ? 'dnsServer' : comm === 'postgres' ? 'postgres' : comm.startsWith('redis') ? 'redis' : undefined;
+    const { value: sweep, seconds: cpu } = await cpuByGroup(group, () => sweepAll('first'));
     const sweepQueries = (await serverQueries(counter)) - before - 1;
     const facts = rowsOf<{ verdict: string | null; n: number; p50: number; p99: number; errors: number }>(
       await database.db.execute(sql`
@@ -163,6 +168,9 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
     const sample = Array.from({ length: Math.min(domainCount, 2000) }, (_, i) => benchDomain((i * 7919) % domainCount));
     const peer = await pyspfPeer(server, sample);
     const domainsPerSecond = Math.round(domainCount / sweep.seconds);
+    const cpuMsPerDomain = Object.fromEntries(
+      Object.entries({ ...cpu, total: Object.values(cpu).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, (1000 * v) / domainCount]),
+    );
     return [
       { benchmark: 'dns', measure: `raw resolver query rate (limit), ${rawCount} queries`, value: Math.round(rawRate), unit: 'queries/s', target: 'the limit', errors: rawErrors },
       {
@@ -192,6 +200,16 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
         unit: 'domains/s',
         target: 'reference',
         percentOfLimit: Math.round((100 * engineQueryRate) / rawRate),
+      },
+      {
+        benchmark: 'dns',
+        measure: 'CPU per domain in the first sweep, by process (ms)',
+        value: Number((cpuMsPerDomain.total ?? 0).toFixed(2)),
+        unit: 'ms/domain',
+        target: 'where the time goes',
+        ...Object.fromEntries(['worker', 'postgres', 'dnsServer', 'redis', 'other'].map((k) => [`${k}Ms`, Number((cpuMsPerDomain[k] ?? 0).toFixed(2))])),
+        coresFor50PercentOfLimit: Number(((0.5 * rawRate * (domainCount / sweepQueries) * (cpuMsPerDomain.total ?? 0)) / 1000).toFixed(1)),
+        coresHere: os.availableParallelism(),
       },
       { benchmark: 'dns', measure: 'sweep query rate at the server', value: Math.round(sweepQueryRate), unit: 'queries/s', target: '>= 50% of the limit', percentOfLimit: Math.round((100 * sweepQueryRate) / rawRate), queriesPerDomain: Number((sweepQueries / domainCount).toFixed(2)) },
       'skipped' in peer
