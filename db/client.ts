@@ -83,7 +83,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       // run high on a freshly filled table: the sweep's batch statements then spent tens of
       // milliseconds compiling each (a re-check sweep of 200k domains: 749 domains/s with it, 2,324
       // without). Readiness, the longest report, is as fast without it (BENCHMARKS.md).
-      options: '-c jit=off',
+      // No parallel workers per query either: the reports already run their aggregates side by
+      // side on the pool, and more processes than cores only contend (readiness at 100k customers
+      // on 2 cores: 440–590 ms with them, 170–300 ms without).
+      options: '-c jit=off -c max_parallel_workers_per_gather=0',
     });
     // A client losing its connection must not crash the process. The pool listens only to idle
     // clients; one checked out (say, between two statements of a transaction) emits 'error' with no
