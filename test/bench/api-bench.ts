@@ -39,6 +39,15 @@ async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T
   }
 }
 
+/** The items in random order (Fisher–Yates). */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
 /** One request of a benchmark: each call of a request factory gives the next. */
 interface RequestSpec {
   method: 'GET' | 'POST';
@@ -251,7 +260,8 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
 
     // Each transition moves a customer not yet final to on_hold, or back from it, with its ETag:
     // pass p over the eligible customers sends version p + 1, so every request is a legal move.
-    const eligible = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i % 7 < 4);
+    // In random order, as pgbench picks its customers: in id order, neighbouring rows share pages.
+    const eligible = shuffle(Array.from({ length: n }, (_, i) => i + 1).filter((i) => i % 7 < 4));
     let k = 0;
     const transition = (): RequestSpec => {
       const i = eligible[k % eligible.length]!;
