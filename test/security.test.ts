@@ -3,9 +3,9 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, rowsOf } from '../db/client.ts';
+import { openDatabase, rowsOf, type Db } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { buildApp, loggerOptions } from '../src/app.ts';
@@ -166,15 +166,35 @@ describe('the audit log', () => {
 });
 
 describe('logs', () => {
-  it('never contain a token or a session cookie, whatever the request', async () => {
+  /** An app on a fresh database whose log lines, at `level`, are collected in `lines`. */
+  async function withLogLines(level: string, fn: (t: { db: Db; app: Awaited<ReturnType<typeof buildAppOn>>['app']; log: Logger; lines: string[] }) => Promise<void>) {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
     const database = await openTestDatabase();
-    const log = pino(loggerOptions(loadConfig({ LOG_LEVEL: 'trace' })) as object, sink);
+    const log = pino(loggerOptions(loadConfig({ LOG_LEVEL: level })) as object, sink);
     const { app, close } = await buildAppOn(database, { logger: log });
     try {
-      const { token } = await makeToken(database.db, 'admin');
-      const program = await makeProgram(database.db);
+      await fn({ db: database.db, app, log, lines });
+    } finally {
+      await close();
+      await database.drop();
+    }
+  }
+
+  it("name the caller's token and role on every line of an authenticated request, its completion too", () =>
+    withLogLines('info', async ({ db, app, lines }) => {
+      const { token, id } = await makeToken(db, 'manager', { department: 'Sales 1' });
+      const res = await app.inject({ method: 'GET', url: '/v1/programs', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'req-logs-1' } });
+      expect(res.statusCode).toBe(200);
+      const ofRequest = lines.map((l) => JSON.parse(l)).filter((l) => l.reqId === 'req-logs-1');
+      const completed = ofRequest.find((l) => l.msg === 'request completed');
+      expect(completed).toMatchObject({ tokenId: id, role: 'manager', res: { statusCode: 200 } });
+    }));
+
+  it('never contain a token or a session cookie, whatever the request', () =>
+    withLogLines('trace', async ({ db, app, log, lines }) => {
+      const { token } = await makeToken(db, 'admin');
+      const program = await makeProgram(db);
       const auth = { authorization: `Bearer ${token}` };
       await app.inject({ method: 'GET', url: `/v1/programs/${program.id}`, headers: auth });
       await app.inject({ method: 'POST', url: '/v1/programs', headers: { ...auth, 'content-type': 'application/json' }, payload: '{broken' });
@@ -187,9 +207,5 @@ describe('logs', () => {
       expect(text).not.toContain(token.slice(4));
       expect(text).not.toContain('s3cret-s3cret-s3cret');
       expect(text).toContain('[redacted]');
-    } finally {
-      await close();
-      await database.drop();
-    }
-  });
+    }));
 });
