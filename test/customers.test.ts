@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, customers, salesOwners, statusEvents, tasks } from '../db/schema/index.ts';
 import { customerStatuses, type CustomerStatus } from '../db/schema/enums.ts';
@@ -81,6 +81,8 @@ describe('customers', () => {
     const ok = await call('PATCH', `/v1/customers/${c.id}`, salesA, { notes: '連絡済み', plannedMigrationAt: '2022-07-15' }, ifMatch(1));
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ notes: '連絡済み', plannedMigrationAt: '2022-07-15', version: 2 });
+    const [audit] = await t.db.select().from(auditLog).where(and(eq(auditLog.entityId, c.id), eq(auditLog.action, 'customer.update')));
+    expect(audit).toMatchObject({ before: { notes: null, version: 1 }, after: ok.json() });
     const status = await call('PATCH', `/v1/customers/${c.id}`, salesA, { status: 'migrated' }, ifMatch(2));
     expect(status.statusCode).toBe(400);
     expect(status.json().errors[0].path).toBe('body.status');
