@@ -59,9 +59,10 @@ interface RequestSpec {
 /**
  * Half load, open loop: requests leave at an even pace (every millisecond, those due by then) over
  * up to 32 keep-alive connections, and each latency counts from the moment its request left, so
- * queueing anywhere after that is in it (a stall of the sender itself is not: its requests leave late). autocannon's own rate limit is not used: each connection sends its
- * quota for the second back to back and then waits for the next second, so its "half load" is a
- * burst at full load every second.
+ * queueing anywhere after that is in it (a stall of the sender itself is not: its requests leave
+ * late). autocannon's own rate limit is not used: each connection sends its quota for the second
+ * back to back and then waits for the next second, so its "half load" is a burst at full load every
+ * second.
  */
 async function paced(base: string, next: () => RequestSpec, rate: number, seconds: number) {
   const url = new URL(base);
@@ -184,7 +185,7 @@ async function pgbench(url: string, name: string, script: string, mode: 'simple'
     .filter((line) => line !== '')
     .map((line) => line.split(' ').map(Number))
     .map((f) => ({ end: f[4]! + f[5]! / 1e6, ms: (f[2]! + (f[6] ?? 0)) / 1000 }));
-  const start = Math.min(...logged.map((t) => t.end));
+  const start = logged.reduce((min, t) => Math.min(min, t.end), Infinity);
   const latencies = logged.filter((t) => t.end > start + 1).map((t) => t.ms);
   fs.rmSync(dir, { recursive: true, force: true });
   const { p50, p99 } = percentiles(latencies);
@@ -250,12 +251,13 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
     const random = () => 1 + Math.floor(Math.random() * n);
 
     await autocannon({ url: helloUrl, connections: CONNECTIONS, duration: 2 });
-    const helloWorld = await saturateThenHalf(helloUrl, () => ({ method: 'GET', path: '/', headers: {} }));
+    const helloRequest = (): RequestSpec => ({ method: 'GET', path: '/', headers: {} });
+    const helloWorld = await saturateThenHalf(helloUrl, helloRequest);
     const getOne = (): RequestSpec => ({ method: 'GET', path: `/v1/customers/${customerId(random())}`, headers });
     await autocannon({ url: base, connections: CONNECTIONS, duration: 2, requests: [{ setupRequest: (req) => ({ ...req, ...getOne() }) }] });
-    const { value: get, peakMiB: getRss } = await peakRss(pid, () => saturateThenHalf(base, getOne, { pid: pid, route: '/v1/customers/:id' }));
+    const { value: get, peakMiB: getRss } = await peakRss(pid, () => saturateThenHalf(base, getOne, { pid, route: '/v1/customers/:id' }));
     const { value: list, peakMiB: listRss } = await peakRss(pid, () =>
-      saturateThenHalf(base, () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }), { pid: pid, route: '/v1/customers' }),
+      saturateThenHalf(base, () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }), { pid, route: '/v1/customers' }),
     );
 
     // Each transition moves a customer not yet final to on_hold, or back from it, with its ETag:
@@ -273,13 +275,13 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
         body: JSON.stringify({ to: pass % 2 === 0 ? 'on_hold' : seededStatus(i) }),
       };
     };
-    const { value: post, peakMiB: postRss } = await peakRss(pid, () => saturateThenHalf(base, transition, { pid: pid, route: '/v1/customers/:id/transitions' }));
+    const { value: post, peakMiB: postRss } = await peakRss(pid, () => saturateThenHalf(base, transition, { pid, route: '/v1/customers/:id/transitions' }));
     const pgbenchTransition = (await pgbench(database.url, 'transition', transitionSql(n, row.tokenHash), 'simple')).tps;
     // Not limits of the issue's: what the database alone does for the GET's two statements, and
     // the tails at the GET's half-load rate of the same pacer against hello-world and of pgbench.
     const pgbenchGet = (await pgbench(database.url, 'get-customer', getCustomerSql(n, row.tokenHash), 'prepared')).tps;
     const halfRate = Number(get.halfRate);
-    const helloAtHalf = await paced(helloUrl, () => ({ method: 'GET', path: '/', headers: {} }), halfRate, SECONDS);
+    const helloAtHalf = await paced(helloUrl, helloRequest, halfRate, SECONDS);
     const pgbenchGetAtHalf = await pgbench(database.url, 'get-customer', getCustomerSql(n, row.tokenHash), 'prepared', halfRate);
 
     const row_ = (measure: string, r: Awaited<ReturnType<typeof saturateThenHalf>>, target: string, extra: Result = {}) => ({
