@@ -13,7 +13,7 @@ export interface MxRecord {
   priority: number;
 }
 
-export type RecordType = 'TXT' | 'A' | 'AAAA' | 'MX' | 'PTR';
+export type RecordType = 'TXT' | 'A' | 'AAAA' | 'MX' | 'PTR' | 'CNAME';
 type RecordOf<T extends RecordType> = T extends 'TXT' ? string[] : T extends 'MX' ? MxRecord : string;
 
 /** The DNS questions the engine asks. TXT answers keep each record's strings apart. */
@@ -68,6 +68,8 @@ export function createResolver(options: ResolverOptions = {}): DnsLookup {
         return resolver.resolveMx(name);
       case 'PTR':
         return resolver.resolvePtr(name);
+      case 'CNAME':
+        return resolver.resolveCname(name);
     }
   };
   const timing = { timeoutMs: options.timeoutMs ?? 2000, tries: options.tries ?? 2 };
