@@ -56,6 +56,11 @@ export const errors = {
   salesOwnerNotFound: define('APP_SALES_OWNER_NOT_FOUND', 'Sales owner %s not found', 404),
   customerNotFound: define('APP_CUSTOMER_NOT_FOUND', 'Customer %s not found', 404),
   domainNotFound: define('APP_DOMAIN_NOT_FOUND', 'Domain %s not found', 404),
+  notFoundDismissalConflict: define(
+    'APP_VERDICT_NOT_DOMAIN_NOT_FOUND',
+    'The latest verdict of %s is %s, not domain_not_found: only a domain the last determined check found missing from DNS can be dismissed',
+    409,
+  ),
   preconditionRequired: define(
     'APP_PRECONDITION_REQUIRED',
     'This change requires an If-Match header with the ETag from your last GET, so it cannot overwrite a newer version',

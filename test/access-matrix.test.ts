@@ -119,6 +119,12 @@ const rules: Record<string, Rule> = {
   'GET /v1/domains/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}` }) },
   'POST /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },
   'GET /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },
+  'POST /v1/domains/:id/not-found-dismissal': {
+    kind: 'owned',
+    access: 'manager',
+    // Never checked, so a permitted caller gets past visibility to the verdict rule (409).
+    request: (side) => ({ url: `/v1/domains/${f[side].domain}/not-found-dismissal`, body: { reason: 'retired' } }),
+  },
   'DELETE /v1/domains/:id': {
     kind: 'owned',
     access: 'manager',

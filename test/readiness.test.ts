@@ -80,6 +80,8 @@ describe('readiness', () => {
       mxOnLegacy: 1,
       notVerifiedIn48h: 2,
       unverified: 1,
+      notFound: 0,
+      notFoundDismissed: 0,
     });
   });
 
@@ -119,8 +121,8 @@ describe('readiness', () => {
   it('keeps both gates shut while any domain is on legacy MX, in the blast radius, or unverified', async () => {
     const r = (await call('GET', `/v1/programs/${programId}/readiness`, admin)).json();
     expect(r.gates).toEqual({
-      mxCutoverReady: { ready: false, mxOnLegacy: 1, unverified: 1 },
-      spfRecordDeletionSafe: { safe: false, blastRadius: 3, unverified: 1, evidenceAsOf: '2022-08-29T03:00:00.000Z' },
+      mxCutoverReady: { ready: false, mxOnLegacy: 1, unverified: 1, domainsNotFound: 0 },
+      spfRecordDeletionSafe: { safe: false, blastRadius: 3, unverified: 1, domainsNotFound: 0, evidenceAsOf: '2022-08-29T03:00:00.000Z' },
     });
   });
 

@@ -32,6 +32,14 @@ export const domains = pgTable(
     onDemandRequestedAt: timestamp('on_demand_requested_at', { withTimezone: true, mode: 'date' }),
     /** The first check that turned the domain clean; kept by a trigger on dns_checks, for the burndown. */
     firstCleanAt: timestamp('first_clean_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * A manager's confirmation that a domain_not_found verdict is expected (the domain is gone for
+     * good): when, by whom (the audit actor), why. Only while the verdict is domain_not_found; a later
+     * determined check that finds the domain clears it.
+     */
+    notFoundDismissedAt: timestamp('not_found_dismissed_at', { withTimezone: true, mode: 'date' }),
+    notFoundDismissedBy: text('not_found_dismissed_by'),
+    notFoundDismissalReason: text('not_found_dismissal_reason'),
     ...timestamps,
   },
   (t) => [
@@ -48,5 +56,9 @@ export const domains = pgTable(
     check('domains_name_lower', sql`${t.name} = lower(${t.name}) AND right(${t.name}, 1) <> '.'`),
     check('domains_latest_verdict_valid', sql.raw(`latest_verdict IS NULL OR latest_verdict IN ${sqlList(verdicts)}`)),
     check('domains_consecutive_failures_nonneg', sql`${t.consecutiveFailures} >= 0`),
+    check(
+      'domains_not_found_dismissal_valid',
+      sql`(${t.notFoundDismissedAt} IS NULL AND ${t.notFoundDismissedBy} IS NULL AND ${t.notFoundDismissalReason} IS NULL) OR (${t.notFoundDismissedAt} IS NOT NULL AND ${t.notFoundDismissedBy} IS NOT NULL AND length(btrim(${t.notFoundDismissalReason})) > 0 AND ${t.latestVerdict} = 'domain_not_found')`,
+    ),
   ],
 );

@@ -12,7 +12,11 @@ export const customerStatuses = [
 ] as const;
 export type CustomerStatus = (typeof customerStatuses)[number];
 
-export const verdicts = ['clean', 'needs_mx_change', 'needs_spf_cleanup', 'needs_mx_and_spf', 'unknown'] as const;
+/**
+ * `domain_not_found`: the domain does not exist (MX and SPF answer NXDOMAIN). Determined, never clean:
+ * it keeps the readiness gates shut until a manager dismisses it with a reason or removes the domain.
+ */
+export const verdicts = ['clean', 'needs_mx_change', 'needs_spf_cleanup', 'needs_mx_and_spf', 'domain_not_found', 'unknown'] as const;
 export type Verdict = (typeof verdicts)[number];
 
 export const roles = ['admin', 'manager', 'sales'] as const;

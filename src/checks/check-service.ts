@@ -157,7 +157,11 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
       last_determined_at = CASE WHEN u.determined THEN ${now} ELSE d.last_determined_at END,
       latest_mx_state = CASE WHEN u.determined THEN u.mx_state ELSE d.latest_mx_state END,
       breaks_at_deletion = CASE WHEN u.determined THEN u.breaks ELSE d.breaks_at_deletion END,
-      dmarc_policy = CASE WHEN u.determined THEN u.dmarc ELSE d.dmarc_policy END
+      dmarc_policy = CASE WHEN u.determined THEN u.dmarc ELSE d.dmarc_policy END,
+      -- A check that finds the domain again ends a manager's "domain_not_found is expected".
+      not_found_dismissed_at = CASE WHEN u.found THEN NULL ELSE d.not_found_dismissed_at END,
+      not_found_dismissed_by = CASE WHEN u.found THEN NULL ELSE d.not_found_dismissed_by END,
+      not_found_dismissal_reason = CASE WHEN u.found THEN NULL ELSE d.not_found_dismissal_reason END
     FROM jsonb_to_recordset(${JSON.stringify(
       outcomes.map((o) => ({
         id: o.domain.id,
@@ -165,11 +169,12 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
         failures: o.failures,
         next: o.next,
         determined: o.determined,
+        found: o.determined && o.verdict !== 'domain_not_found',
         mx_state: o.check.mx.state,
         breaks: o.check.spf.resultIfLegacyDeleted === 'permerror' && o.check.spf.legacyReferences.some((r) => r.live),
         dmarc: o.check.dmarc.policy,
       })),
-    )}::jsonb) AS u(id uuid, verdict text, failures int, next timestamptz, determined boolean, mx_state text, breaks boolean, dmarc text)
+    )}::jsonb) AS u(id uuid, verdict text, failures int, next timestamptz, determined boolean, found boolean, mx_state text, breaks boolean, dmarc text)
     WHERE d.id = u.id`);
 
   const changedOnes = outcomes.filter((o) => o.changed);
@@ -180,7 +185,8 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
       action: 'domain.verdict_changed',
       entityType: 'domain',
       entityId: o.domain.id,
-      before: { verdict: o.previous, customerId: o.domain.customerId },
+      // A dismissed domain_not_found that turned into another verdict loses its dismissal: say which.
+      before: { verdict: o.previous, customerId: o.domain.customerId, ...(o.domain.notFoundDismissedAt ? { notFoundDismissal: dismissalOf(o.domain) } : {}) },
       after: { verdict: o.check.verdict, checkId: o.checkId, customerId: o.domain.customerId },
     })),
     now,
@@ -213,6 +219,8 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
     ]),
   );
 }
+
+const dismissalOf = (d: typeof domains.$inferSelect) => ({ at: d.notFoundDismissedAt?.toISOString(), by: d.notFoundDismissedBy, reason: d.notFoundDismissalReason });
 
 /** The rare tasks a check opens: a confirmed regression of a completed customer, or too many failures in a row. */
 async function openTasks(tx: Db, o: Outcome, now: Date) {

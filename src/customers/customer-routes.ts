@@ -6,8 +6,8 @@ import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
 import { CheckPage, CheckRequested, LatestCheck } from '../checks/check-schemas.ts';
-import { addDomain, deleteDomain, getDomain, listDomainChecks, requestDomainCheck } from '../domains/domain-service.ts';
-import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
+import { addDomain, deleteDomain, dismissNotFound, getDomain, listDomainChecks, requestDomainCheck } from '../domains/domain-service.ts';
+import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, DismissNotFound, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
 import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
 
 const invalid = problem('A field is invalid; `errors` names each one');
@@ -176,6 +176,26 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: CheckPage, 400: invalid, 404: problem('No such domain visible to this token') },
     },
     handler: async (request) => listDomainChecks(app.db, request.params.id, principalOf(request), request.query.limit, request.query.cursor),
+  });
+
+  app.post('/domains/:id/not-found-dismissal', {
+    config: { access: 'manager' },
+    schema: {
+      tags: ['domains'],
+      summary: 'Confirm that a domain missing from DNS (verdict domain_not_found) is expected to be gone, saying why',
+      description:
+        'An undismissed domain_not_found keeps both readiness gates shut. The dismissal is cleared when a later check finds ' +
+        'the domain again. Dismissing again replaces the reason. Removing the domain (DELETE) is the other way out.',
+      params: IdParams,
+      body: DismissNotFound,
+      response: {
+        200: Domain,
+        400: invalid,
+        404: problem('No such domain visible to this token'),
+        409: problem('The domain\u2019s latest verdict is not domain_not_found'),
+      },
+    },
+    handler: async (request) => dismissNotFound(app.db, request.params.id, request.body.reason, principalOf(request), actorOf(request), app.now()),
   });
 
   app.delete('/domains/:id', {

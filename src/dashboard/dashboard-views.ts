@@ -12,7 +12,7 @@ const text = {
     unverified: 'unverified', burndown: 'Burndown', notMigrated: 'customers not migrated', notClean: 'domains not clean', projection: 'Projection',
     onTime: 'on time', late: 'late', never: 'no progress in 14 days', owners: 'Sales owners', owner: 'Owner', department: 'Department',
     open: 'Open tasks', overdue: 'Overdue', atRisk: 'At risk', atRiskList: 'Customers at risk', blastList: 'Blast radius (DMARC reject first)',
-    suggested: 'Publish instead', status: 'Status', none: 'None.',
+    suggested: 'Publish instead', status: 'Status', none: 'None.', notFound: 'domains not found in DNS (not dismissed)',
   },
   ja: {
     title: 'メールサービス移行', signIn: 'サインイン', token: 'API トークン', signOut: 'サインアウト', programs: 'プログラム', badToken: 'トークンが無効です。',
@@ -22,6 +22,7 @@ const text = {
     notMigrated: '未移行の顧客', notClean: '未対応のドメイン', projection: '見通し', onTime: '期限内', late: '期限超過', never: '14 日間進捗なし',
     owners: '営業担当', owner: '担当', department: '部署', open: '未完了タスク', overdue: '期限切れ', atRisk: '要注意', atRiskList: '要注意の顧客',
     blastList: '影響範囲（DMARC reject を優先）', suggested: '推奨レコード', status: 'ステータス', none: 'ありません。',
+    notFound: 'DNS に存在しないドメイン（確認待ち）',
   },
 } as const;
 
@@ -109,7 +110,8 @@ ${r.daysToSpfRecordDeletion === null ? '' : `<div class="card"><b>${r.daysToSpfR
 <div class="card"><b>${r.customers.completedPercent}%</b>${t.completed}</div>
 <div class="card"><b id="blast-radius">${r.domains.blastRadius}</b>${t.blast}</div>
 <div class="card"><b>${r.domains.mxOnLegacy}</b>${t.legacyMx}</div>
-<div class="card"><b>${r.domains.notVerifiedIn48h}</b>${t.stale}</div></div>
+<div class="card"><b>${r.domains.notVerifiedIn48h}</b>${t.stale}</div>
+<div class="card"><b id="domains-not-found">${r.domains.notFound}</b>${t.notFound}</div></div>
 <section><h2>${t.gates}</h2><ul><li>${t.mxGate}: <span id="gate-mx">${yesNo(r.gates.mxCutoverReady.ready)}</span></li>
 <li>${t.spfGate}: <span id="gate-spf">${yesNo(r.gates.spfRecordDeletionSafe.safe)}</span> (${t.evidence} ${escapeHtml(r.gates.spfRecordDeletionSafe.evidenceAsOf ?? '—')}, ${t.unverified}: ${r.gates.spfRecordDeletionSafe.unverified})</li></ul></section>
 <section><h2>${t.burndown}</h2>${burndownSvg(r.burndown, { customers: t.notMigrated, domains: t.notClean })}

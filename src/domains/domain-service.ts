@@ -26,6 +26,10 @@ export const toDomain = (row: DomainRow): Domain => ({
   programId: row.programId,
   nextCheckAt: row.nextCheckAt.toISOString(),
   consecutiveFailures: row.consecutiveFailures,
+  notFoundDismissal:
+    row.notFoundDismissedAt && row.notFoundDismissedBy && row.notFoundDismissalReason
+      ? { at: row.notFoundDismissedAt.toISOString(), by: row.notFoundDismissedBy, reason: row.notFoundDismissalReason }
+      : null,
   createdAt: row.createdAt.toISOString(),
 });
 
@@ -164,6 +168,34 @@ export async function requestDomainCheck(db: Db, id: string, viewer: Viewer, act
     await enqueueInOutbox(tx, 'checks', 'check-domain', { domainId: id, trigger: 'on_demand' }, jobId, now);
     await appendAudit(tx, actor, { action: 'domain.check_requested', entityType: 'domain', entityId: id, after: { jobId, customerId: domain!.customerId } }, now);
     return { jobId };
+  });
+}
+
+/**
+ * A manager or admin confirms that a domain the checks find missing from DNS (domain_not_found) is
+ * expected to be gone, so it stops holding the readiness gates shut. Refused (409) unless the latest
+ * verdict is domain_not_found; a later determined check that finds the domain clears it again.
+ * Dismissing again replaces the reason (the audit keeps the earlier one).
+ */
+export async function dismissNotFound(db: Db, id: string, reason: string, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const visible = await findVisibleDomain(tx, id, viewer);
+    const [domain] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('update');
+    if (domain!.latestVerdict !== 'domain_not_found') throw errors.notFoundDismissalConflict(domain!.name, domain!.latestVerdict ?? 'not checked yet');
+    const [row] = await tx
+      .update(domains)
+      .set({ notFoundDismissedAt: now, notFoundDismissedBy: actor.name, notFoundDismissalReason: reason, updatedAt: now })
+      .where(eq(domains.id, id))
+      .returning();
+    const before = toDomain(domain!).notFoundDismissal;
+    const after = toDomain(row!);
+    await appendAudit(
+      tx,
+      actor,
+      { action: 'domain.not_found_dismissed', entityType: 'domain', entityId: id, before: { notFoundDismissal: before, customerId: row!.customerId }, after: { notFoundDismissal: after.notFoundDismissal, customerId: row!.customerId } },
+      now,
+    );
+    return after;
   });
 }
 

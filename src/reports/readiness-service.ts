@@ -50,7 +50,17 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
   const atRiskWhere = sql`${notMigratedSql} AND (${riskDaysSql} > ${daysToShutdown} OR c.planned_migration_at < ${today}::date)`;
 
   // Independent aggregates: run them side by side on the pool.
-  type VerdictFacts = { verdict: string; n: number; blast_radius: number; mx_on_legacy: number; stale: number; unverified: number; oldest_evidence: string | Date | null };
+  type VerdictFacts = {
+    verdict: string;
+    n: number;
+    blast_radius: number;
+    mx_on_legacy: number;
+    stale: number;
+    unverified: number;
+    not_found: number;
+    not_found_dismissed: number;
+    oldest_evidence: string | Date | null;
+  };
   const [statusResult, verdictResult, ownerResult, atRiskResult, burndown] = await Promise.all([
     db.execute(sql`SELECT c.status, count(*)::int AS n FROM customers c WHERE ${scope} GROUP BY c.status`),
     db.execute(sql`
@@ -59,6 +69,8 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
         count(*) FILTER (WHERE d.latest_mx_state IN ('legacy', 'mixed'))::int AS mx_on_legacy,
         count(*) FILTER (WHERE d.last_determined_at IS NULL OR d.last_determined_at < ${staleBefore})::int AS stale,
         count(*) FILTER (WHERE d.latest_verdict IS NULL OR d.latest_verdict = 'unknown')::int AS unverified,
+        count(*) FILTER (WHERE d.latest_verdict = 'domain_not_found' AND d.not_found_dismissed_at IS NULL)::int AS not_found,
+        count(*) FILTER (WHERE d.latest_verdict = 'domain_not_found' AND d.not_found_dismissed_at IS NOT NULL)::int AS not_found_dismissed,
         min(d.last_determined_at) AS oldest_evidence
       FROM ${scopedDomains} GROUP BY 1`),
     db.execute(sql`
@@ -95,6 +107,8 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
     mx_on_legacy: sumOf((r) => r.mx_on_legacy),
     stale: sumOf((r) => r.stale),
     unverified: sumOf((r) => r.unverified),
+    not_found: sumOf((r) => r.not_found),
+    not_found_dismissed: sumOf((r) => r.not_found_dismissed),
     oldest_evidence: evidence.length > 0 ? new Date(Math.min(...evidence)) : null,
   };
   const owners = rowsOf<{ id: string; name: string; department: string; statuses: Record<string, number>; open_tasks: number; overdue_tasks: number; at_risk: number }>(ownerResult);
@@ -150,6 +164,8 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
       mxOnLegacy: d.mx_on_legacy,
       notVerifiedIn48h: d.stale,
       unverified: d.unverified,
+      notFound: d.not_found,
+      notFoundDismissed: d.not_found_dismissed,
     },
     byDepartment,
     bySalesOwner,
@@ -159,10 +175,23 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
       migration: project(burndown.map((p) => ({ day: p.day, value: p.customersNotMigrated })), today, program.shutdownAt),
       spfCleanup: project(burndown.map((p) => ({ day: p.day, value: p.domainsNotClean })), today, deletionDeadline),
     },
+    // A domain missing from DNS may be a typo or a lapsed registration hiding a live one: it holds
+    // both gates until a manager dismisses it or removes the domain.
     gates: {
-      mxCutoverReady: { ready: d.mx_on_legacy === 0 && d.unverified === 0, mxOnLegacy: d.mx_on_legacy, unverified: d.unverified },
+      mxCutoverReady: {
+        ready: d.mx_on_legacy === 0 && d.unverified === 0 && d.not_found === 0,
+        mxOnLegacy: d.mx_on_legacy,
+        unverified: d.unverified,
+        domainsNotFound: d.not_found,
+      },
       // As of the oldest evidence: a domain never verified or unknown could hide a breakage.
-      spfRecordDeletionSafe: { safe: d.blast_radius === 0 && d.unverified === 0, blastRadius: d.blast_radius, unverified: d.unverified, evidenceAsOf: oldest },
+      spfRecordDeletionSafe: {
+        safe: d.blast_radius === 0 && d.unverified === 0 && d.not_found === 0,
+        blastRadius: d.blast_radius,
+        unverified: d.unverified,
+        domainsNotFound: d.not_found,
+        evidenceAsOf: oldest,
+      },
     },
   };
 }
@@ -170,7 +199,8 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
 /**
  * Daily counts of customers not yet migrated and domains not yet clean, rebuilt from history: a
  * customer counts from its creation until it first left the backlog (`resolved_at`, from its status
- * events), a domain until its first clean check (`first_clean_at`, from its checks). The database
+ * events), a domain until its first clean check (`first_clean_at`, from its checks) or the dismissal of
+ * its domain_not_found verdict, whichever came first (LEAST ignores nulls). The database
  * groups the rows by 15-minute bins (every time zone's offset is a multiple of 15 minutes, and binning
  * is plain arithmetic, unlike a time-zone conversion per row); the running sums are done here.
  */
@@ -186,7 +216,7 @@ async function burndownSeries(db: Db, scope: SQL, scopedDomains: SQL, tz: string
       FROM (SELECT ${bin(sql`c.created_at`)} AS born, ${bin(sql`c.resolved_at`)} AS gone, count(*) AS customers, 0 AS domains
             FROM customers c WHERE ${scope} GROUP BY 1, 2
             UNION ALL
-            SELECT ${bin(sql`d.created_at`)}, ${bin(sql`d.first_clean_at`)}, 0, count(*) FROM ${scopedDomains} GROUP BY 1, 2) bins
+            SELECT ${bin(sql`d.created_at`)}, ${bin(sql`least(d.first_clean_at, d.not_found_dismissed_at)`)}, 0, count(*) FROM ${scopedDomains} GROUP BY 1, 2) bins
       GROUP BY 1, 2`),
   );
   const change = new Map<string, { customers: number; domains: number }>();

@@ -42,6 +42,7 @@ const Phase = z.object({
   deadline: z.string(),
   onTime: z.boolean(),
 });
+const DomainsNotFound = z.number().int().meta({ description: 'Domains whose verdict is domain_not_found, not dismissed; the gate stays shut while any' });
 const Group = { statusCounts: Counts, openTasks: z.number().int(), overdueTasks: z.number().int(), atRisk: z.number().int() };
 const Readiness = z
   .object({
@@ -57,6 +58,8 @@ const Readiness = z
       mxOnLegacy: z.number().int(),
       notVerifiedIn48h: z.number().int(),
       unverified: z.number().int().meta({ description: 'Never checked, or DNS never answered: these could hide a breakage' }),
+      notFound: z.number().int().meta({ description: 'Verdict domain_not_found, not dismissed: these hold both gates shut' }),
+      notFoundDismissed: z.number().int().meta({ description: 'Verdict domain_not_found, dismissed by a manager or admin with a reason' }),
     }),
     byDepartment: z.array(z.object({ department: z.string(), ...Group })),
     bySalesOwner: z.array(z.object({ salesOwnerId: z.uuid(), name: z.string(), department: z.string(), ...Group })),
@@ -75,8 +78,14 @@ const Readiness = z
     burndown: z.array(z.object({ day: z.string(), customersNotMigrated: z.number().int(), domainsNotClean: z.number().int() })),
     projection: z.object({ migration: Phase, spfCleanup: Phase }),
     gates: z.object({
-      mxCutoverReady: z.object({ ready: z.boolean(), mxOnLegacy: z.number().int(), unverified: z.number().int() }),
-      spfRecordDeletionSafe: z.object({ safe: z.boolean(), blastRadius: z.number().int(), unverified: z.number().int(), evidenceAsOf: Timestamp.nullable() }),
+      mxCutoverReady: z.object({ ready: z.boolean(), mxOnLegacy: z.number().int(), unverified: z.number().int(), domainsNotFound: DomainsNotFound }),
+      spfRecordDeletionSafe: z.object({
+        safe: z.boolean(),
+        blastRadius: z.number().int(),
+        unverified: z.number().int(),
+        domainsNotFound: DomainsNotFound,
+        evidenceAsOf: Timestamp.nullable(),
+      }),
     }),
   })
   .meta({ id: 'Readiness' });
