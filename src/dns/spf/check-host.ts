@@ -1,9 +1,29 @@
 import { inNetwork, parseIp, reverseName, type ParsedIp } from '../ip.ts';
 import type { DnsLookup, DnsOutcome } from '../resolver.ts';
 import { expandMacros, type MacroContext } from './spf-macro.ts';
-import { checkMacroString, isSpfRecord, parseSpfRecord, type Mechanism, type Qualifier, type SpfRecord } from './spf-record.ts';
+import { checkMacroString, isSpfRecord, parseSpfRecord, type Mechanism, type MechanismKind, type Qualifier, type SpfRecord } from './spf-record.ts';
 
 export type SpfResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror';
+
+/** The mechanism that decided a result, seen from the record checked. */
+export interface Decision {
+  path: string[];
+  term: string;
+  kind: MechanismKind;
+  /** It matches every client (of this address family): `all`, `ip4:0.0.0.0/0`, `exists:%{d}`, an include decided so. */
+  everyClient: boolean;
+}
+
+/** One term as an evaluation met it: where, what it asked, how it ended. */
+export interface TraceStep {
+  /** The records from the checked domain down to the one holding the term. */
+  path: string[];
+  term: string;
+  /** include/redirect: the name whose record is evaluated next. */
+  target?: string;
+  outcome: 'match' | 'no match' | 'followed' | 'error';
+  detail?: string;
+}
 
 export interface CheckHostResult {
   result: SpfResult;
@@ -13,6 +33,11 @@ export interface CheckHostResult {
   explanation?: string;
   lookups: number;
   voidLookups: number;
+  decidedBy?: Decision;
+  /** Every term evaluated, in order (only with `trace: true`). */
+  trace?: TraceStep[];
+  /** Networks the client was compared with: ip4/ip6 terms and the addresses of a/mx targets. */
+  networks?: { network: ParsedIp; prefix: number }[];
 }
 
 export interface CheckHostOptions {
@@ -21,6 +46,8 @@ export interface CheckHostOptions {
   /** `%{r}`; RFC 7208 says "unknown" when not known. */
   receiver?: string;
   now?: Date;
+  /** Record every term evaluated and every network compared (for analysis and support). */
+  trace?: boolean;
 }
 
 /** RFC 7208 section 4.6.4 limits. */
@@ -59,6 +86,8 @@ export type RecordLookup =
   | { status: 'permerror'; reason: string; texts: string[] }
   | { status: 'temperror'; reason: string };
 
+const normalize = (name: string) => name.toLowerCase().replace(/\.$/, '');
+
 /** Finds and parses the one SPF record of a domain (section 4.5). */
 export async function lookupSpfRecord(dns: DnsLookup, domain: string): Promise<RecordLookup & { texts?: string[] }> {
   const answer = malformedAsNxdomain(await dns.query('TXT', domain));
@@ -72,16 +101,31 @@ export async function lookupSpfRecord(dns: DnsLookup, domain: string): Promise<R
   return { status: 'record', text: texts[0]!, record: parsed.record };
 }
 
+type Outcome = { result: SpfResult; reason: string; explanation?: string; decidedBy?: Decision };
+
+/** Letters that make a target depend on the client or the sender. */
+const CLIENT_MACRO = /%\{[slohipcv]/i;
+
 class Evaluation {
   lookups = 0;
   voidLookups = 0;
+  readonly trace: TraceStep[] | undefined;
+  readonly networks: { network: ParsedIp; prefix: number }[] = [];
   private validated: Promise<string> | undefined;
+  /** Set by matches(): whether the mechanism that just matched matches every client. */
+  private everyClient = false;
 
   constructor(
     readonly ip: ParsedIp,
     readonly sender: { full: string; local: string; domain: string },
     readonly options: CheckHostOptions & { helo: string; receiver: string; now: Date },
-  ) {}
+  ) {
+    this.trace = options.trace ? [] : undefined;
+  }
+
+  private step(step: TraceStep) {
+    this.trace?.push(step);
+  }
 
   get dns() {
     return this.options.dns;
@@ -121,35 +165,57 @@ class Evaluation {
     return outcome.status === 'ok' ? outcome.records : [];
   }
 
-  async addresses(name: string, what: string): Promise<ParsedIp[]> {
+  async addresses(name: string, what: string, prefix?: number): Promise<ParsedIp[]> {
     const outcome = await this.dns.query(this.ip.version === 4 ? 'A' : 'AAAA', name);
     this.countVoid(outcome, what);
-    return this.records(outcome, what).flatMap((a) => parseIp(a) ?? []);
+    const found = this.records(outcome, what).flatMap((a) => parseIp(a) ?? []);
+    if (prefix !== undefined) for (const network of found) this.networks.push({ network, prefix });
+    return found;
   }
 
-  async check(domain: string, depth: number): Promise<{ result: SpfResult; reason: string; explanation?: string }> {
+  /** The record of `domain`, evaluated; `path` leads to it from the checked domain. */
+  async check(domain: string, path: string[]): Promise<Outcome> {
     const found = await lookupSpfRecord(this.dns, domain);
     if (found.status === 'temperror') return { result: 'temperror', reason: found.reason };
     if (found.status === 'permerror') return { result: 'permerror', reason: found.reason };
     if (found.status === 'none') return { result: 'none', reason: found.reason };
     const { record } = found;
     for (const mechanism of record.mechanisms) {
-      if (await this.matches(mechanism, domain, depth)) {
+      let matched: boolean;
+      try {
+        matched = await this.matches(mechanism, domain, path);
+      } catch (err) {
+        if (err instanceof Stop) this.step({ path, term: mechanism.text, outcome: 'error', detail: err.reason });
+        throw err;
+      }
+      if (mechanism.kind !== 'include') this.step({ path, term: mechanism.text, outcome: matched ? 'match' : 'no match' });
+      if (matched) {
         const result = qualifierResult[mechanism.qualifier];
         const reason = `${domain}: matched ${mechanism.text}`;
+        const decidedBy: Decision = { path, term: mechanism.text, kind: mechanism.kind, everyClient: this.everyClient };
         if (result === 'fail' && record.exp) {
           const explanation = await this.explain(record.exp, domain);
-          return explanation === undefined ? { result, reason } : { result, reason, explanation };
+          return explanation === undefined ? { result, reason, decidedBy } : { result, reason, explanation, decidedBy };
         }
-        return { result, reason };
+        return { result, reason, decidedBy };
       }
     }
     // A redirect is ignored when the record has an "all" mechanism (section 6.1).
     if (record.redirect && !record.mechanisms.some((m) => m.kind === 'all')) {
-      this.countLookup(`redirect=${record.redirect}`);
+      const term = `redirect=${record.redirect}`;
+      try {
+        this.countLookup(term);
+      } catch (err) {
+        this.step({ path, term, outcome: 'error', detail: (err as Stop).reason });
+        throw err;
+      }
       const target = await expandMacros(record.redirect, this.context(domain));
-      if (!isValidSpfDomain(target)) return { result: 'permerror', reason: `redirect target "${target}" is not a valid domain` };
-      const inner = await this.check(target, depth + 1);
+      if (!isValidSpfDomain(target)) {
+        this.step({ path, term, target, outcome: 'error', detail: 'not a valid domain' });
+        return { result: 'permerror', reason: `redirect target "${target}" is not a valid domain` };
+      }
+      this.step({ path, term, target, outcome: 'followed' });
+      const inner = await this.check(target, [...path, normalize(target)]);
       if (inner.result === 'none') return { result: 'permerror', reason: `redirect=${target}: no SPF record there` };
       return inner;
     }
@@ -160,9 +226,11 @@ class Evaluation {
     return mechanism.domainSpec ? expandMacros(mechanism.domainSpec, this.context(domain)) : domain;
   }
 
-  async matches(m: Mechanism, domain: string, depth: number): Promise<boolean> {
+  async matches(m: Mechanism, domain: string, path: string[]): Promise<boolean> {
+    this.everyClient = false;
     switch (m.kind) {
       case 'all':
+        this.everyClient = true;
         return true;
       case 'ip4':
       case 'ip6': {
@@ -170,12 +238,15 @@ class Evaluation {
         const prefix = m.kind === 'ip4' ? m.cidr4! : m.cidr6!;
         // An ip6 network that is IPv4-mapped is compared as IPv4 with the prefix shifted.
         const effective = m.kind === 'ip6' && network.version === 4 ? Math.max(0, prefix - 96) : prefix;
+        this.networks.push({ network, prefix: effective });
+        this.everyClient = effective === 0;
         return inNetwork(this.ip, network, effective);
       }
       case 'a': {
         this.countLookup(m.text);
         const name = await this.target(m, domain);
-        return (await this.addresses(name, m.text)).some((a) => inNetwork(this.ip, a, this.prefixOf(m)));
+        this.everyClient = this.prefixOf(m) === 0;
+        return (await this.addresses(name, m.text, this.prefixOf(m))).some((a) => inNetwork(this.ip, a, this.prefixOf(m)));
       }
       case 'mx': {
         this.countLookup(m.text);
@@ -184,8 +255,9 @@ class Evaluation {
         this.countVoid(outcome, m.text);
         const exchanges = this.records(outcome, m.text);
         if (exchanges.length > LIMITS.mxNames) throw new Stop('permerror', `${m.text}: ${name} has ${exchanges.length} MX records (limit ${LIMITS.mxNames})`);
+        this.everyClient = this.prefixOf(m) === 0;
         for (const mx of exchanges) {
-          if ((await this.addresses(mx.exchange, `${m.text} → ${mx.exchange}`)).some((a) => inNetwork(this.ip, a, this.prefixOf(m)))) return true;
+          if ((await this.addresses(mx.exchange, `${m.text} → ${mx.exchange}`, this.prefixOf(m))).some((a) => inNetwork(this.ip, a, this.prefixOf(m)))) return true;
         }
         return false;
       }
@@ -200,19 +272,24 @@ class Evaluation {
         const name = await this.target(m, domain);
         const outcome = await this.dns.query('A', name);
         this.countVoid(outcome, m.text);
+        this.everyClient = !CLIENT_MACRO.test(m.domainSpec!);
         return this.records(outcome, m.text).length > 0;
       }
       case 'include': {
         this.countLookup(m.text);
         const name = await this.target(m, domain);
         if (!isValidSpfDomain(name)) throw new Stop('permerror', `${m.text}: "${name}" is not a valid domain`);
-        const inner = await this.check(name, depth + 1);
+        this.step({ path, term: m.text, target: name, outcome: 'followed' });
+        const inner = await this.check(name, [...path, normalize(name)]);
         switch (inner.result) {
           case 'pass':
+            this.everyClient = inner.decidedBy?.everyClient ?? false;
+            this.step({ path, term: m.text, target: name, outcome: 'match' });
             return true;
           case 'fail':
           case 'softfail':
           case 'neutral':
+            this.step({ path, term: m.text, target: name, outcome: 'no match' });
             return false;
           case 'temperror':
             throw new Stop('temperror', inner.reason);
@@ -224,6 +301,11 @@ class Evaluation {
         }
       }
     }
+  }
+
+  summary() {
+    const counts = { lookups: this.lookups, voidLookups: this.voidLookups };
+    return this.trace ? { ...counts, trace: this.trace, networks: this.networks } : counts;
   }
 
   private prefixOf(m: Mechanism) {
@@ -282,10 +364,10 @@ export async function checkHost(ipText: string, domain: string, senderText: stri
   });
   if (!isValidSpfDomain(domain)) return { result: 'none', reason: `"${domain}" is not a fully qualified domain name`, lookups: 0, voidLookups: 0 };
   try {
-    const outcome = await evaluation.check(domain, 0);
-    return { ...outcome, lookups: evaluation.lookups, voidLookups: evaluation.voidLookups };
+    const outcome = await evaluation.check(domain, [normalize(domain)]);
+    return { ...outcome, ...evaluation.summary() };
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
-    return { result: err.result, reason: err.reason, lookups: evaluation.lookups, voidLookups: evaluation.voidLookups };
+    return { result: err.result, reason: err.reason, ...evaluation.summary() };
   }
 }
