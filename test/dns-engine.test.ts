@@ -86,7 +86,7 @@ describe('legacy SPF references', () => {
       records: ['v=spf1 include:spf.po.2iij.net -all'],
       lookupCount: 1,
       voidLookupCount: 0,
-      legacyReferences: [{ term: 'include:spf.po.2iij.net', path: ['direct.example.jp'], live: true }],
+      legacyReferences: [{ term: 'include:spf.po.2iij.net', path: ['direct.example.jp'], holder: 'direct.example.jp', aliases: [], live: true }],
       resultIfLegacyDeleted: 'permerror',
       suggestedRecord: 'v=spf1 include:spf.gateway.example -all',
       suggestedLookupCount: 1,
@@ -98,22 +98,33 @@ describe('legacy SPF references', () => {
     expect(c.instructions.ja.join(' ')).toContain('SPF レコード');
   });
 
-  it('finds one nested two levels down (upper case, trailing dot) and says whose record it is', async () => {
+  it('finds one nested two levels down (upper case, trailing dot) and fixes the record that holds it, the customer\'s own', async () => {
     const c = await check('nested.example.jp');
     expect(c.verdict).toBe('needs_spf_cleanup');
     expect(c.spf.legacyReferences).toEqual([
-      { term: 'include:SPF.PO.2IIJ.NET.', path: ['nested.example.jp', '_spf.nested.example.jp', '_spf2.nested.example.jp'], target: 'spf.po.2iij.net', live: true },
+      {
+        term: 'include:SPF.PO.2IIJ.NET.',
+        path: ['nested.example.jp', '_spf.nested.example.jp', '_spf2.nested.example.jp'],
+        holder: '_spf2.nested.example.jp',
+        aliases: [],
+        target: 'spf.po.2iij.net',
+        live: true,
+      },
     ]);
     expect(c.spf.lookupCount).toBe(3);
     expect(c.spf.resultIfLegacyDeleted).toBe('permerror');
+    // The record at the domain itself stays as it is; the nested one changes.
     expect(c.spf.suggestedRecord).toBeNull();
-    expect(c.instructions.en.join(' ')).toMatch(/_spf2\.nested\.example\.jp, which nested\.example\.jp includes/);
+    expect(c.spf.suggestion).toMatchObject({ verified: true, records: [{ name: '_spf2.nested.example.jp', record: 'v=spf1 include:spf.gateway.example -all' }] });
+    expect(c.instructions.en.join(' ')).toContain('Replace the SPF record of _spf2.nested.example.jp with: v=spf1 include:spf.gateway.example -all');
   });
 
-  it('finds one through a redirect and suggests redirecting to the successor', async () => {
+  it('§6.1: finds one through a redirect and replaces it with the successor and today\'s all, so a stranger still gets fail', async () => {
     const c = await check('redirect.example.jp');
     expect(c.spf.legacyReferences[0]).toMatchObject({ term: 'redirect=spf.po.2iij.net', live: true });
-    expect(c.spf.suggestedRecord).toBe('v=spf1 redirect=spf.gateway.example');
+    expect(c.spf.resultNow).toBe('fail');
+    // redirect=spf.gateway.example would give softfail (its ~all): weaker than today.
+    expect(c.spf.suggestedRecord).toBe('v=spf1 include:spf.gateway.example -all');
     expect(c.spf.resultIfLegacyDeleted).toBe('permerror');
   });
 
@@ -148,20 +159,24 @@ describe('legacy SPF references', () => {
     expect(c.instructions.en.join(' ')).toMatch(/publishes 2 SPF records/);
   });
 
-  it('still flags a legacy include that no evaluation reaches (after all)', async () => {
+  it('§5.1: still flags a legacy include that no evaluation reaches (after all), and puts the fix before all', async () => {
     const c = await check('dead.example.jp');
     expect(c.spf.legacyReferences[0]).toMatchObject({ live: false });
     expect(c.spf.lookupCount).toBe(0);
     expect(c.spf.resultIfLegacyDeleted).toBe('fail');
+    expect(c.spf.breaksAtDeletion).toBe(false);
     expect(c.verdict).toBe('needs_spf_cleanup');
-    expect(c.spf.suggestedRecord).toBe('v=spf1 ip4:198.51.100.0/24 -all include:spf.gateway.example');
+    expect(c.spf.suggestedRecord).toBe('v=spf1 ip4:198.51.100.0/24 include:spf.gateway.example -all');
   });
 
-  it('warns when the fixed record would exceed 10 lookups', async () => {
+  it('§4.6.4: a fix that would exceed 10 lookups is not shown; it says how many and what to drop', async () => {
     const c = await check('toomany.example.jp');
     expect(c.spf.lookupCount).toBe(11);
     expect(c.spf.suggestedLookupCount).toBe(11);
+    expect(c.spf.suggestedRecord).toBeNull();
+    expect(c.spf.suggestion).toMatchObject({ verified: false, lookupCount: 11, drop: [{ term: 'a:h0.example.jp', lookups: 1 }] });
     expect(c.impact.map((i) => i.code)).toContain('fix_exceeds_lookup_limit');
+    expect(c.instructions.en.join(' ')).toMatch(/needs 11 DNS lookups \(limit 10\)\. Drop or flatten a:h0\.example\.jp \(1\)/);
   });
 });
 
@@ -177,11 +192,11 @@ describe('MX', () => {
     expect((await check(domain)).mx.state).toBe(state);
   });
 
-  it('calls migrated, moved-elsewhere, mail-less and vanished domains clean, and a mixed one not', async () => {
+  it('calls migrated, moved-elsewhere and mail-less domains clean, a vanished one domain_not_found, and a mixed one not', async () => {
     expect((await check('migrated.example.jp')).verdict).toBe('clean');
     expect((await check('other.example.jp')).verdict).toBe('clean');
     expect((await check('nomx.example.jp')).verdict).toBe('clean');
-    expect((await check('no-such-domain.example.jp')).verdict).toBe('clean');
+    expect((await check('no-such-domain.example.jp')).verdict).toBe('domain_not_found');
     expect((await check('mixed.example.jp')).verdict).toBe('needs_mx_change');
   });
 });

@@ -1,11 +1,13 @@
+import { inspectDkim, type DkimFinding, type DkimIdentifiers } from './dkim.ts';
 import { discoverDmarc, type DmarcFinding } from './dmarc.ts';
 import { classifyMx, type MxFinding } from './mx.ts';
 import { withDeadline, type DnsLookup } from './resolver.ts';
-import { analyzeSpf, isUnder, NON_MATCHING_IPV4, normalizeName, type LegacyReference, type SpfAnalysis } from './spf/analyze.ts';
-import { checkHost, LIMITS, type SpfResult } from './spf/check-host.ts';
-import { dependsOnSender } from './spf/spf-macro.ts';
+import { analyzeSpf, type LegacyReference, type SpfAnalysis } from './spf/analyze.ts';
+import { LIMITS, type SpfResult } from './spf/check-host.ts';
+import { analyzeDeletion, type ClientOutcome, type DeletionAnalysis, type SpfSuggestion } from './spf/deletion.ts';
+import { Aliases, normalizeName } from './spf/worlds.ts';
 
-export interface Identifiers {
+export interface Identifiers extends DkimIdentifiers {
   legacyMxSuffixes: string[];
   legacySpfIncludes: string[];
   successorMxSuffixes: string[];
@@ -13,7 +15,7 @@ export interface Identifiers {
 }
 
 export type SpfState = 'legacy_referenced' | 'error' | 'invalid' | 'none' | 'clean';
-export type Verdict = 'needs_mx_and_spf' | 'needs_mx_change' | 'needs_spf_cleanup' | 'unknown' | 'clean';
+export type Verdict = 'needs_mx_and_spf' | 'needs_mx_change' | 'needs_spf_cleanup' | 'domain_not_found' | 'unknown' | 'clean';
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
 
 export interface Impact {
@@ -31,38 +33,41 @@ export interface DomainCheck {
   spf: {
     state: SpfState;
     records: string[];
+    /** Lookups the evaluation of a stranger makes today; past the limit, every lookup the record needs. */
     lookupCount: number;
+    /** Void lookups the evaluation of a stranger makes today (RFC 7208 §4.6.4). */
     voidLookupCount: number;
     legacyReferences: LegacyReference[];
     errors: SpfAnalysis['errors'];
     dynamicTerms: SpfAnalysis['dynamicTerms'];
-    /** check_host() for an IPv4 client matching nothing, with every legacy include domain gone. */
+    /** The worst result a stranger (a client no term matches) gets today. */
+    resultNow: SpfResult;
+    /** The worst result a stranger gets once every legacy name (and what aliases it) is gone. */
     resultIfLegacyDeleted: SpfResult;
+    /** Some client that does not get permerror today gets it after the deletion. */
+    breaksAtDeletion: boolean;
+    /** Each client class: who, and what it gets today and after the deletion. */
+    clients: ClientOutcome[];
+    /** The record to publish at the domain itself, shown only when the evaluation proved it. */
     suggestedRecord: string | null;
     suggestedLookupCount: number | null;
+    suggestion: SpfSuggestion | null;
+    blockedBy: DeletionAnalysis['blockedBy'];
   };
   dmarc: DmarcFinding;
+  dkim: DkimFinding;
   impact: Impact[];
   instructions: { en: string[]; ja: string[] };
 }
 
-/** The "pull the plug" world: every name at or under a legacy include domain does not exist. */
-export function withoutLegacyRecords(dns: DnsLookup, legacyIncludes: string[]): DnsLookup {
-  const legacy = legacyIncludes.map(normalizeName);
-  return {
-    description: dns.description,
-    query: (type, name) => (isUnder(name, legacy) ? Promise.resolve({ status: 'nxdomain' }) : dns.query(type, name)),
-  };
-}
-
-export function spfStateOf(analysis: SpfAnalysis): SpfState {
+export function spfStateOf(analysis: Pick<SpfAnalysis, 'records' | 'legacyReferences' | 'errors'>): SpfState {
   if (analysis.legacyReferences.length > 0) return 'legacy_referenced';
   if (analysis.errors.some((e) => e.kind === 'dns')) return 'error';
   if (analysis.errors.length > 0) return 'invalid';
   return analysis.records.length === 0 ? 'none' : 'clean';
 }
 
-/** The verdict rules of issue 4, in one place: action first, then unknown, never a guessed clean. */
+/** The verdict rules, in one place: action first, then unknown, then a missing domain; never a guessed clean. */
 export function verdictOf(mxState: MxFinding['state'], spfState: SpfState): Verdict {
   const mxAction = mxState === 'legacy' || mxState === 'mixed';
   const spfAction = spfState === 'legacy_referenced';
@@ -70,74 +75,60 @@ export function verdictOf(mxState: MxFinding['state'], spfState: SpfState): Verd
   if (mxAction) return 'needs_mx_change';
   if (spfAction) return 'needs_spf_cleanup';
   if (mxState === 'error' || spfState === 'error') return 'unknown';
+  if (mxState === 'nxdomain' && spfState === 'none') return 'domain_not_found';
   return 'clean';
-}
-
-/**
- * The domain's record with its legacy include/redirect terms replaced by the successor's includes
- * (not repeating ones already there), everything else unchanged. Null when the record itself has no
- * legacy reference (nothing the customer can change in it) or there is not exactly one record.
- */
-export function suggestRecord(records: string[], legacyIncludes: string[], successorIncludes: string[]): string | null {
-  if (records.length !== 1) return null;
-  const legacy = legacyIncludes.map(normalizeName);
-  const terms = records[0]!.split(' ').filter(Boolean);
-  const targetOf = (term: string) => /^[+\-~?]?(?:include:|redirect=)(.+)$/i.exec(term)?.[1];
-  const isLegacy = (term: string) => {
-    const t = targetOf(term);
-    return t !== undefined && isUnder(dependsOnSender(t) ? t : normalizeName(t), legacy);
-  };
-  if (!terms.some(isLegacy)) return null;
-  const present = new Set(terms.map(targetOf).filter((t): t is string => t !== undefined).map(normalizeName));
-  const missing = successorIncludes.map(normalizeName).filter((s) => !present.has(s));
-  const out: string[] = [];
-  let placed = false;
-  for (const term of terms) {
-    if (!isLegacy(term)) {
-      out.push(term);
-      continue;
-    }
-    if (placed) continue;
-    placed = true;
-    if (/^redirect=/i.test(term)) {
-      // The legacy record supplied the whole policy; the successor's takes its place.
-      out.push(...missing.slice(1).map((s) => `include:${s}`));
-      if (missing[0]) out.push(`redirect=${missing[0]}`);
-    } else {
-      const qualifier = /^[+\-~?]/.test(term) && term[0] !== '+' ? term[0] : '';
-      out.push(...missing.map((s) => `${qualifier}include:${s}`));
-    }
-  }
-  return out.join(' ');
 }
 
 const severityOrder: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
-function rankImpact(check: Omit<DomainCheck, 'impact' | 'instructions'>): Impact[] {
+type Finding = Omit<DomainCheck, 'impact' | 'instructions'>;
+
+/** The legacy-deletion impact, ranked by DMARC; a published successor DKIM key lowers it one step. */
+function deletionImpact({ domain, spf, dmarc, dkim }: Finding): Impact | null {
+  if (!spf.breaksAtDeletion) return null;
+  const successor = spf.clients.find((c) => c.class === 'successor');
+  const who =
+    successor && successor.afterDeletion !== 'permerror'
+      ? `for every sender not listed before the legacy reference (the successor's servers still get ${successor.afterDeletion})`
+      : 'for every sender, the successor\'s servers included';
+  const dkimNote = dkim.successorKeyPublished ? ' A successor DKIM key is published, so mail it signs can still pass DMARC through aligned DKIM.' : '';
+  const lower = (s: Severity): Severity => (dkim.successorKeyPublished ? severityOrder[severityOrder.indexOf(s) + 1]! : s);
+  const head = `When the legacy SPF record is deleted, SPF for ${domain} becomes permerror ${who}`;
+  if (dmarc.policy === 'reject') return { severity: lower('critical'), code: 'rejected_at_deletion', message: `${head}, and DMARC p=reject makes receivers reject that mail unless DKIM aligns.${dkimNote}` };
+  if (dmarc.policy === 'quarantine') return { severity: lower('high'), code: 'quarantined_at_deletion', message: `${head}, and DMARC p=quarantine sends that mail to spam unless DKIM aligns.${dkimNote}` };
+  return { severity: 'medium', code: 'spf_permerror_at_deletion', message: `${head}, weakening its protection against spoofing.${dkimNote}` };
+}
+
+function rankImpact(check: Finding): Impact[] {
   const impacts: Impact[] = [];
-  const { spf, mx, dmarc, domain } = check;
-  const breaksAtDeletion = spf.resultIfLegacyDeleted === 'permerror' && spf.legacyReferences.some((r) => r.live);
-  if (breaksAtDeletion) {
-    if (dmarc.policy === 'reject') {
-      impacts.push({ severity: 'critical', code: 'rejected_at_deletion', message: `When the legacy SPF record is deleted, SPF for ${domain} becomes permerror and DMARC p=reject makes receivers reject its mail unless DKIM aligns.` });
-    } else if (dmarc.policy === 'quarantine') {
-      impacts.push({ severity: 'high', code: 'quarantined_at_deletion', message: `When the legacy SPF record is deleted, SPF for ${domain} becomes permerror and DMARC p=quarantine sends its mail to spam unless DKIM aligns.` });
-    } else {
-      impacts.push({ severity: 'medium', code: 'spf_permerror_at_deletion', message: `When the legacy SPF record is deleted, SPF for ${domain} becomes permerror for every sender, weakening its protection against spoofing.` });
-    }
-  }
+  const { spf, mx, dmarc, dkim, domain } = check;
+  const deletion = deletionImpact(check);
+  if (deletion) impacts.push(deletion);
+  if (check.verdict === 'domain_not_found') impacts.push({ severity: 'high', code: 'domain_not_found', message: `${domain} does not exist in DNS (NXDOMAIN): confirm with the customer, then dismiss it with a reason or remove the domain.` });
   if (mx.state === 'legacy') impacts.push({ severity: 'critical', code: 'inbound_mail_lost', message: `All MX hosts of ${domain} are on the legacy service: incoming mail stops at the shutdown.` });
   if (mx.state === 'mixed') impacts.push({ severity: 'high', code: 'inbound_mail_partly_lost', message: `Some MX hosts of ${domain} are on the legacy service: part of its incoming mail is lost at the shutdown.` });
-  if (spf.state === 'invalid' || (spf.state === 'legacy_referenced' && spf.errors.some((e) => e.kind !== 'dns'))) {
+  if (spf.resultNow === 'permerror') {
     impacts.push({ severity: 'high', code: 'spf_broken_now', message: `The SPF of ${domain} already evaluates to permerror: ${spf.errors.filter((e) => e.kind !== 'dns').map((e) => e.message).join('; ')}` });
   }
-  if (spf.suggestedLookupCount !== null && spf.suggestedLookupCount > LIMITS.lookups) {
-    impacts.push({ severity: 'medium', code: 'fix_exceeds_lookup_limit', message: `The suggested record would need ${spf.suggestedLookupCount} DNS lookups (limit ${LIMITS.lookups}).` });
+  if (spf.blockedBy.length > 0) {
+    impacts.push({ severity: 'high', code: 'reference_in_foreign_record', message: `The legacy reference sits in a record ${domain} does not own: ${[...new Set(spf.blockedBy.map((b) => b.name))].join(', ')}.` });
+  }
+  if (spf.suggestion && spf.suggestion.lookupCount > LIMITS.lookups) {
+    impacts.push({ severity: 'medium', code: 'fix_exceeds_lookup_limit', message: `The fixed record would need ${spf.suggestion.lookupCount} DNS lookups (limit ${LIMITS.lookups}).` });
+  } else if (spf.suggestion && !spf.suggestion.verified) {
+    impacts.push({ severity: 'medium', code: 'fix_not_verified', message: `No fix could be proven for ${domain}: ${spf.suggestion.problems.join('; ')}.` });
   }
   if (spf.legacyReferences.length > 0 && spf.legacyReferences.every((r) => !r.live)) {
     impacts.push({ severity: 'low', code: 'dead_legacy_reference', message: `${domain} names the legacy record only where no evaluation reaches it; remove it anyway.` });
   }
-  if (spf.errors.some((e) => e.kind === 'dns') || mx.state === 'error' || dmarc.error) {
+  if (dkim.legacyCleanup.length > 0) {
+    impacts.push({ severity: 'low', code: 'legacy_dkim_selector', message: `DKIM selectors of ${domain} still point at the legacy service (${dkim.legacyCleanup.join(', ')}): they dangle after the shutdown.` });
+  }
+  const strangerClient = spf.clients.find((c) => c.class === 'stranger');
+  if (strangerClient?.everyClientMatches && strangerClient.now === 'pass') {
+    impacts.push({ severity: 'info', code: 'spf_passes_everyone', message: `The SPF of ${domain} passes every client (${strangerClient.reasonNow}): terms after that are never evaluated.` });
+  }
+  if (spf.errors.some((e) => e.kind === 'dns') || mx.state === 'error' || dmarc.error || dkim.selectors.some((s) => s.error)) {
     impacts.push({ severity: 'info', code: 'incomplete', message: 'DNS did not answer every question; this check is incomplete and will be repeated.' });
   }
   if (dmarc.deprecatedTags.length > 0) {
@@ -149,35 +140,58 @@ function rankImpact(check: Omit<DomainCheck, 'impact' | 'instructions'>): Impact
 function instructionsFor(check: Omit<DomainCheck, 'instructions'>, ids: Identifiers): { en: string[]; ja: string[] } {
   const en: string[] = [];
   const ja: string[] = [];
-  const { domain, mx, spf } = check;
+  const { domain, mx, spf, dkim } = check;
   const successorMx = ids.successorMxSuffixes.join(', ') || 'the successor service';
   if (mx.state === 'legacy' || mx.state === 'mixed') {
     const legacyHosts = mx.hosts.filter((h) => h.side === 'legacy').map((h) => h.exchange).join(', ');
     en.push(`Point the MX records of ${domain} to ${successorMx} (legacy hosts now: ${legacyHosts}).`);
     ja.push(`${domain} の MX レコードを ${successorMx} に向けてください（現在の旧サービスのホスト: ${legacyHosts}）。`);
   }
-  if (spf.suggestedRecord) {
-    en.push(`Replace the SPF record of ${domain} with: ${spf.suggestedRecord}`);
-    ja.push(`${domain} の SPF レコードを次のとおり置き換えてください: ${spf.suggestedRecord}`);
+  const suggestion = spf.suggestion;
+  if (suggestion?.verified) {
+    for (const r of suggestion.records) {
+      en.push(`Replace the SPF record of ${r.name} with: ${r.record}`);
+      ja.push(`${r.name} の SPF レコードを次のとおり置き換えてください: ${r.record}`);
+    }
+  } else if (suggestion && suggestion.drop.length > 0) {
+    const drop = suggestion.drop.map((d) => `${d.term} (${d.lookups})`).join(', ');
+    en.push(`Without the legacy reference the SPF record of ${domain} needs ${suggestion.lookupCount} DNS lookups (limit ${LIMITS.lookups}). Drop or flatten ${drop}, then publish the record without the legacy reference: ${suggestion.records.map((r) => r.record).join(' / ')}`);
+    ja.push(`旧サービスの参照を除くと ${domain} の SPF は DNS 参照が ${suggestion.lookupCount} 回になり、上限の ${LIMITS.lookups} 回を超えます。${drop} を削除または展開してから、旧サービスの参照を除いたレコードを公開してください: ${suggestion.records.map((r) => r.record).join(' / ')}`);
+  } else if (suggestion) {
+    en.push(`No fix for the SPF record of ${domain} could be proven (${suggestion.problems.join('; ')}); remove the legacy reference by hand and check again.`);
+    ja.push(`${domain} の SPF の修正案を検証できませんでした（${suggestion.problems.join('; ')}）。旧サービスの参照を手作業で削除し、再確認してください。`);
   }
-  for (const ref of spf.legacyReferences.filter((r) => r.path.length > 1)) {
-    const holder = ref.path[ref.path.length - 1]!;
-    en.push(`${holder}, which ${domain} includes, still references the legacy record (${ref.term}); ask its owner to remove it, or stop including ${holder}.`);
-    ja.push(`${domain} が参照している ${holder} のレコードが旧サービスを参照しています（${ref.term}）。管理者に削除を依頼するか、${holder} の参照をやめてください。`);
+  for (const b of spf.blockedBy) {
+    en.push(`${b.name}, which ${domain} includes, still references the legacy record (${b.term}); ask its owner (${b.owner}) to remove it, or stop including ${b.name}.`);
+    ja.push(`${domain} が参照している ${b.name} のレコードが旧サービスを参照しています（${b.term}）。管理者（${b.owner}）に削除を依頼するか、${b.name} の参照をやめてください。`);
+  }
+  for (const alias of new Set(spf.legacyReferences.flatMap((r) => (r.holder === domain || r.holder.endsWith(`.${domain}`) ? r.aliases : [])))) {
+    en.push(`Delete the CNAME ${alias}: it points at the legacy record and dangles once that is deleted.`);
+    ja.push(`CNAME ${alias} を削除してください。旧サービスのレコードを指しており、その削除後は参照先がなくなります。`);
   }
   if (spf.state === 'legacy_referenced' && spf.records.length > 1) {
     en.push(`${domain} publishes ${spf.records.length} SPF records; merge them into one without the legacy include.`);
     ja.push(`${domain} には SPF レコードが ${spf.records.length} 件あります。旧サービスの include を除いて 1 件にまとめてください。`);
   }
-  if (spf.suggestedLookupCount !== null && spf.suggestedLookupCount > LIMITS.lookups) {
-    en.push(`The fixed record would need ${spf.suggestedLookupCount} DNS lookups (limit ${LIMITS.lookups}); remove or flatten includes before publishing it.`);
-    ja.push(`修正後のレコードは DNS 参照が ${spf.suggestedLookupCount} 回になり、上限の ${LIMITS.lookups} 回を超えます。公開前に include を整理してください。`);
+  for (const name of dkim.legacyCleanup) {
+    en.push(`Remove the DKIM selector ${name}: it points at the legacy service's key.`);
+    ja.push(`DKIM セレクタ ${name} を削除してください。旧サービスの鍵を指しています。`);
+  }
+  const brokenNow = spf.resultNow === 'permerror';
+  if (brokenNow && spf.state !== 'legacy_referenced') {
+    const why = spf.errors.filter((e) => e.kind !== 'dns').map((e) => e.message).join('; ');
+    en.push(`The SPF record of ${domain} already evaluates to permerror (${why}). The legacy service is not the cause, but receivers already ignore or reject it: fix it.`);
+    ja.push(`${domain} の SPF は現在すでに permerror です（${why}）。旧サービスが原因ではありませんが、受信側で無効と扱われているため修正してください。`);
+  }
+  if (check.verdict === 'domain_not_found') {
+    en.push(`${domain} does not exist in DNS. Confirm with the customer; a manager can dismiss it with a reason, or remove the domain.`);
+    ja.push(`${domain} は DNS に存在しません。お客様に確認のうえ、管理者が理由を付けて確認済みにするか、ドメインを削除してください。`);
   }
   if (check.verdict === 'unknown') {
     en.push(`DNS did not answer for ${domain}; nothing is concluded and the domain will be checked again.`);
     ja.push(`${domain} について DNS の応答が得られなかったため、判定を保留し再確認します。`);
   }
-  if (check.verdict === 'clean') {
+  if (check.verdict === 'clean' && !brokenNow && dkim.legacyCleanup.length === 0) {
     en.push(`Nothing to do: ${domain} is ready for the shutdown.`);
     ja.push(`対応は不要です。${domain} は移行済みです。`);
   }
@@ -190,7 +204,7 @@ export interface CheckOptions {
   budgetMs?: number;
 }
 
-/** Everything the product knows about one domain: MX, SPF, DMARC, verdict, impact and guidance. */
+/** Everything the product knows about one domain: MX, SPF, DMARC, DKIM, verdict, impact and guidance. */
 export async function checkDomain(domainName: string, ids: Identifiers, sweepDns: DnsLookup, options: CheckOptions = {}): Promise<DomainCheck> {
   const started = Date.now();
   const domain = normalizeName(domainName);
@@ -202,41 +216,70 @@ export async function checkDomain(domainName: string, ids: Identifiers, sweepDns
   }
 }
 
+/** A domain that publishes no SPF record (or whose lookup failed): nothing to evaluate. */
+function withoutRecord(analysis: SpfAnalysis): DeletionAnalysis {
+  const result: SpfResult = analysis.errors.some((e) => e.kind === 'dns') ? 'temperror' : 'none';
+  return {
+    clients: [],
+    resultNow: result,
+    resultIfLegacyDeleted: result,
+    breaksAtDeletion: false,
+    legacyReferences: analysis.legacyReferences,
+    evaluationErrors: [],
+    lookupsNow: analysis.lookupCount,
+    voidLookupsNow: analysis.voidLookupCount,
+    suggestion: null,
+    blockedBy: [],
+  };
+}
+
 async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, started: number, options: CheckOptions): Promise<DomainCheck> {
-  const [mx, analysis] = await Promise.all([
+  const now = options.now?.() ?? new Date();
+  const aliases = new Aliases(dns, ids.legacySpfIncludes.map(normalizeName));
+  const [mx, analysis, dkim] = await Promise.all([
     classifyMx(domain, dns, ids.legacyMxSuffixes, ids.successorMxSuffixes),
-    analyzeSpf(domain, dns, ids.legacySpfIncludes),
+    analyzeSpf(domain, dns, aliases),
+    inspectDkim(domain, dns, ids),
   ]);
-  const dmarc = await discoverDmarc(domain, dns, mx.state !== 'nxdomain');
-  const state = spfStateOf(analysis);
-  const resultIfLegacyDeleted =
-    analysis.records.length === 0
-      ? 'none'
-      : (await checkHost(NON_MATCHING_IPV4, domain, `postmaster@${domain}`, { dns: withoutLegacyRecords(dns, ids.legacySpfIncludes) })).result;
-  const suggestedRecord = suggestRecord(analysis.records, ids.legacySpfIncludes, ids.successorSpfIncludes);
-  // The fix is judged against today's DNS, with the legacy records already gone.
-  const suggestedLookupCount = suggestedRecord
-    ? (await analyzeSpf(domain, withoutLegacyRecords(dns, ids.legacySpfIncludes), ids.legacySpfIncludes, suggestedRecord)).lookupCount
-    : null;
-  const base = {
+  const [dmarc, deletion] = await Promise.all([
+    discoverDmarc(domain, dns, mx.state !== 'nxdomain'),
+    analysis.records.length === 0 ? withoutRecord(analysis) : analyzeDeletion(domain, dns, aliases, analysis, ids, now),
+  ]);
+  // The evaluations decide: "permerror now" is what evaluating the record gives, not a static count.
+  // The static reading adds detail (a loop, the count past the limit) only to a permerror the evaluation found.
+  const detail = deletion.resultNow === 'permerror' ? analysis.errors.filter((e) => e.kind !== 'dns' && !deletion.evaluationErrors.some((d) => d.kind === e.kind)) : [];
+  const errors = [...deletion.evaluationErrors, ...detail, ...analysis.errors.filter((e) => e.kind === 'dns')];
+  const references = deletion.legacyReferences;
+  const state = spfStateOf({ records: analysis.records, legacyReferences: references, errors });
+  // Past the limit the evaluation stops at the 11th lookup; the static count says how many it needs.
+  const lookupCount = deletion.lookupsNow > LIMITS.lookups ? Math.max(analysis.lookupCount, deletion.lookupsNow) : deletion.lookupsNow;
+  const suggestion = deletion.suggestion;
+  const own = suggestion?.verified ? suggestion.records.find((r) => r.name === domain) : undefined;
+  const base: Finding = {
     domain,
-    checkedAt: (options.now?.() ?? new Date()).toISOString(),
+    checkedAt: now.toISOString(),
     durationMs: Date.now() - started,
     verdict: verdictOf(mx.state, state),
     mx,
     spf: {
       state,
       records: analysis.records,
-      lookupCount: analysis.lookupCount,
-      voidLookupCount: analysis.voidLookupCount,
-      legacyReferences: analysis.legacyReferences,
-      errors: analysis.errors,
+      lookupCount,
+      voidLookupCount: deletion.voidLookupsNow,
+      legacyReferences: references,
+      errors,
       dynamicTerms: analysis.dynamicTerms,
-      resultIfLegacyDeleted,
-      suggestedRecord,
-      suggestedLookupCount,
+      resultNow: deletion.resultNow,
+      resultIfLegacyDeleted: deletion.resultIfLegacyDeleted,
+      breaksAtDeletion: deletion.breaksAtDeletion,
+      clients: deletion.clients,
+      suggestedRecord: own?.record ?? null,
+      suggestedLookupCount: suggestion ? suggestion.lookupCount : null,
+      suggestion,
+      blockedBy: deletion.blockedBy,
     },
     dmarc,
+    dkim,
   };
   const withImpact = { ...base, impact: rankImpact(base) };
   return { ...withImpact, instructions: instructionsFor(withImpact, ids) };

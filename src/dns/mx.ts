@@ -1,5 +1,5 @@
 import type { DnsLookup } from './resolver.ts';
-import { isUnder, normalizeName } from './spf/analyze.ts';
+import { isUnder, normalizeName } from './spf/worlds.ts';
 
 export type MxState = 'legacy' | 'successor' | 'mixed' | 'other' | 'none' | 'nxdomain' | 'error';
 export type MxSide = 'legacy' | 'successor' | 'other';

@@ -3,15 +3,25 @@ import type { DnsLookup, DnsOutcome } from '../resolver.ts';
 import { isValidSpfDomain, LIMITS, lookupSpfRecord } from './check-host.ts';
 import { dependsOnSender, expandMacros, type MacroContext } from './spf-macro.ts';
 import { parseSpfRecord, type Mechanism, type SpfRecord } from './spf-record.ts';
+import { isUnder, normalizeName, type Aliases } from './worlds.ts';
+
+export { isUnder, normalizeName };
 
 export interface LegacyReference {
   /** The term as written, e.g. `include:spf.po.2iij.net`. */
   term: string;
-  /** Domains from the checked domain down to the record holding the term. */
+  /** Domains from the checked domain down to the record holding the term, then any CNAMEs it goes through. */
   path: string[];
-  /** The target, expanded when it depends only on the domain, else literal. */
+  /** The record holding the term (the one to change). */
+  holder: string;
+  /** CNAMEs between the term and the legacy name (`_spf.example.jp` → spf.po.2iij.net), in order. */
+  aliases: string[];
+  /** The legacy name reached: expanded when the target depends only on the domain, else literal. */
   target: string;
-  /** Whether an evaluation reaches the term (terms after `all` are never evaluated). */
+  /**
+   * Whether an evaluation reaches the term: not after `all`, not past the 10-lookup limit, not
+   * behind a term every client matches (set from the evaluations of every client class).
+   */
   live: boolean;
 }
 
@@ -34,33 +44,28 @@ export interface SpfAnalysis {
   errors: SpfFinding[];
   /** Terms whose target depends on the sender or client; counted, not resolved. */
   dynamicTerms: { term: string; path: string[] }[];
+  /** DNS-querying terms of the top record with the lookups each costs (itself and what it includes). */
+  termCosts: { term: string; lookups: number }[];
 }
 
-/** An IPv4 address that matches nothing, for the static expansion and the "pull the plug" check. */
-export const NON_MATCHING_IPV4 = '192.0.2.1';
+/** The client of the static expansion: macros it expands depend only on the domain (see dependsOnSender). */
+const EXPANSION_IPV4 = '192.0.2.1';
 
 const MAX_NODES = 500;
 
-export const normalizeName = (name: string) => name.toLowerCase().replace(/\.$/, '');
-
-/** Whether `target` is one of `domains` or below one. */
-export function isUnder(target: string, domains: readonly string[]): boolean {
-  const t = normalizeName(target);
-  return domains.some((d) => t === d || t.endsWith(`.${d}`));
-}
-
 class Walk {
-  analysis: SpfAnalysis = { records: [], lookupCount: 0, voidLookupCount: 0, legacyReferences: [], errors: [], dynamicTerms: [] };
+  analysis: SpfAnalysis = { records: [], lookupCount: 0, voidLookupCount: 0, legacyReferences: [], errors: [], dynamicTerms: [], termCosts: [] };
   private nodes = 0;
 
   constructor(
     private dns: DnsLookup,
-    private legacy: string[],
+    private legacy: readonly string[],
+    private aliases: Aliases,
   ) {}
 
   private context(domain: string): MacroContext {
     // Only domain-dependent letters reach expansion (see dependsOnSender); the rest is a fixed client.
-    const ip = parseIp(NON_MATCHING_IPV4)!;
+    const ip = parseIp(EXPANSION_IPV4)!;
     return {
       sender: `postmaster@${domain}`,
       localPart: 'postmaster',
@@ -124,7 +129,7 @@ class Walk {
     for (const word of text.split(/\s+/)) {
       const m = /^[+\-~?]?(include:|redirect=)(.+)$/i.exec(word);
       if (m && isUnder(m[2]!, this.legacy)) {
-        this.analysis.legacyReferences.push({ term: word, path, target: normalizeName(m[2]!), live: false });
+        this.analysis.legacyReferences.push({ term: word, path, holder: path[path.length - 1]!, aliases: [], target: normalizeName(m[2]!), live: false });
       }
     }
   }
@@ -132,14 +137,19 @@ class Walk {
   async record(record: SpfRecord, domain: string, path: string[], live: boolean, recordText?: string) {
     if (recordText !== undefined) this.analysis.records.push(recordText);
     let reached = live;
+    const top = path.length === 1;
     for (const m of record.mechanisms) {
+      const before = this.analysis.lookupCount;
       await this.mechanism(m, domain, path, reached);
+      if (top && this.analysis.lookupCount > before) this.analysis.termCosts.push({ term: m.text, lookups: this.analysis.lookupCount - before });
       // A client matching nothing stops at `all`: later terms are never evaluated.
       if (m.kind === 'all') reached = false;
     }
     if (record.redirect) {
       const liveRedirect = live && !record.mechanisms.some((m) => m.kind === 'all');
+      const before = this.analysis.lookupCount;
       await this.include(`redirect=${record.redirect}`, record.redirect, domain, path, liveRedirect);
+      if (top && this.analysis.lookupCount > before) this.analysis.termCosts.push({ term: `redirect=${record.redirect}`, lookups: this.analysis.lookupCount - before });
     }
   }
 
@@ -188,11 +198,20 @@ class Walk {
     this.count(live);
     const target = await this.targetOf(spec, domain);
     const shown = target ?? normalizeName(spec);
-    if (isUnder(shown, this.legacy)) this.analysis.legacyReferences.push({ term, path, target: shown, live });
-    if (target === undefined) {
-      if (live) this.analysis.dynamicTerms.push({ term, path });
+    // A target at or under a legacy name, or one whose CNAME chain ends there, is a legacy reference.
+    const chain = target !== undefined && isValidSpfDomain(target) ? await this.aliases.legacyChain(target) : isUnder(shown, this.legacy) ? [shown] : null;
+    if (target === undefined && live) this.analysis.dynamicTerms.push({ term, path });
+    if (chain && 'error' in chain) {
+      this.finding('dns', path, `${term}: ${chain.error}`);
       return;
     }
+    if (chain) {
+      const aliases = chain.slice(0, -1);
+      this.analysis.legacyReferences.push({ term, path: [...path, ...aliases], holder: path[path.length - 1]!, aliases, target: chain[chain.length - 1]!, live });
+      // What the legacy record says is the provider's; it goes with the deletion.
+      return;
+    }
+    if (target === undefined) return;
     if (!isValidSpfDomain(target)) {
       if (live) this.finding('syntax', path, `${term}: "${target}" is not a valid domain`);
       return;
@@ -215,11 +234,17 @@ class Walk {
  * legacy include domain found at any depth. `recordText` analyzes that record as if it were published
  * at the domain (for the suggested fix).
  */
-export async function analyzeSpf(domain: string, dns: DnsLookup, legacyIncludes: string[], recordText?: string): Promise<SpfAnalysis> {
-  const legacy = legacyIncludes.map(normalizeName);
-  const walk = new Walk(dns, legacy);
+export async function analyzeSpf(domain: string, dns: DnsLookup, aliases: Aliases, recordText?: string): Promise<SpfAnalysis> {
+  const walk = new Walk(dns, aliases.legacy, aliases);
   const d = normalizeName(domain);
-  if (recordText === undefined) {
+  const aliased = recordText === undefined ? await aliases.legacyChain(d) : null;
+  if (aliased && !('error' in aliased) && aliased.length > 1) {
+    // The domain itself is a CNAME into the legacy name: its whole SPF goes with the deletion.
+    const found = await lookupSpfRecord(dns, d);
+    if (found.status === 'record') walk.analysis.records.push(found.text);
+    const names = aliased.slice(0, -1);
+    walk.analysis.legacyReferences.push({ term: `CNAME ${aliased[1]}`, path: names, holder: d, aliases: names, target: aliased[aliased.length - 1]!, live: true });
+  } else if (recordText === undefined) {
     await walk.domain(d, [d], true, true);
   } else {
     const parsed = parseSpfRecord(recordText);

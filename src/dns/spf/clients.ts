@@ -1,0 +1,109 @@
+import { inNetwork, parseIp, type ParsedIp } from '../ip.ts';
+import type { DnsLookup } from '../resolver.ts';
+import { checkHost, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
+
+/**
+ * Who is asking, in the evaluations behind a verdict (RFC 7208 §4.6.2: the first match wins, so the
+ * answer depends on the client): a stranger that matches nothing, over IPv4 and IPv6; a server of
+ * the successor service; a server of the legacy service.
+ */
+export type ClientClass = 'stranger' | 'stranger_ipv6' | 'successor' | 'legacy';
+
+export interface Client {
+  class: ClientClass;
+  ip: string;
+  sender: string;
+  helo: string;
+}
+
+/** Candidate stranger addresses: documentation and reserved ranges first (RFC 5737, 3849, 9637). */
+const STRANGER_V4 = ['192.0.2.1', '198.51.100.1', '203.0.113.1', '233.252.0.1', '100.64.0.1', '240.0.0.1', '10.255.255.254', '172.31.255.254', '169.254.255.254', '127.255.255.254'];
+const STRANGER_V6 = ['2001:db8::1', '2001:db8:ffff:ffff::1', '3fff::1', '100::1', 'fd00::1', 'fe80::1', '2002::1', '::ffff:0:1'];
+const STRANGER_LOCALS = ['spf-stranger', 'spf-stranger-2', 'nobody-x7q', 'probe-k2m', 'z9-none', 'unknown-sender', 'q-0', 'mdt-check'];
+const STRANGER_HELO = 'stranger.invalid';
+
+/** How much a stranger's result protects the domain, worst first (a breakage ranks above a weak policy). */
+const STRANGER_ORDER: SpfResult[] = ['permerror', 'temperror', 'none', 'pass', 'neutral', 'softfail', 'fail'];
+
+/** The worst of several results for a stranger. */
+export const worstForStranger = (results: SpfResult[]): SpfResult =>
+  results.reduce((worst, r) => (STRANGER_ORDER.indexOf(r) < STRANGER_ORDER.indexOf(worst) ? r : worst), 'fail');
+
+/** How strongly a result turns a stranger away: fail 3, softfail 2, neutral/none 1, pass 0; errors -1. */
+export function strength(result: SpfResult): number {
+  return { fail: 3, softfail: 2, neutral: 1, none: 1, pass: 0, permerror: -1, temperror: -1 }[result];
+}
+
+export interface StrangerSearch {
+  client: Client;
+  result: CheckHostResult;
+  /** The stranger still matched a term that depends on the client: no candidate avoided every term. */
+  matched: boolean;
+  /** The deciding term matches every client (`+all` aside), e.g. an include of `+all` or `ip4:0.0.0.0/0`. */
+  everyClient: boolean;
+}
+
+/**
+ * A client of the given family that no term of the domain's SPF matches: each candidate is
+ * evaluated (today's world), and one that matched a client-dependent term (an ip4 range, an A
+ * record, `exists:%{l}…`) is replaced by one outside every network seen so far with another local
+ * part. A term that matches every client cannot be avoided: the search says so.
+ */
+export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6, now: Date): Promise<StrangerSearch> {
+  const candidates = (family === 4 ? STRANGER_V4 : STRANGER_V6).map((ip) => parseIp(ip)!);
+  const avoid: { network: ParsedIp; prefix: number }[] = [];
+  const tried = new Set<string>();
+  let last: StrangerSearch | undefined;
+  for (let attempt = 0; attempt < STRANGER_LOCALS.length; attempt++) {
+    const ip = candidates.find((c) => !tried.has(c.text) && !avoid.some((a) => inNetwork(c, a.network, a.prefix)));
+    if (!ip) break;
+    tried.add(ip.text);
+    const client: Client = { class: family === 4 ? 'stranger' : 'stranger_ipv6', ip: ip.text, sender: `${STRANGER_LOCALS[attempt]}@${domain}`, helo: STRANGER_HELO };
+    const result = await evaluate(client, domain, dns, now);
+    const decided = result.decidedBy;
+    const everyClient = decided !== undefined && decided.kind !== 'all' && decided.everyClient;
+    last = { client, result, matched: decided !== undefined && !decided.everyClient, everyClient };
+    if (!last.matched) return last;
+    avoid.push(...(result.networks ?? []));
+  }
+  return last!;
+}
+
+/** check_host() for one client, traced. */
+export function evaluate(client: Client, domain: string, dns: DnsLookup, now: Date): Promise<CheckHostResult> {
+  return checkHost(client.ip, domain, client.sender, { dns, helo: client.helo, now, trace: true });
+}
+
+/**
+ * An address a service sends from, read from its SPF record (the first ip4, else ip6, network,
+ * following includes and redirects a few levels down): the successor's servers, the legacy range.
+ */
+export async function sampleSender(dns: DnsLookup, includes: readonly string[], depth = 0): Promise<string | null> {
+  for (const name of includes) {
+    const found = await lookupSpfRecord(dns, name);
+    if (found.status !== 'record') continue;
+    const { mechanisms, redirect } = found.record;
+    const network = mechanisms.find((m) => m.kind === 'ip4' && m.qualifier === '+') ?? mechanisms.find((m) => m.kind === 'ip6' && m.qualifier === '+');
+    if (network) return firstAddress(network.network!, network.kind === 'ip4' ? network.cidr4! : network.cidr6!);
+    if (depth < 3) {
+      const deeper = [...mechanisms.filter((m) => m.kind === 'include' && m.qualifier === '+').map((m) => m.domainSpec!), ...(redirect ? [redirect] : [])];
+      const found = await sampleSender(dns, deeper.filter((d) => !d.includes('%')), depth + 1);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** The first host address of a network (the network address itself for a /32 or /128). */
+function firstAddress(network: string, prefix: number): string {
+  const ip = parseIp(network)!;
+  const bits = ip.version === 4 ? 32 : 128;
+  if (prefix >= bits - 1) return ip.text;
+  const value = (ip.value >> BigInt(bits - prefix) << BigInt(bits - prefix)) + 1n;
+  if (ip.version === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
+  return value
+    .toString(16)
+    .padStart(32, '0')
+    .match(/.{4}/g)!
+    .join(':');
+}

@@ -1,0 +1,275 @@
+import type { DnsLookup } from '../resolver.ts';
+import { analyzeSpf, type LegacyReference, type SpfAnalysis, type SpfFinding } from './analyze.ts';
+import { LIMITS, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
+import { evaluate, findStranger, sampleSender, strength, worstForStranger, type Client, type ClientClass } from './clients.ts';
+import { normalizeName, withoutLegacyRecords, withRecords, type Aliases } from './worlds.ts';
+
+/** What one client class gets from the domain's SPF today and once the legacy record is deleted. */
+export interface ClientOutcome extends Client {
+  now: SpfResult;
+  afterDeletion: SpfResult;
+  /** Why, in words (the deciding term, the limit, the missing record). */
+  reasonNow: string;
+  reasonAfterDeletion: string;
+  /** A stranger still matched a client-dependent term: no candidate avoided every term. */
+  matchedSomething?: boolean;
+  /** The deciding term matches every client, so nothing after it is ever evaluated. */
+  everyClientMatches?: boolean;
+}
+
+export interface SpfSuggestion {
+  /** The records to publish, one per name (usually the checked domain only). */
+  records: { name: string; current: string; record: string }[];
+  /** Every check below held: the fix may be shown. */
+  verified: boolean;
+  /** Lookups the fixed record needs, counted past the limit. */
+  lookupCount: number;
+  /** Each client class evaluated with the fix in the deleted world. */
+  results: { class: ClientClass; ip: string; result: SpfResult }[];
+  /** Why the fix is not verified. */
+  problems: string[];
+  /** Over the lookup limit: terms to drop or flatten, costliest first, enough to get within it. */
+  drop: { term: string; lookups: number }[];
+}
+
+export interface DeletionAnalysis {
+  clients: ClientOutcome[];
+  resultNow: SpfResult;
+  resultIfLegacyDeleted: SpfResult;
+  /** Some client not in error today gets permerror once the legacy record is deleted. */
+  breaksAtDeletion: boolean;
+  legacyReferences: LegacyReference[];
+  /** Findings of the evaluations (a permerror today, a temperror). */
+  evaluationErrors: SpfFinding[];
+  lookupsNow: number;
+  voidLookupsNow: number;
+  suggestion: SpfSuggestion | null;
+  /** References in records the customer does not own: those records' owners must change them. */
+  blockedBy: { name: string; owner: string; term: string }[];
+}
+
+export interface SpfSides {
+  legacySpfIncludes: string[];
+  successorSpfIncludes: string[];
+}
+
+const stepKey = (path: string[], term: string) => `${path.join(' ')}|${term.toLowerCase()}`;
+const recordPathOf = (ref: LegacyReference) => ref.path.slice(0, ref.path.length - ref.aliases.length);
+
+/** The kind of finding a permerror reason names. */
+function findingKind(reason: string): SpfFinding['kind'] {
+  if (/DNS-querying terms/.test(reason)) return 'lookup_limit';
+  if (/void lookups/.test(reason)) return 'void_limit';
+  if (/MX records \(limit/.test(reason)) return 'mx_limit';
+  if (/publishes \d+ SPF records/.test(reason)) return 'multiple_records';
+  if (/no SPF record/.test(reason)) return 'missing_include';
+  return 'syntax';
+}
+
+/**
+ * Evaluates the domain's SPF for every client class, today and in the world without the legacy
+ * records, and derives from those evaluations (not from a static reading) which legacy references
+ * are live, whether the deletion breaks anyone, and a fix proven by evaluating it.
+ */
+export async function analyzeDeletion(
+  domain: string,
+  dns: DnsLookup,
+  aliases: Aliases,
+  analysis: SpfAnalysis,
+  sides: SpfSides,
+  now: Date,
+): Promise<DeletionAnalysis> {
+  const deleted = withoutLegacyRecords(aliases);
+  const [stranger, stranger6, successorIp, legacyIp] = await Promise.all([
+    findStranger(domain, dns, 4, now),
+    findStranger(domain, dns, 6, now),
+    sampleSender(dns, sides.successorSpfIncludes),
+    sampleSender(dns, sides.legacySpfIncludes),
+  ]);
+  const sender = `postmaster@${domain}`;
+  const clients: Client[] = [
+    stranger.client,
+    stranger6.client,
+    ...(successorIp ? [{ class: 'successor' as const, ip: successorIp, sender, helo: domain }] : []),
+    ...(legacyIp ? [{ class: 'legacy' as const, ip: legacyIp, sender, helo: domain }] : []),
+  ];
+  const today: CheckHostResult[] = await Promise.all(
+    clients.map((c) => (c === stranger.client ? stranger.result : c === stranger6.client ? stranger6.result : evaluate(c, domain, dns, now))),
+  );
+  const after = await Promise.all(clients.map((c) => evaluate(c, domain, deleted, now)));
+  const outcomes: ClientOutcome[] = clients.map((c, i) => ({
+    ...c,
+    now: today[i]!.result,
+    afterDeletion: after[i]!.result,
+    reasonNow: today[i]!.reason,
+    reasonAfterDeletion: after[i]!.reason,
+    ...(c.class === 'stranger' || c.class === 'stranger_ipv6'
+      ? { matchedSomething: (c.class === 'stranger' ? stranger : stranger6).matched, everyClientMatches: (c.class === 'stranger' ? stranger : stranger6).everyClient }
+      : {}),
+  }));
+
+  const legacyReferences = await referencesReached(analysis.legacyReferences, today, aliases);
+  const strangers = [0, 1].map((i) => today[i]!);
+  const resultNow = worstForStranger(strangers.map((r) => r.result));
+  const resultIfLegacyDeleted = worstForStranger([after[0]!.result, after[1]!.result]);
+  const breaksAtDeletion = outcomes.some((o) => o.class !== 'legacy' && o.now !== 'permerror' && o.afterDeletion === 'permerror');
+  const worst = strangers.find((r) => r.result === resultNow)!;
+  const evaluationErrors: SpfFinding[] =
+    resultNow === 'permerror' ? [{ kind: findingKind(worst.reason), path: [domain], message: worst.reason }] : resultNow === 'temperror' ? [{ kind: 'dns', path: [domain], message: worst.reason }] : [];
+
+  const { suggestion, blockedBy } =
+    legacyReferences.length === 0
+      ? { suggestion: null, blockedBy: [] }
+      : await suggestFix(domain, dns, aliases, deleted, legacyReferences, sides, outcomes, resultNow, now);
+  return {
+    clients: outcomes,
+    resultNow,
+    resultIfLegacyDeleted,
+    breaksAtDeletion,
+    legacyReferences,
+    evaluationErrors,
+    lookupsNow: worst.lookups,
+    voidLookupsNow: worst.voidLookups,
+    suggestion,
+    blockedBy,
+  };
+}
+
+/**
+ * The references found by reading the records, each live when some evaluation today reached its
+ * term; and the ones only an evaluation can find (a target built from the sender or the client,
+ * `include:%{l}._spf.example.jp` under a wildcard CNAME), live by construction.
+ */
+async function referencesReached(found: LegacyReference[], evaluations: CheckHostResult[], aliases: Aliases): Promise<LegacyReference[]> {
+  // A term stopped by the lookup limit was never evaluated: only steps that went on count as reached.
+  const steps = evaluations.flatMap((e) => e.trace ?? []).filter((s) => s.outcome !== 'error' || s.target !== undefined);
+  const reached = new Set(steps.map((s) => stepKey(s.path, s.term)));
+  // A domain that is itself an alias of the legacy record (no record path of its own) is read by every evaluation.
+  const refs = found.map((r) => ({ ...r, live: recordPathOf(r).length === 0 || reached.has(stepKey(recordPathOf(r), r.term)) }));
+  const known = new Set(refs.map((r) => stepKey(recordPathOf(r), r.term)));
+  for (const step of steps) {
+    if (step.target === undefined || known.has(stepKey(step.path, step.term))) continue;
+    const chain = await aliases.legacyChain(step.target);
+    if (chain === null || 'error' in chain) continue;
+    known.add(stepKey(step.path, step.term));
+    const names = chain.slice(0, -1);
+    refs.push({ term: step.term, path: [...step.path, ...names], holder: step.path[step.path.length - 1]!, aliases: names, target: chain[chain.length - 1]!, live: true });
+  }
+  return refs;
+}
+
+/** Who answers for a record outside the customer's domain: its name without leading `_` labels. */
+const ownerOf = (name: string) => name.replace(/^(_[^.]*\.)+/, '');
+
+const ALL_FOR: Partial<Record<SpfResult, string>> = { fail: '-all', softfail: '~all', neutral: '?all', none: '?all', pass: '?all' };
+
+/**
+ * One record rewritten without its legacy terms: the successor's includes (default `+`) where the
+ * first legacy include stood, or before `all`, never after it; every other term kept in order. A
+ * legacy `redirect=` supplied the policy for everyone it did not match: it becomes an explicit
+ * `all` with today's result for a stranger, so no stranger gets a weaker result than today.
+ */
+export function rewriteRecord(text: string, legacyTerms: ReadonlySet<string>, successorIncludes: string[], strangerToday: SpfResult): string {
+  const tokens = text.split(' ').filter(Boolean);
+  const isAll = (t: string) => /^[+\-~?]?all$/i.test(t);
+  const includesOf = (t: string) => /^\+?include:(.+)$/i.exec(t)?.[1];
+  const hasAll = tokens.some(isAll);
+  const present = new Set(
+    tokens
+      .slice(0, hasAll ? tokens.findIndex(isAll) : tokens.length)
+      .filter((t) => !legacyTerms.has(t.toLowerCase()))
+      .map(includesOf)
+      .filter((t): t is string => t !== undefined)
+      .map(normalizeName),
+  );
+  const successors = successorIncludes.map(normalizeName).filter((s) => !present.has(s)).map((s) => `include:${s}`);
+  const out: string[] = [];
+  let placed = false;
+  let droppedRedirect = false;
+  for (const token of tokens) {
+    if (legacyTerms.has(token.toLowerCase())) {
+      if (/^redirect=/i.test(token)) droppedRedirect = true;
+      else if (!placed) {
+        out.push(...successors);
+        placed = true;
+      }
+      continue;
+    }
+    if (isAll(token) && !placed) {
+      out.push(...successors);
+      placed = true;
+    }
+    out.push(token);
+  }
+  if (!placed) {
+    // Mechanisms go before the modifiers left (exp=, unknown ones); they may stand anywhere.
+    const firstModifier = out.findIndex((t, i) => i > 0 && /^[a-z][a-z0-9_.-]*=/i.test(t));
+    const at = firstModifier === -1 ? out.length : firstModifier;
+    const all = droppedRedirect && !hasAll ? [ALL_FOR[strangerToday] ?? '~all'] : [];
+    out.splice(at, 0, ...successors, ...all);
+  }
+  return out.join(' ');
+}
+
+async function suggestFix(
+  domain: string,
+  dns: DnsLookup,
+  aliases: Aliases,
+  deleted: DnsLookup,
+  refs: LegacyReference[],
+  sides: SpfSides,
+  today: ClientOutcome[],
+  strangerToday: SpfResult,
+  now: Date,
+): Promise<{ suggestion: SpfSuggestion | null; blockedBy: DeletionAnalysis['blockedBy'] }> {
+  const owned = (name: string) => name === domain || name.endsWith(`.${domain}`);
+  const blockedBy = refs.filter((r) => !owned(r.holder)).map((r) => ({ name: r.holder, owner: ownerOf(r.holder), term: r.term }));
+  // No single-record fix when a reference sits in someone else's record: that record must change.
+  if (blockedBy.length > 0) return { suggestion: null, blockedBy };
+
+  const problems: string[] = [];
+  const records: SpfSuggestion['records'] = [];
+  for (const holder of [...new Set(refs.map((r) => r.holder))]) {
+    const terms = new Set(refs.filter((r) => r.holder === holder).map((r) => r.term.toLowerCase()));
+    const found = await lookupSpfRecord(dns, holder);
+    const texts = found.status === 'record' ? [found.text] : found.status === 'permerror' ? found.texts : [];
+    if (texts.length !== 1) {
+      problems.push(`${holder} publishes ${texts.length} SPF records: merge them into one first`);
+      continue;
+    }
+    // The checked domain is itself a CNAME to the legacy record: it needs a record of its own.
+    const current = texts[0]!;
+    const aliased = [...terms].some((t) => t.startsWith('cname '));
+    const record = aliased
+      ? ['v=spf1', ...sides.successorSpfIncludes.map((s) => `include:${normalizeName(s)}`), ALL_FOR[strangerToday] ?? '~all'].join(' ')
+      : rewriteRecord(current, terms, sides.successorSpfIncludes, strangerToday);
+    records.push({ name: holder, current, record });
+  }
+  if (records.length === 0) return { suggestion: null, blockedBy };
+
+  const fixed = withRecords(deleted, new Map(records.map((r) => [r.name, r.record])));
+  const [static_, results] = await Promise.all([
+    analyzeSpf(domain, fixed, aliases),
+    Promise.all(today.map(async (c) => ({ class: c.class, ip: c.ip, result: (await evaluate(c, domain, fixed, now)).result }))),
+  ]);
+  for (const r of results) {
+    const before = today.find((c) => c.class === r.class)!;
+    if (r.result === 'permerror' || r.result === 'temperror') problems.push(`${r.class} (${r.ip}) would get ${r.result}`);
+    else if (r.class === 'successor' && r.result !== 'pass') problems.push(`the successor's servers (${r.ip}) would get ${r.result}, not pass`);
+    else if ((r.class === 'stranger' || r.class === 'stranger_ipv6') && strength(r.result) < strength(before.now))
+      problems.push(`a stranger (${r.ip}) would get ${r.result}, weaker than today's ${before.now}`);
+  }
+  const lookupCount = static_.lookupCount;
+  const drop: SpfSuggestion['drop'] = [];
+  if (lookupCount > LIMITS.lookups) {
+    problems.push(`the fixed record needs ${lookupCount} DNS lookups (limit ${LIMITS.lookups})`);
+    const successors = new Set(sides.successorSpfIncludes.map((s) => `include:${normalizeName(s)}`));
+    let over = lookupCount - LIMITS.lookups;
+    for (const cost of [...static_.termCosts].filter((c) => !successors.has(c.term.toLowerCase())).sort((a, b) => b.lookups - a.lookups)) {
+      if (over <= 0) break;
+      drop.push(cost);
+      over -= cost.lookups;
+    }
+  }
+  return { suggestion: { records, verified: problems.length === 0, lookupCount, results, problems, drop }, blockedBy };
+}

@@ -1,0 +1,99 @@
+import type { DnsLookup, DnsOutcome } from '../resolver.ts';
+
+/** CNAME hops followed before a chain counts as broken (resolvers stop around here too). */
+const MAX_HOPS = 8;
+
+export const normalizeName = (name: string) => name.toLowerCase().replace(/\.$/, '');
+
+/** Whether `target` is one of `domains` or below one. */
+export function isUnder(target: string, domains: readonly string[]): boolean {
+  const t = normalizeName(target);
+  return domains.some((d) => t === d || t.endsWith(`.${d}`));
+}
+
+/** Where a name's CNAME chain leads: its names in order (the name itself first), or a DNS failure. */
+export type Chain = { names: string[] } | { error: string };
+
+/**
+ * Follows CNAME chains, one question per hop, each name asked once per instance (and the sweep's
+ * cache below shares the answers between domains). Wildcard CNAMEs come back as CNAMEs of the name
+ * asked, so they are followed the same way.
+ */
+export class Aliases {
+  private chains = new Map<string, Promise<Chain>>();
+
+  constructor(
+    readonly dns: DnsLookup,
+    readonly legacy: readonly string[],
+  ) {}
+
+  chainOf(name: string): Promise<Chain> {
+    const key = normalizeName(name);
+    let chain = this.chains.get(key);
+    if (!chain) {
+      chain = this.follow(key);
+      this.chains.set(key, chain);
+    }
+    return chain;
+  }
+
+  private async follow(name: string): Promise<Chain> {
+    const names = [name];
+    for (let hop = 0; hop < MAX_HOPS; hop++) {
+      const last = names[names.length - 1]!;
+      // A name under the legacy include is gone after the deletion whatever it aliases.
+      if (isUnder(last, this.legacy)) return { names };
+      const answer = await this.dns.query('CNAME', last);
+      if (answer.status === 'error') return { error: `CNAME lookup of ${last} failed (${answer.error})` };
+      if (answer.status !== 'ok') return { names };
+      const next = normalizeName(answer.records[0]!);
+      if (names.includes(next)) return { error: `CNAME loop at ${next}` };
+      names.push(next);
+    }
+    return { error: `CNAME chain of ${name} longer than ${MAX_HOPS}` };
+  }
+
+  /** The chain of `name` when it leads at or under a legacy include name (the name itself counts). */
+  async legacyChain(name: string): Promise<string[] | null | { error: string }> {
+    const chain = await this.chainOf(name);
+    if ('error' in chain) return chain;
+    return isUnder(chain.names[chain.names.length - 1]!, this.legacy) ? chain.names : null;
+  }
+}
+
+const gone: DnsOutcome<never> = { status: 'nxdomain' };
+
+/**
+ * The "pull the plug" world: every name at or under a legacy include name is gone, and so is the
+ * answer of every name whose CNAME chain ends there (it dangles). Deleting records only ever
+ * empties answers, so a name that answers nothing today is not asked for its chain.
+ */
+export function withoutLegacyRecords(aliases: Aliases): DnsLookup {
+  const { dns, legacy } = aliases;
+  return {
+    description: dns.description,
+    async query(type, name) {
+      if (isUnder(name, legacy)) return gone;
+      const answer = await dns.query(type, name);
+      if (answer.status !== 'ok') return answer;
+      const chain = await aliases.legacyChain(name);
+      if (chain === null) return answer;
+      if ('error' in chain) return { status: 'error', error: 'other', message: chain.error };
+      return gone;
+    },
+  };
+}
+
+/**
+ * A world where some names publish another SPF record (a suggested fix): their TXT answer is that
+ * record alone; everything else is asked of `dns`.
+ */
+export function withRecords(dns: DnsLookup, records: ReadonlyMap<string, string>): DnsLookup {
+  return {
+    description: dns.description,
+    query(type, name) {
+      const text = type === 'TXT' ? records.get(normalizeName(name)) : undefined;
+      return text === undefined ? dns.query(type, name) : Promise.resolve({ status: 'ok', records: [[text]] } as never);
+    },
+  };
+}
