@@ -283,6 +283,14 @@ describe('PATCH /v1/programs/{id}', () => {
     await eventually(async () => (await t.db.select().from(outbox))[0]!.dispatchedAt !== null, 5000, 'the outbox row to be marked dispatched');
   });
 
+  it('changes one identifier list and keeps the others of that side', async () => {
+    const { id } = (await create(programBody())).json();
+    const res = await patch(id, { legacy: { spfIncludes: ['spf2.po.2iij.net'] } }, { ...admin, 'if-match': '"1"' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().legacy).toMatchObject({ mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf2.po.2iij.net'] });
+    expect(res.json().successor).toMatchObject({ mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'] });
+  });
+
   it('sets the re-check cadence and auto-progress per program, defaults first, merged field by field', async () => {
     const created = (await create(programBody())).json();
     expect(created).toMatchObject({ checkCadence: { actionHours: 6, cleanHours: 24, completedHours: 168, urgentWindowDays: 14, urgentIntervalHours: 1 }, autoProgress: true });

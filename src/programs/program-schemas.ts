@@ -13,10 +13,16 @@ const ReminderOffsets = z
   .transform((days) => [...new Set(days)].sort((a, b) => a - b))
   .meta({ description: 'Days before the shutdown (negative numbers) on which reminders fall due', example: DEFAULT_REMINDER_OFFSETS_DAYS });
 
+const identifierFields = {
+  mxHostSuffixes: DnsNameList.meta({ description: 'An MX host is on this side when it equals a suffix or ends with "." + suffix' }),
+  spfIncludes: DnsNameList.meta({ description: 'SPF include domains of this side' }),
+};
 const IdentifiersInput = z.strictObject({
-  mxHostSuffixes: DnsNameList.default([]).meta({ description: 'An MX host is on this side when it equals a suffix or ends with "." + suffix' }),
-  spfIncludes: DnsNameList.default([]).meta({ description: 'SPF include domains of this side' }),
+  mxHostSuffixes: identifierFields.mxHostSuffixes.default([]),
+  spfIncludes: identifierFields.spfIncludes.default([]),
 });
+/** Without defaults: zod's .partial() keeps a field's default, so a PATCH of one list would empty the others. */
+const IdentifiersPatch = z.strictObject(identifierFields).partial();
 
 const Hours = z.number().int().min(1).max(24 * 365);
 const CadenceFields = {
@@ -71,8 +77,8 @@ export const PatchProgram = z
     shutdownAt: IsoDate,
     spfRecordDeletionAt: IsoDate.nullable(),
     timezone: TimeZone,
-    legacy: IdentifiersInput.partial(),
-    successor: IdentifiersInput.partial(),
+    legacy: IdentifiersPatch,
+    successor: IdentifiersPatch,
     reminderOffsetsDays: ReminderOffsets,
     checkCadence: CadenceInput,
     autoProgress: z.boolean(),
