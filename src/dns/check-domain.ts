@@ -5,7 +5,7 @@ import { withDeadline, type DnsLookup } from './resolver.ts';
 import { analyzeSpf, type LegacyReference, type SpfAnalysis } from './spf/analyze.ts';
 import { LIMITS, type SpfResult } from './spf/check-host.ts';
 import { analyzeDeletion, type ClientOutcome, type DeletionAnalysis, type SpfSuggestion } from './spf/deletion.ts';
-import { Aliases, normalizeName } from './spf/worlds.ts';
+import { Aliases, memoized, normalizeName } from './spf/worlds.ts';
 
 export interface Identifiers extends DkimIdentifiers {
   legacyMxSuffixes: string[];
@@ -208,11 +208,11 @@ export interface CheckOptions {
 export async function checkDomain(domainName: string, ids: Identifiers, sweepDns: DnsLookup, options: CheckOptions = {}): Promise<DomainCheck> {
   const started = Date.now();
   const domain = normalizeName(domainName);
-  const dns = withDeadline(sweepDns, started + (options.budgetMs ?? 20_000));
+  const deadline = withDeadline(sweepDns, started + (options.budgetMs ?? 20_000));
   try {
-    return await checkWithin(domain, ids, dns, started, options);
+    return await checkWithin(domain, ids, memoized(deadline), started, options);
   } finally {
-    dns.close();
+    deadline.close();
   }
 }
 

@@ -67,9 +67,19 @@ class Stop extends Error {
 
 /** A domain as check_host() accepts it (section 4.3): a fully qualified name with sane labels. */
 export function isValidSpfDomain(domain: string): boolean {
-  const d = domain.endsWith('.') ? domain.slice(0, -1) : domain;
-  if (d.length === 0 || d.length > 253 || !d.includes('.')) return false;
-  return d.split('.').every((label) => label.length > 0 && label.length <= 63);
+  const end = domain.endsWith('.') ? domain.length - 1 : domain.length;
+  if (end === 0 || end > 253) return false;
+  // One pass over the labels (every evaluation asks this of every target).
+  let labelStart = 0;
+  let dots = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i < end && domain.charCodeAt(i) !== 46) continue;
+    const length = i - labelStart;
+    if (length === 0 || length > 63) return false;
+    if (i < end) dots++;
+    labelStart = i + 1;
+  }
+  return dots > 0;
 }
 
 /**
@@ -87,6 +97,14 @@ export type RecordLookup =
   | { status: 'temperror'; reason: string };
 
 const normalize = (name: string) => name.toLowerCase().replace(/\.$/, '');
+
+/** Parsed records are shared (parseSpfRecord caches them), and so are their parsed networks. */
+const networks = new WeakMap<Mechanism, ParsedIp>();
+function networkOf(m: Mechanism): ParsedIp {
+  let network = networks.get(m);
+  if (!network) networks.set(m, (network = parseIp(m.network!)!));
+  return network;
+}
 
 /** Finds and parses the one SPF record of a domain (section 4.5). */
 export async function lookupSpfRecord(dns: DnsLookup, domain: string): Promise<RecordLookup & { texts?: string[] }> {
@@ -223,7 +241,10 @@ class Evaluation {
   }
 
   private async target(mechanism: Mechanism, domain: string) {
-    return mechanism.domainSpec ? expandMacros(mechanism.domainSpec, this.context(domain)) : domain;
+    const spec = mechanism.domainSpec;
+    if (!spec) return domain;
+    // Most targets are plain names: nothing to expand (a plain name longer than 253 is cut as an expansion would).
+    return spec.includes('%') || spec.length > 253 ? expandMacros(spec, this.context(domain)) : spec;
   }
 
   async matches(m: Mechanism, domain: string, path: string[]): Promise<boolean> {
@@ -234,7 +255,7 @@ class Evaluation {
         return true;
       case 'ip4':
       case 'ip6': {
-        const network = parseIp(m.network!)!;
+        const network = networkOf(m);
         const prefix = m.kind === 'ip4' ? m.cidr4! : m.cidr6!;
         // An ip6 network that is IPv4-mapped is compared as IPv4 with the prefix shifted.
         const effective = m.kind === 'ip6' && network.version === 4 ? Math.max(0, prefix - 96) : prefix;
@@ -350,8 +371,16 @@ class Evaluation {
  * check_host(ip, domain, sender) of RFC 7208: the SPF result for a client IP sending as `sender`
  * (the HELO identity when the MAIL FROM is empty).
  */
+/** Client addresses parsed once: the analysis evaluates the same few clients for every domain. */
+const clientIps = new Map<string, ParsedIp | undefined>();
+
 export async function checkHost(ipText: string, domain: string, senderText: string, options: CheckHostOptions): Promise<CheckHostResult> {
-  const ip = parseIp(ipText);
+  let ip = clientIps.get(ipText);
+  if (ip === undefined && !clientIps.has(ipText)) {
+    ip = parseIp(ipText);
+    if (clientIps.size >= 1000) clientIps.clear();
+    clientIps.set(ipText, ip);
+  }
   if (!ip) return { result: 'permerror', reason: `"${ipText}" is not an IP address`, lookups: 0, voidLookups: 0 };
   const at = senderText.lastIndexOf('@');
   const local = at === -1 ? 'postmaster' : senderText.slice(0, at) || 'postmaster';

@@ -1,6 +1,7 @@
 import { inNetwork, parseIp, type ParsedIp } from '../ip.ts';
 import type { DnsLookup } from '../resolver.ts';
 import { checkHost, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
+import { normalizeName } from './worlds.ts';
 
 /**
  * Who is asking, in the evaluations behind a verdict (RFC 7208 §4.6.2: the first match wins, so the
@@ -17,7 +18,7 @@ export interface Client {
 }
 
 /** Candidate stranger addresses: documentation and reserved ranges first (RFC 5737, 3849, 9637). */
-const STRANGER_V4 = ['192.0.2.1', '198.51.100.1', '203.0.113.1', '233.252.0.1', '100.64.0.1', '240.0.0.1', '10.255.255.254', '172.31.255.254', '169.254.255.254', '127.255.255.254'];
+const STRANGER_V4 = ['192.0.2.1', '198.51.100.1', '233.252.0.1', '100.64.0.1', '240.0.0.1', '203.0.113.1', '10.255.255.254', '172.31.255.254', '169.254.255.254', '127.255.255.254'];
 const STRANGER_V6 = ['2001:db8::1', '2001:db8:ffff:ffff::1', '3fff::1', '100::1', 'fd00::1', 'fe80::1', '2002::1', '::ffff:0:1'];
 const STRANGER_LOCALS = ['spf-stranger', 'spf-stranger-2', 'nobody-x7q', 'probe-k2m', 'z9-none', 'unknown-sender', 'q-0', 'mdt-check'];
 const STRANGER_HELO = 'stranger.invalid';
@@ -36,7 +37,7 @@ export function strength(result: SpfResult): number {
 
 export interface StrangerSearch {
   client: Client;
-  result: CheckHostResult;
+  result: Evaluated;
   /** The stranger still matched a term that depends on the client: no candidate avoided every term. */
   matched: boolean;
   /** The deciding term matches every client (`+all` aside), e.g. an include of `+all` or `ip4:0.0.0.0/0`. */
@@ -69,9 +70,44 @@ export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6
   return last!;
 }
 
+/** Terms whose evaluation is the same for an IPv4 and an IPv6 client that match nothing. */
+const FAMILY_BLIND = /^[+\-~?]?(include:|exists:|redirect=|all$|ip4:|ip6:)/i;
+
+/**
+ * Whether an IPv6 stranger would be evaluated exactly as this IPv4 one was: every term it met
+ * asks the same questions of either family (no a, mx or ptr, no macro of the client's address,
+ * no /0 network that matches one family whole), and nothing client-dependent matched.
+ */
+export function familyBlind(search: StrangerSearch): boolean {
+  return !search.matched && sameForBothFamilies(search.result);
+}
+
+/** Every term the evaluation met asks the same questions, and matches the same way, for either family. */
+export function sameForBothFamilies(result: CheckHostResult): boolean {
+  return (result.trace ?? []).every((s) => FAMILY_BLIND.test(s.term) && !/%\{[icvp]/i.test(s.term) && !/\/0$/.test(s.term));
+}
+
+/** The IPv6 stranger of a family-blind record: the same evaluation, shown for the first IPv6 candidate. */
+export function asIpv6(search: StrangerSearch): StrangerSearch {
+  return { ...search, client: { ...search.client, class: 'stranger_ipv6', ip: STRANGER_V6[0]! } };
+}
+
+/** A traced evaluation with the questions that got an answer, in the order they were asked. */
+export type Evaluated = CheckHostResult & { answered: { type: string; name: string }[] };
+
 /** check_host() for one client, traced. */
-export function evaluate(client: Client, domain: string, dns: DnsLookup, now: Date): Promise<CheckHostResult> {
-  return checkHost(client.ip, domain, client.sender, { dns, helo: client.helo, now, trace: true });
+export async function evaluate(client: Client, domain: string, dns: DnsLookup, now: Date): Promise<Evaluated> {
+  const answered: Evaluated['answered'] = [];
+  const logged: DnsLookup = {
+    description: dns.description,
+    async query(type, name) {
+      const answer = await dns.query(type, name);
+      if (answer.status === 'ok') answered.push({ type, name: normalizeName(name) });
+      return answer;
+    },
+  };
+  const result = await checkHost(client.ip, domain, client.sender, { dns: logged, helo: client.helo, now, trace: true });
+  return { ...result, answered };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { DnsLookup } from '../resolver.ts';
 import { analyzeSpf, type LegacyReference, type SpfAnalysis, type SpfFinding } from './analyze.ts';
 import { LIMITS, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
-import { evaluate, findStranger, sampleSender, strength, worstForStranger, type Client, type ClientClass } from './clients.ts';
+import { asIpv6, evaluate, familyBlind, findStranger, sameForBothFamilies, sampleSender, strength, worstForStranger, type Client, type ClientClass, type Evaluated } from './clients.ts';
 import { normalizeName, withoutLegacyRecords, withRecords, type Aliases } from './worlds.ts';
 
 /** What one client class gets from the domain's SPF today and once the legacy record is deleted. */
@@ -80,23 +80,23 @@ export async function analyzeDeletion(
   now: Date,
 ): Promise<DeletionAnalysis> {
   const deleted = withoutLegacyRecords(aliases);
-  const [stranger, stranger6, successorIp, legacyIp] = await Promise.all([
-    findStranger(domain, dns, 4, now),
-    findStranger(domain, dns, 6, now),
-    sampleSender(dns, sides.successorSpfIncludes),
-    sampleSender(dns, sides.legacySpfIncludes),
-  ]);
-  const sender = `postmaster@${domain}`;
-  const clients: Client[] = [
-    stranger.client,
-    stranger6.client,
-    ...(successorIp ? [{ class: 'successor' as const, ip: successorIp, sender, helo: domain }] : []),
-    ...(legacyIp ? [{ class: 'legacy' as const, ip: legacyIp, sender, helo: domain }] : []),
-  ];
-  const today: CheckHostResult[] = await Promise.all(
-    clients.map((c) => (c === stranger.client ? stranger.result : c === stranger6.client ? stranger6.result : evaluate(c, domain, dns, now))),
-  );
-  const after = await Promise.all(clients.map((c) => evaluate(c, domain, deleted, now)));
+  const stranger = await findStranger(domain, dns, 4, now);
+  const stranger6 = familyBlind(stranger) ? asIpv6(stranger) : await findStranger(domain, dns, 6, now);
+  const clients: Client[] = [stranger.client, stranger6.client];
+  const today: Evaluated[] = [stranger.result, stranger6.result];
+  // The successor's servers and the legacy range are asked about where the legacy records matter at all
+  // (a reference in the records, or an answer some evaluation used that goes with the deletion).
+  if (analysis.legacyReferences.length > 0 || (await touchesLegacy(today, aliases))) {
+    const sender = `postmaster@${domain}`;
+    const [successorIp, legacyIp] = await Promise.all([sampleSender(dns, sides.successorSpfIncludes), sampleSender(dns, sides.legacySpfIncludes)]);
+    const senders: Client[] = [
+      ...(successorIp ? [{ class: 'successor' as const, ip: successorIp, sender, helo: domain }] : []),
+      ...(legacyIp ? [{ class: 'legacy' as const, ip: legacyIp, sender, helo: domain }] : []),
+    ];
+    clients.push(...senders);
+    today.push(...(await Promise.all(senders.map((c) => evaluate(c, domain, dns, now)))));
+  }
+  const after = await Promise.all(clients.map((c, i) => afterDeletion(c, today[i]!, domain, aliases, deleted, now)));
   const outcomes: ClientOutcome[] = clients.map((c, i) => ({
     ...c,
     now: today[i]!.result,
@@ -133,6 +133,33 @@ export async function analyzeDeletion(
     suggestion,
     blockedBy,
   };
+}
+
+/** Whether any evaluation used an answer that goes with the deletion. */
+async function touchesLegacy(evaluations: Evaluated[], aliases: Aliases): Promise<boolean> {
+  const names = new Set(evaluations.flatMap((e) => e.answered.map((q) => q.name)));
+  const chains = await Promise.all([...names].map((name) => aliases.legacyChain(name)));
+  return chains.some((chain) => chain !== null);
+}
+
+/**
+ * What the client gets in the deleted world. Deleting records only empties answers, and an
+ * evaluation is a pure function of its answers: it runs exactly as today up to the first answer
+ * that goes with the deletion. No such answer: today's result. The first such answer was the
+ * record of an include or redirect target: that lookup now finds no record, which is permerror
+ * (RFC 7208 §5.2, §6.1). Anything else (an alias at an a/mx/exists target, the domain itself, a
+ * DNS failure on the way): evaluate the deleted world in full.
+ */
+async function afterDeletion(client: Client, today: Evaluated, domain: string, aliases: Aliases, deleted: DnsLookup, now: Date): Promise<CheckHostResult> {
+  for (const q of today.answered) {
+    const chain = await aliases.legacyChain(q.name);
+    if (chain === null) continue;
+    const step = q.type === 'TXT' && q.name !== domain && !('error' in chain) ? today.trace?.find((s) => s.outcome !== 'error' && s.target !== undefined && normalizeName(s.target) === q.name) : undefined;
+    if (!step) return evaluate(client, domain, deleted, now);
+    const reason = step.term.toLowerCase().startsWith('redirect=') ? `${step.term}: no SPF record there` : `${step.term}: ${step.target} has no SPF record`;
+    return { result: 'permerror', reason, lookups: today.lookups, voidLookups: today.voidLookups };
+  }
+  return today;
 }
 
 /**
@@ -248,10 +275,15 @@ async function suggestFix(
   if (records.length === 0) return { suggestion: null, blockedBy };
 
   const fixed = withRecords(deleted, new Map(records.map((r) => [r.name, r.record])));
-  const [static_, results] = await Promise.all([
-    analyzeSpf(domain, fixed, aliases),
-    Promise.all(today.map(async (c) => ({ class: c.class, ip: c.ip, result: (await evaluate(c, domain, fixed, now)).result }))),
+  // The legacy range is left out: its servers stop sending at the shutdown, fix or no fix.
+  const [stranger, ...others] = today.filter((c) => c.class !== 'legacy' && c.class !== 'stranger_ipv6');
+  const strangerFixed = await evaluate(stranger!, domain, fixed, now);
+  const v6 = today.find((c) => c.class === 'stranger_ipv6')!;
+  const [v6Fixed, ...othersFixed] = await Promise.all([
+    sameForBothFamilies(strangerFixed) ? strangerFixed : evaluate(v6, domain, fixed, now),
+    ...others.map((c) => evaluate(c, domain, fixed, now)),
   ]);
+  const results = [stranger!, v6, ...others].map((c, i) => ({ class: c.class, ip: c.ip, result: [strangerFixed, v6Fixed!, ...othersFixed][i]!.result }));
   for (const r of results) {
     const before = today.find((c) => c.class === r.class)!;
     if (r.result === 'permerror' || r.result === 'temperror') problems.push(`${r.class} (${r.ip}) would get ${r.result}`);
@@ -259,9 +291,12 @@ async function suggestFix(
     else if ((r.class === 'stranger' || r.class === 'stranger_ipv6') && strength(r.result) < strength(before.now))
       problems.push(`a stranger (${r.ip}) would get ${r.result}, weaker than today's ${before.now}`);
   }
-  const lookupCount = static_.lookupCount;
+  // Within the limit the evaluation's count is exact; past it, the static reading counts every lookup and what each term costs.
+  const overLimit = strangerFixed.lookups > LIMITS.lookups || v6Fixed!.lookups > LIMITS.lookups;
+  const static_ = overLimit ? await analyzeSpf(domain, fixed, aliases) : null;
+  const lookupCount = static_ ? Math.max(static_.lookupCount, LIMITS.lookups + 1) : Math.max(strangerFixed.lookups, v6Fixed!.lookups);
   const drop: SpfSuggestion['drop'] = [];
-  if (lookupCount > LIMITS.lookups) {
+  if (static_) {
     problems.push(`the fixed record needs ${lookupCount} DNS lookups (limit ${LIMITS.lookups})`);
     const successors = new Set(sides.successorSpfIncludes.map((s) => `include:${normalizeName(s)}`));
     let over = lookupCount - LIMITS.lookups;

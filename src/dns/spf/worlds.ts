@@ -97,3 +97,17 @@ export function withRecords(dns: DnsLookup, records: ReadonlyMap<string, string>
     },
   };
 }
+
+/** Each question asked once per instance (one domain's check): its many evaluations ask the same names. */
+export function memoized(dns: DnsLookup): DnsLookup {
+  const answers = new Map<string, Promise<DnsOutcome<unknown>>>();
+  return {
+    description: dns.description,
+    query(type, name) {
+      const key = `${type} ${name.toLowerCase()}`;
+      let answer = answers.get(key);
+      if (!answer) answers.set(key, (answer = dns.query(type, name)));
+      return answer as never;
+    },
+  };
+}
