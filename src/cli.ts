@@ -11,13 +11,14 @@ import { AppError } from './errors.ts';
 import { createJobDns, webhookOf } from '../jobs/context.ts';
 import { createDigests, deliverNotifications } from './notifications/notification-service.ts';
 import { chunk, forEachConcurrently } from './batches.ts';
-import { checkLabel, claimDueDomains, probeDomains } from './checks/check-service.ts';
+import { checkLabel, claimDueDomains, identifiersOf, probeDomains } from './checks/check-service.ts';
 import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
 import { formatCheck } from './dns/check-report.ts';
 import { normalizeDnsName } from './dns/dns-name.ts';
 import { createCachedLookup, createResolver } from './dns/resolver.ts';
 import { findProgramById } from './programs/program-repository.ts';
+import { normalizeDkimSelector } from './programs/dkim-selector.ts';
 import { importCustomers } from './imports/import-service.ts';
 import { generateOpenApiYaml } from './openapi.ts';
 import { listTokens } from './tokens/token-repository.ts';
@@ -164,7 +165,8 @@ const commands: Record<string, Command> = {
   },
   check: {
     usage:
-      'check DOMAIN…|- [--json] [--program ID] [--legacy-spf-include D]… [--legacy-mx-suffix S]… [--successor-spf-include D]… [--successor-mx-suffix S]… [--concurrency N]',
+      'check DOMAIN…|- [--json] [--program ID] [--legacy-spf-include D]… [--legacy-mx-suffix S]… [--successor-spf-include D]… [--successor-mx-suffix S]… ' +
+      '[--legacy-dkim-selector S]… [--legacy-dkim-target D]… [--successor-dkim-selector S]… [--successor-dkim-target D]… [--concurrency N]',
     summary: 'Check domains now (MX, SPF, DMARC) and print each verdict; "-" reads domains from stdin',
     options: {
       json: { type: 'boolean' },
@@ -173,26 +175,33 @@ const commands: Record<string, Command> = {
       'legacy-mx-suffix': { type: 'string', multiple: true },
       'successor-spf-include': { type: 'string', multiple: true },
       'successor-mx-suffix': { type: 'string', multiple: true },
+      'legacy-dkim-selector': { type: 'string', multiple: true },
+      'legacy-dkim-target': { type: 'string', multiple: true },
+      'successor-dkim-selector': { type: 'string', multiple: true },
+      'successor-dkim-target': { type: 'string', multiple: true },
       concurrency: { type: 'string' },
     },
     async run({ values, positionals }, config) {
-      const list = (name: string) => ((values[name] as unknown as string[] | undefined) ?? []).map(dnsNameOption(name));
-      let ids: Identifiers = {
+      const given = (name: string) => (values[name] as unknown as string[] | undefined) ?? [];
+      const list = (name: string) => given(name).map(dnsNameOption(name));
+      const selectors = (name: string) => given(name).map(dkimSelectorOption(name));
+      let ids: Required<Identifiers> = {
         legacySpfIncludes: list('legacy-spf-include'),
         legacyMxSuffixes: list('legacy-mx-suffix'),
+        legacyDkimSelectors: selectors('legacy-dkim-selector'),
+        legacyDkimTargets: list('legacy-dkim-target'),
         successorSpfIncludes: list('successor-spf-include'),
         successorMxSuffixes: list('successor-mx-suffix'),
+        successorDkimSelectors: selectors('successor-dkim-selector'),
+        successorDkimTargets: list('successor-dkim-target'),
       };
       if (typeof values.program === 'string') {
         const programId = values.program;
         const program = await withDatabase(config(), (db) => findProgramById(db, programId));
         if (!program) throw new UsageError(`no program ${programId}`);
-        ids = {
-          legacySpfIncludes: [...program.legacySpfIncludes, ...ids.legacySpfIncludes],
-          legacyMxSuffixes: [...program.legacyMxHostSuffixes, ...ids.legacyMxSuffixes],
-          successorSpfIncludes: [...program.successorSpfIncludes, ...ids.successorSpfIncludes],
-          successorMxSuffixes: [...program.successorMxHostSuffixes, ...ids.successorMxSuffixes],
-        };
+        // The program's identifiers, then those given as options.
+        const fromProgram = identifiersOf(program);
+        ids = Object.fromEntries(Object.entries(ids).map(([key, extra]) => [key, [...(fromProgram[key as keyof Identifiers] ?? []), ...extra]])) as Required<Identifiers>;
       }
       if (ids.legacySpfIncludes.length + ids.legacyMxSuffixes.length === 0) {
         throw new UsageError('name the legacy service: --program ID, or --legacy-spf-include and/or --legacy-mx-suffix');
@@ -294,6 +303,12 @@ const commands: Record<string, Command> = {
 };
 
 /** A DNS-name option value, normalized; a bad one is a usage error naming the option. */
+const dkimSelectorOption = (option: string) => (value: string) => {
+  const n = normalizeDkimSelector(value);
+  if (!n.ok) throw new UsageError(`--${option} "${value}" ${n.reason}`);
+  return n.ascii;
+};
+
 const dnsNameOption = (option: string) => (value: string) => {
   const n = normalizeDnsName(value);
   if (!n.ok) throw new UsageError(`--${option} "${value}" ${n.reason}`);

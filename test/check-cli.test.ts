@@ -83,6 +83,23 @@ describe('check', () => {
     expect(JSON.parse(res.stdout)).toMatchObject({ verdict: 'needs_mx_and_spf', spf: { suggestedRecord: 'v=spf1 include:spf.gateway.example -all' } });
   });
 
+  it('looks up DKIM selectors from a program and from the options', async () => {
+    server.set('s1._domainkey.legacy.example.jp', { records: [{ type: 'CNAME', data: 's1.dkim.po.2iij.net' }] });
+    server.set('s1.dkim.po.2iij.net', { records: [{ type: 'TXT', data: 'v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC1' }] });
+    server.set('gw1._domainkey.legacy.example.jp', { records: [{ type: 'TXT', data: 'v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC2' }] });
+    const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyDkimSelectors: ['s1'], legacyDkimTargets: ['dkim.po.2iij.net'] });
+    const res = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', '--json', '--program', program.id, '--successor-dkim-selector', 'GW1'], env);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout).dkim).toMatchObject({
+      legacyCleanup: ['s1._domainkey.legacy.example.jp'],
+      successorKeyPublished: true,
+      selectors: [{ selector: 's1', pointsInto: 'legacy' }, { selector: 'gw1', side: 'successor', cnameTarget: null, keyPublished: true }],
+    });
+    const bad = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', ...flags, '--legacy-dkim-selector', 's1._domainkey'], env);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toMatch(/--legacy-dkim-selector "s1\._domainkey" includes _domainkey/);
+  });
+
   it('refuses to judge without legacy identifiers, and reports unusable domain names', async () => {
     const none = await runProcess('src/cli.ts', ['check', 'legacy.example.jp'], env);
     expect(none.code).toBe(64);

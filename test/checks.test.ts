@@ -135,6 +135,31 @@ describe('a check', () => {
     }
   });
 
+  it('looks up the program\u2019s DKIM selectors of both sides and keeps what it found with the evidence', async () => {
+    const p = await makeProgram(t.db, {
+      legacySpfIncludes: ['spf.po.2iij.net'],
+      legacyDkimSelectors: ['s1'],
+      legacyDkimTargets: ['dkim.po.2iij.net'],
+      successorDkimSelectors: ['gw1'],
+      successorDkimTargets: ['dkim.gateway.example'],
+    });
+    const { domain, name } = await domainIn('clean', 'contacted', p.id);
+    server.set(`s1._domainkey.${name}`, { records: [{ type: 'CNAME', data: 's1.dkim.po.2iij.net' }] });
+    server.set('s1.dkim.po.2iij.net', { records: [{ type: 'TXT', data: 'v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC1' }] });
+    server.set(`gw1._domainkey.${name}`, { records: [{ type: 'CNAME', data: 'gw1.dkim.gateway.example' }] });
+    server.set('gw1.dkim.gateway.example', { records: [{ type: 'TXT', data: 'v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC2' }] });
+    await probeDomain(deps(), domain.id, 'sweep');
+    const [check] = await t.db.select().from(dnsChecks).where(eq(dnsChecks.domainId, domain.id));
+    expect((check!.result as { dkim: unknown }).dkim).toMatchObject({
+      legacyCleanup: [`s1._domainkey.${name}`],
+      successorKeyPublished: true,
+      selectors: [
+        { selector: 's1', side: 'legacy', cnameTarget: 's1.dkim.po.2iij.net', pointsInto: 'legacy', keyPublished: true },
+        { selector: 'gw1', side: 'successor', cnameTarget: 'gw1.dkim.gateway.example', pointsInto: 'successor', keyPublished: true },
+      ],
+    });
+  });
+
   it('never marks a domain that was never determined as anything but unknown', async () => {
     const { domain } = await domainIn('legacy');
     await t.db.update(domains).set({ name: 'nowhere.example.invalid' }).where(eq(domains.id, domain.id));

@@ -33,7 +33,7 @@ describe('POST /v1/programs', () => {
     );
     expect(res.statusCode).toBe(201);
     const body = res.json();
-    expect(body.legacy).toEqual({ mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf.po.2iij.net'] });
+    expect(body.legacy).toEqual({ mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf.po.2iij.net'], dkimSelectors: [], dkimTargets: [] });
     expect(body.successor.mxHostSuffixes).toEqual(['xn--eckdd6b0gzn.xn--zckzah']);
     expect(body.timezone).toBe('Asia/Tokyo');
     expect(body.reminderOffsetsDays).toEqual([-365, -180, -90, -60, -30, -14, -7, -1]);
@@ -45,6 +45,30 @@ describe('POST /v1/programs', () => {
     expect(audit).toMatchObject({ action: 'program.create', entityType: 'program', actor: expect.stringMatching(/^token:admin-/) });
     expect(audit!.after).toMatchObject({ id: body.id, name: body.name });
     expect(audit!.requestId).toBe(res.headers['x-request-id']);
+  });
+
+  it('stores DKIM selectors and targets per side, normalized and without duplicates, and returns them', async () => {
+    const res = await create(
+      programBody({
+        legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: [' S1 ', 's1', 'Mail.2019', '_sel'], dkimTargets: ['DKIM.po.2iij.net.', 'dkim.po.2iij.net'] },
+        successor: { spfIncludes: ['spf.gateway.example'], dkimSelectors: ['gw1'], dkimTargets: ['ｄｋｉｍ.gateway.example'] },
+      }),
+    );
+    expect(res.statusCode).toBe(201);
+    const expected = {
+      legacy: { mxHostSuffixes: [], spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1', 'mail.2019', '_sel'], dkimTargets: ['dkim.po.2iij.net'] },
+      successor: { mxHostSuffixes: [], spfIncludes: ['spf.gateway.example'], dkimSelectors: ['gw1'], dkimTargets: ['dkim.gateway.example'] },
+    };
+    expect(res.json()).toMatchObject(expected);
+    expect((await t.app.inject({ method: 'GET', url: `/v1/programs/${res.json().id}`, headers: admin })).json()).toMatchObject(expected);
+    const [row] = await t.db.select().from(programs).where(eq(programs.id, res.json().id));
+    expect(row).toMatchObject({ legacyDkimSelectors: ['s1', 'mail.2019', '_sel'], legacyDkimTargets: ['dkim.po.2iij.net'], successorDkimSelectors: ['gw1'], successorDkimTargets: ['dkim.gateway.example'] });
+  });
+
+  it('defaults every DKIM list to empty', async () => {
+    const res = await create(programBody());
+    expect(res.json().legacy).toMatchObject({ dkimSelectors: [], dkimTargets: [] });
+    expect(res.json().successor).toMatchObject({ dkimSelectors: [], dkimTargets: [] });
   });
 
   it('stores reminder offsets sorted and without duplicates, and the time zone in canonical spelling', async () => {
@@ -73,6 +97,14 @@ describe('POST /v1/programs', () => {
     ['a misspelt field', programBody({ shutdownDate: '2022-09-30' }), 'body.shutdownDate'],
     ['an unknown field inside legacy', programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], mx: [] } }), 'body.legacy.mx'],
     ['an array as the body', [programBody()], 'body'],
+    ['a blank DKIM selector', programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['  '] } }), 'body.legacy.dkimSelectors.0'],
+    ['a DKIM selector with a space', programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s 1'] } }), 'body.legacy.dkimSelectors.0'],
+    ['a DKIM selector with _domainkey', programBody({ successor: { dkimSelectors: ['gw1._domainkey'] } }), 'body.successor.dkimSelectors.0'],
+    ['a DKIM selector with a leading hyphen', programBody({ successor: { dkimSelectors: ['ok', '-gw'] } }), 'body.successor.dkimSelectors.1'],
+    ['a DKIM selector label over 63 octets', programBody({ successor: { dkimSelectors: ['a'.repeat(64)] } }), 'body.successor.dkimSelectors.0'],
+    ['a DKIM target without a dot', programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], dkimTargets: ['dkim'] } }), 'body.legacy.dkimTargets.0'],
+    ['an IP literal as DKIM target', programBody({ successor: { dkimTargets: ['192.0.2.1'] } }), 'body.successor.dkimTargets.0'],
+    ['DKIM selectors as a string', programBody({ successor: { dkimSelectors: 's1' } }), 'body.successor.dkimSelectors'],
   ];
   it.each(badBodies)('refuses %s with 400 naming %s and writes nothing', async (_what, body, path) => {
     const before = await counts();
@@ -289,6 +321,16 @@ describe('PATCH /v1/programs/{id}', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().legacy).toMatchObject({ mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf2.po.2iij.net'] });
     expect(res.json().successor).toMatchObject({ mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'] });
+  });
+
+  it('changes the DKIM settings of one side, keeps the rest, and marks the program\u2019s domains due', async () => {
+    const { id } = (await create(programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1'], dkimTargets: ['dkim.po.2iij.net'] } }))).json();
+    const res = await patch(id, { successor: { dkimSelectors: ['gw1'] } }, { ...admin, 'if-match': '"1"' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().legacy).toEqual({ mxHostSuffixes: [], spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1'], dkimTargets: ['dkim.po.2iij.net'] });
+    expect(res.json().successor).toEqual({ mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'], dkimSelectors: ['gw1'], dkimTargets: [] });
+    const [row] = await t.db.select().from(outbox).where(eq(outbox.jobId, `program-${id}-v2`));
+    expect(row).toMatchObject({ queue: 'programs', jobName: 'mark-domains-due' });
   });
 
   it('sets the re-check cadence and auto-progress per program, defaults first, merged field by field', async () => {

@@ -17,6 +17,14 @@ export const programs = pgTable(
     legacySpfIncludes: text('legacy_spf_includes').array().notNull().default(sql`'{}'`),
     successorMxHostSuffixes: text('successor_mx_host_suffixes').array().notNull().default(sql`'{}'`),
     successorSpfIncludes: text('successor_spf_includes').array().notNull().default(sql`'{}'`),
+    /**
+     * DKIM: the selectors each side signs customers' mail with, and the DNS zones their
+     * `<selector>._domainkey.<domain>` CNAMEs point into (e.g. `dkim.po.2iij.net`).
+     */
+    legacyDkimSelectors: text('legacy_dkim_selectors').array().notNull().default(sql`'{}'`),
+    legacyDkimTargets: text('legacy_dkim_targets').array().notNull().default(sql`'{}'`),
+    successorDkimSelectors: text('successor_dkim_selectors').array().notNull().default(sql`'{}'`),
+    successorDkimTargets: text('successor_dkim_targets').array().notNull().default(sql`'{}'`),
     reminderOffsetsDays: integer('reminder_offsets_days').array().notNull(),
     /** Re-check cadence (hours) by state; `urgent*` applies in the window before each deadline. */
     checkIntervalActionHours: integer('check_interval_action_hours').notNull().default(6),

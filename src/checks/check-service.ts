@@ -4,7 +4,7 @@ import { rowsOf, type Db } from '../../db/client.ts';
 import { customers, dnsChecks, domains, programs, statusEvents, tasks } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { appendAudit, appendAudits, type Actor } from '../audit/audit-repository.ts';
-import { checkDomain, type DomainCheck } from '../dns/check-domain.ts';
+import { checkDomain, type DomainCheck, type Identifiers } from '../dns/check-domain.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
 import { closeCleanupTasksIfClean, closeDomainTasks, closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
 import { forEachConcurrently } from '../batches.ts';
@@ -62,23 +62,24 @@ export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger
   if (targets.length === 0) return new Map();
   const checks = new Map<string, DomainCheck>();
   await forEachConcurrently(targets, DNS_CONCURRENCY_PER_BATCH, async ({ id, name, program }) => {
-    const check = await checkDomain(
-      name,
-      {
-        legacySpfIncludes: program.legacySpfIncludes,
-        legacyMxSuffixes: program.legacyMxHostSuffixes,
-        successorSpfIncludes: program.successorSpfIncludes,
-        successorMxSuffixes: program.successorMxHostSuffixes,
-      },
-      deps.dns,
-      { now: deps.now },
-    );
-    checks.set(id, check);
+    checks.set(id, await checkDomain(name, identifiersOf(program), deps.dns, { now: deps.now }));
   });
   const programOf = new Map(targets.map((t) => [t.id, t.program]));
   const now = deps.now();
   return db.transaction((tx) => recordChecks(tx, { checks, programOf, now, trigger, resolver: deps.dns.description || 'system' }));
 }
+
+/** What the engine judges a program's domains against. */
+export const identifiersOf = (program: Program): Identifiers => ({
+  legacySpfIncludes: program.legacySpfIncludes,
+  legacyMxSuffixes: program.legacyMxHostSuffixes,
+  legacyDkimSelectors: program.legacyDkimSelectors,
+  legacyDkimTargets: program.legacyDkimTargets,
+  successorSpfIncludes: program.successorSpfIncludes,
+  successorMxSuffixes: program.successorMxHostSuffixes,
+  successorDkimSelectors: program.successorDkimSelectors,
+  successorDkimTargets: program.successorDkimTargets,
+});
 
 interface Recording {
   checks: Map<string, DomainCheck>;

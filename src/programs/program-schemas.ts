@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DnsNameList, IsoDate, Timestamp, TimeZone } from '../http/common-schemas.ts';
 import { Page } from '../http/pagination.ts';
+import { normalizeDkimSelector } from './dkim-selector.ts';
 
 export const DEFAULT_REMINDER_OFFSETS_DAYS = [-365, -180, -90, -60, -30, -14, -7, -1];
 
@@ -13,13 +14,34 @@ const ReminderOffsets = z
   .transform((days) => [...new Set(days)].sort((a, b) => a - b))
   .meta({ description: 'Days before the shutdown (negative numbers) on which reminders fall due', example: DEFAULT_REMINDER_OFFSETS_DAYS });
 
+const DkimSelector = z
+  .string()
+  .max(253)
+  .transform((value, ctx) => {
+    const result = normalizeDkimSelector(value);
+    if (result.ok) return result.ascii;
+    ctx.issues.push({ code: 'custom', input: value, message: `"${value.slice(0, 60)}" ${result.reason}` });
+    return z.NEVER;
+  });
+
 const identifierFields = {
   mxHostSuffixes: DnsNameList.meta({ description: 'An MX host is on this side when it equals a suffix or ends with "." + suffix' }),
   spfIncludes: DnsNameList.meta({ description: 'SPF include domains of this side' }),
+  dkimSelectors: z
+    .array(DkimSelector)
+    .max(50)
+    .transform((selectors) => [...new Set(selectors)])
+    .meta({ description: 'DKIM selectors this side signs customers\u2019 mail with; each check looks up <selector>._domainkey.<domain>', example: ['s1'] }),
+  dkimTargets: DnsNameList.meta({
+    description: 'DNS zones this side\u2019s selector CNAMEs point into (a CNAME target at or under one belongs to this side)',
+    example: ['dkim.po.2iij.net'],
+  }),
 };
 const IdentifiersInput = z.strictObject({
   mxHostSuffixes: identifierFields.mxHostSuffixes.default([]),
   spfIncludes: identifierFields.spfIncludes.default([]),
+  dkimSelectors: identifierFields.dkimSelectors.default([]),
+  dkimTargets: identifierFields.dkimTargets.default([]),
 });
 /** Without defaults: zod's .partial() keeps a field's default, so a PATCH of one list would empty the others. */
 const IdentifiersPatch = z.strictObject(identifierFields).partial();
@@ -36,7 +58,12 @@ export const CADENCE_DEFAULTS = { actionHours: 6, cleanHours: 24, completedHours
 const CadenceInput = z.strictObject(CadenceFields).partial();
 export const CheckCadence = z.object(CadenceFields);
 
-export const Identifiers = z.object({ mxHostSuffixes: z.array(z.string()), spfIncludes: z.array(z.string()) });
+export const Identifiers = z.object({
+  mxHostSuffixes: z.array(z.string()),
+  spfIncludes: z.array(z.string()),
+  dkimSelectors: z.array(z.string()),
+  dkimTargets: z.array(z.string()),
+});
 
 const example = {
   name: 'Corporate mail hosting shutdown',
@@ -45,8 +72,8 @@ const example = {
   shutdownAt: '2022-09-30',
   spfRecordDeletionAt: '2023-03-31',
   timezone: 'Asia/Tokyo',
-  legacy: { mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf.po.2iij.net'] },
-  successor: { mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'] },
+  legacy: { mxHostSuffixes: ['po.2iij.net'], spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1'], dkimTargets: ['dkim.po.2iij.net'] },
+  successor: { mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'], dkimSelectors: ['gw1'], dkimTargets: ['dkim.gateway.example'] },
   reminderOffsetsDays: DEFAULT_REMINDER_OFFSETS_DAYS,
 };
 
@@ -59,7 +86,7 @@ export const CreateProgram = z
     spfRecordDeletionAt: IsoDate.nullable().optional().meta({ description: 'When the legacy SPF record is deleted; after shutdownAt' }),
     timezone: TimeZone.default('Asia/Tokyo'),
     legacy: IdentifiersInput,
-    successor: IdentifiersInput.default({ mxHostSuffixes: [], spfIncludes: [] }),
+    successor: IdentifiersInput.default({ mxHostSuffixes: [], spfIncludes: [], dkimSelectors: [], dkimTargets: [] }),
     reminderOffsetsDays: ReminderOffsets.default(DEFAULT_REMINDER_OFFSETS_DAYS),
     checkCadence: CadenceInput.default({}).meta({ description: 'DNS re-check cadence; omitted fields take the defaults' }),
     autoProgress: z.boolean().default(true).meta({ description: 'Move customers to migrated/completed from DNS evidence' }),
@@ -86,7 +113,9 @@ export const PatchProgram = z
     escalationContactId: z.uuid().nullable(),
   })
   .partial()
-  .meta({ examples: [{ spfRecordDeletionAt: '2023-06-30' }, { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } }] });
+  .meta({
+    examples: [{ spfRecordDeletionAt: '2023-06-30' }, { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } }, { successor: { dkimSelectors: ['gw1', 'gw2'] } }],
+  });
 export type PatchProgram = z.infer<typeof PatchProgram>;
 
 export const Program = z

@@ -27,8 +27,13 @@ export function toProgram(row: ProgramRow): Program {
     shutdownAt: row.shutdownAt,
     spfRecordDeletionAt: row.spfRecordDeletionAt,
     timezone: row.timezone,
-    legacy: { mxHostSuffixes: row.legacyMxHostSuffixes, spfIncludes: row.legacySpfIncludes },
-    successor: { mxHostSuffixes: row.successorMxHostSuffixes, spfIncludes: row.successorSpfIncludes },
+    legacy: { mxHostSuffixes: row.legacyMxHostSuffixes, spfIncludes: row.legacySpfIncludes, dkimSelectors: row.legacyDkimSelectors, dkimTargets: row.legacyDkimTargets },
+    successor: {
+      mxHostSuffixes: row.successorMxHostSuffixes,
+      spfIncludes: row.successorSpfIncludes,
+      dkimSelectors: row.successorDkimSelectors,
+      dkimTargets: row.successorDkimTargets,
+    },
     reminderOffsetsDays: row.reminderOffsetsDays,
     checkCadence: {
       actionHours: row.checkIntervalActionHours,
@@ -64,7 +69,16 @@ function checkProgramRules(values: ProgramValues): FieldError[] {
   return problems;
 }
 
-const identifierColumns = ['legacyMxHostSuffixes', 'legacySpfIncludes', 'successorMxHostSuffixes', 'successorSpfIncludes'] as const;
+const identifierColumns = [
+  'legacyMxHostSuffixes',
+  'legacySpfIncludes',
+  'legacyDkimSelectors',
+  'legacyDkimTargets',
+  'successorMxHostSuffixes',
+  'successorSpfIncludes',
+  'successorDkimSelectors',
+  'successorDkimTargets',
+] as const;
 
 export async function createProgram(db: Db, input: CreateProgram, actor: Actor, now: Date): Promise<Program> {
   const values: ProgramValues = {
@@ -78,6 +92,10 @@ export async function createProgram(db: Db, input: CreateProgram, actor: Actor, 
     legacySpfIncludes: input.legacy.spfIncludes,
     successorMxHostSuffixes: input.successor.mxHostSuffixes,
     successorSpfIncludes: input.successor.spfIncludes,
+    legacyDkimSelectors: input.legacy.dkimSelectors,
+    legacyDkimTargets: input.legacy.dkimTargets,
+    successorDkimSelectors: input.successor.dkimSelectors,
+    successorDkimTargets: input.successor.dkimTargets,
     reminderOffsetsDays: input.reminderOffsetsDays,
     ...cadenceColumns({ ...CADENCE_DEFAULTS, ...input.checkCadence }),
     autoProgress: input.autoProgress,
@@ -133,6 +151,10 @@ export async function updateProgram(
       legacySpfIncludes: patch.legacy?.spfIncludes ?? current.legacySpfIncludes,
       successorMxHostSuffixes: patch.successor?.mxHostSuffixes ?? current.successorMxHostSuffixes,
       successorSpfIncludes: patch.successor?.spfIncludes ?? current.successorSpfIncludes,
+      legacyDkimSelectors: patch.legacy?.dkimSelectors ?? current.legacyDkimSelectors,
+      legacyDkimTargets: patch.legacy?.dkimTargets ?? current.legacyDkimTargets,
+      successorDkimSelectors: patch.successor?.dkimSelectors ?? current.successorDkimSelectors,
+      successorDkimTargets: patch.successor?.dkimTargets ?? current.successorDkimTargets,
       ...(patch.checkCadence ? cadenceColumns({ ...toProgram(current).checkCadence, ...patch.checkCadence }) : {}),
       ...pick(patch, ['autoProgress', 'escalateAfterDays', 'escalationContactId']),
     };
