@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Database } from '../db/client.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import type { Config } from './config.ts';
+import { createResolver, type DnsLookup } from './dns/resolver.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './errors.ts';
 import { adminRoutes } from './ops/admin-routes.ts';
 import { opsRoutes } from './ops/ops-routes.ts';
@@ -26,6 +27,8 @@ declare module 'fastify' {
     /** The clock; injected so tests and the CLI can set the time. */
     now: () => Date;
     config: Config;
+    /** The resolver of on-demand questions (the SPF test): uncached, so a fix shows at once. */
+    dns: DnsLookup;
   }
 }
 
@@ -36,6 +39,8 @@ export interface AppDeps {
   /** An existing pino logger (the entry point's); otherwise one is made from the config. */
   logger?: FastifyBaseLogger;
   relayPollMs?: number;
+  /** Default: the configured DNS servers (DNS_SERVERS, DNS_TIMEOUT_MS). */
+  dns?: DnsLookup;
 }
 
 /** A request id from the caller is kept when it looks like one (so logs join up across services). */
@@ -83,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('config', config);
+  app.decorate('dns', deps.dns ?? createResolver({ servers: config.DNS_SERVERS, timeoutMs: config.DNS_TIMEOUT_MS, tries: 2 }));
   // Graceful shutdown: requests in flight finish, and their keep-alive connections close after the
   // answer (Node closes only the connections idle when the close began, so a busy one would keep the
   // close waiting for its keep-alive timeout).

@@ -119,6 +119,7 @@ const rules: Record<string, Rule> = {
   'GET /v1/domains/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}` }) },
   'POST /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },
   'GET /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },
+  'GET /v1/domains/:id/spf-test': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/spf-test?ip=192.0.2.1` }) },
   'POST /v1/domains/:id/not-found-dismissal': {
     kind: 'owned',
     access: 'manager',

@@ -5,8 +5,8 @@ import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
-import { CheckPage, CheckRequested, LatestCheck } from '../checks/check-schemas.ts';
-import { addDomain, deleteDomain, dismissNotFound, getDomain, listDomainChecks, requestDomainCheck } from '../domains/domain-service.ts';
+import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../checks/check-schemas.ts';
+import { addDomain, deleteDomain, dismissNotFound, getDomain, listDomainChecks, requestDomainCheck, spfTestDomain } from '../domains/domain-service.ts';
 import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, DismissNotFound, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
 import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
 
@@ -176,6 +176,21 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: CheckPage, 400: invalid, 404: problem('No such domain visible to this token') },
     },
     handler: async (request) => listDomainChecks(app.db, request.params.id, principalOf(request), request.query.limit, request.query.cursor),
+  });
+
+  app.get('/domains/:id/spf-test', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['domains'],
+      summary: 'Will mail from this server pass SPF? check_host() today and once the legacy SPF record is deleted, with every term evaluated',
+      description:
+        'Asks DNS now (no cache). The deleted world drops every name at or under the program\u2019s legacy SPF includes and every ' +
+        'name whose CNAME chain ends there. `sender` defaults to postmaster@<domain>, `helo` to the domain.',
+      params: IdParams,
+      querystring: SpfTestQuery,
+      response: { 200: SpfTestAnswer, 400: invalid, 404: problem('No such domain visible to this token') },
+    },
+    handler: async (request) => spfTestDomain(app.db, app.dns, request.params.id, principalOf(request), request.query, app.now()),
   });
 
   app.post('/domains/:id/not-found-dismissal', {

@@ -1,10 +1,12 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
-import { customers, dnsChecks, domains } from '../../db/schema/index.ts';
+import { customers, dnsChecks, domains, programs } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { AppError, errors } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
+import type { DnsLookup } from '../dns/resolver.ts';
+import { testSpf, type SpfTestQuestion } from '../dns/spf-test.ts';
 import { decodeCursor, toPage } from '../http/pagination.ts';
 import { customerScope, type Viewer } from '../http/visibility.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
@@ -206,4 +208,11 @@ export async function deleteDomain(db: Db, id: string, viewer: Viewer, actor: Ac
     await bumpCustomerVersion(tx, row.customerId, now);
     await appendAudit(tx, actor, { action: 'domain.delete', entityType: 'domain', entityId: id, before: toDomain(row) }, now);
   });
+}
+
+/** "Will mail from this server still pass?": check_host() for one client, today and after the deletion. */
+export async function spfTestDomain(db: Db, dns: DnsLookup, id: string, viewer: Viewer, question: SpfTestQuestion, now: Date) {
+  const domain = await findVisibleDomain(db, id, viewer);
+  const [program] = await db.select({ legacySpfIncludes: programs.legacySpfIncludes }).from(programs).where(eq(programs.id, domain.programId));
+  return testSpf(domain.name, program!, dns, question, now);
 }

@@ -31,7 +31,10 @@ export async function buildAppOn(
   const jobs = options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns: options.dns ?? createResolver() }, { concurrency: 2, schedules: [] });
   // Rate limits are off unless a test sets them: the suite sends far more than a person would.
   const env = { RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', ...options.env };
-  const app = await buildApp(loadConfig(env), { database, jobs, now, logger: log, relayPollMs: 50 });
+  // Tests never ask the machine's resolvers: without a DNS server of the test's own, questions go to
+  // a closed loopback port and fail at once.
+  const dns = options.dns ?? createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 200, tries: 1 });
+  const app = await buildApp(loadConfig(env), { database, jobs, now, logger: log, relayPollMs: 50, dns });
   await app.ready();
   return {
     app,
