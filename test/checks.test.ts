@@ -160,6 +160,30 @@ describe('a check', () => {
     });
   });
 
+  it('keeps on the domain what the reports need: breaks at deletion, DMARC policy, successor DKIM key', async () => {
+    const p = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], successorSpfIncludes: ['spf.gateway.example'], successorDkimSelectors: ['gw1'] });
+    const { domain, name } = await domainIn('spfOnly', 'contacted', p.id);
+    server.set(`_dmarc.${name}`, { records: [{ type: 'TXT', data: 'v=DMARC1; p=reject' }] });
+    await probeDomain(deps(), domain.id, 'sweep');
+    expect(await domainRow(domain.id)).toMatchObject({ breaksAtDeletion: true, dmarcPolicy: 'reject', successorDkim: false });
+    server.set(`gw1._domainkey.${name}`, { records: [{ type: 'TXT', data: 'v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC2' }] });
+    await probeDomain(deps(), domain.id, 'sweep');
+    expect(await domainRow(domain.id)).toMatchObject({ breaksAtDeletion: true, successorDkim: true });
+    // A DNS failure on the selector tells nothing: the key found before stays.
+    server.set(`gw1._domainkey.${name}`, { fault: 'servfail' });
+    await probeDomain(deps(), domain.id, 'sweep');
+    expect(await domainRow(domain.id)).toMatchObject({ successorDkim: true });
+    put(name, 'clean');
+    await probeDomain(deps(), domain.id, 'sweep');
+    expect(await domainRow(domain.id)).toMatchObject({ breaksAtDeletion: false });
+  });
+
+  it('leaves the successor DKIM key unknown when the program names no successor selector', async () => {
+    const { domain } = await domainIn('spfOnly');
+    await probeDomain(deps(), domain.id, 'sweep');
+    expect(await domainRow(domain.id)).toMatchObject({ breaksAtDeletion: true, successorDkim: null });
+  });
+
   it('never marks a domain that was never determined as anything but unknown', async () => {
     const { domain } = await domainIn('legacy');
     await t.db.update(domains).set({ name: 'nowhere.example.invalid' }).where(eq(domains.id, domain.id));

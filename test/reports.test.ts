@@ -97,6 +97,45 @@ describe('the blast radius', () => {
   });
 });
 
+describe('the blast radius by impact', () => {
+  it('lists DMARC reject without a successor DKIM key first, then reject with one, quarantine likewise, then none and no DMARC', async () => {
+    const p = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'] });
+    const c = await makeCustomer(t.db, p.id, (await makeSalesOwner(t.db)).id);
+    const add = (name: string, dmarcPolicy: string | null, successorDkim: boolean | null, breaksAtDeletion = true) =>
+      makeDomain(t.db, c, { name, displayName: name, dmarcPolicy, successorDkim, breaksAtDeletion, latestVerdict: 'needs_spf_cleanup' });
+    await add('a-reject-key.example.jp', 'reject', true);
+    await add('b-none.example.jp', 'none', false);
+    await add('c-quarantine-key.example.jp', 'quarantine', true);
+    await add('d-reject-unknown.example.jp', 'reject', null);
+    await add('e-no-dmarc-key.example.jp', null, true);
+    await add('f-quarantine.example.jp', 'quarantine', false);
+    await add('g-reject.example.jp', 'reject', false);
+    await add('h-clean-reject.example.jp', 'reject', false, false);
+    const res = await call('GET', `/v1/programs/${p.id}/blast-radius`, admin);
+    expect(res.json().items.map((i: { domain: string; dmarcPolicy: string | null; successorDkim: boolean | null }) => [i.domain, i.dmarcPolicy, i.successorDkim])).toEqual([
+      ['d-reject-unknown.example.jp', 'reject', null],
+      ['g-reject.example.jp', 'reject', false],
+      ['a-reject-key.example.jp', 'reject', true],
+      ['f-quarantine.example.jp', 'quarantine', false],
+      ['c-quarantine-key.example.jp', 'quarantine', true],
+      ['b-none.example.jp', 'none', false],
+      ['e-no-dmarc-key.example.jp', null, true],
+    ]);
+    // The cursor carries the rank: paging one by one sees the same order.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await call('GET', `/v1/programs/${p.id}/blast-radius?limit=2${cursor ? `&cursor=${cursor}` : ''}`, admin);
+      seen.push(...page.json().items.map((i: { domain: string }) => i.domain));
+      cursor = page.json().nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(res.json().items.map((i: { domain: string }) => i.domain));
+    const csv = (await call('GET', `/v1/programs/${p.id}/blast-radius.csv?bom=false`, admin)).body.split('\r\n');
+    expect(csv[0]!.endsWith(',last_verified_at,successor_dkim_key')).toBe(true);
+    expect(csv.slice(1, 4).map((l) => l.split(',').at(-1))).toEqual(['unknown', 'none', 'published']);
+  });
+});
+
 describe('the customers export', () => {
   it('streams every customer the token may see, with the list filters', async () => {
     const all = await call('GET', `/v1/customers.csv?programId=${program.id}`, admin);

@@ -28,6 +28,11 @@ export const domains = pgTable(
     breaksAtDeletion: boolean('breaks_at_deletion'),
     /** The effective DMARC policy: none, quarantine, reject, or null (no DMARC). */
     dmarcPolicy: text('dmarc_policy'),
+    /**
+     * A successor DKIM selector publishes a key, so aligned DKIM can pass DMARC when SPF breaks; null
+     * until a check could tell (none yet, or the program names no successor selector).
+     */
+    successorDkim: boolean('successor_dkim'),
     /** Last on-demand check request, for its once-a-minute limit. */
     onDemandRequestedAt: timestamp('on_demand_requested_at', { withTimezone: true, mode: 'date' }),
     /** The first check that turned the domain clean; kept by a trigger on dns_checks, for the burndown. */

@@ -159,6 +159,7 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
       latest_mx_state = CASE WHEN u.determined THEN u.mx_state ELSE d.latest_mx_state END,
       breaks_at_deletion = CASE WHEN u.determined THEN u.breaks ELSE d.breaks_at_deletion END,
       dmarc_policy = CASE WHEN u.determined THEN u.dmarc ELSE d.dmarc_policy END,
+      successor_dkim = CASE WHEN u.determined AND NOT u.dkim_failed THEN u.successor_dkim ELSE d.successor_dkim END,
       -- A check that finds the domain again ends a manager's "domain_not_found is expected".
       not_found_dismissed_at = CASE WHEN u.found THEN NULL ELSE d.not_found_dismissed_at END,
       not_found_dismissed_by = CASE WHEN u.found THEN NULL ELSE d.not_found_dismissed_by END,
@@ -172,10 +173,12 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
         determined: o.determined,
         found: o.determined && o.verdict !== 'domain_not_found',
         mx_state: o.check.mx.state,
-        breaks: o.check.spf.resultIfLegacyDeleted === 'permerror' && o.check.spf.legacyReferences.some((r) => r.live),
+        breaks: o.check.spf.breaksAtDeletion,
         dmarc: o.check.dmarc.policy,
+        ...successorDkimOf(o.check),
       })),
-    )}::jsonb) AS u(id uuid, verdict text, failures int, next timestamptz, determined boolean, found boolean, mx_state text, breaks boolean, dmarc text)
+    )}::jsonb) AS u(id uuid, verdict text, failures int, next timestamptz, determined boolean, found boolean, mx_state text, breaks boolean, dmarc text,
+                    successor_dkim boolean, dkim_failed boolean)
     WHERE d.id = u.id`);
 
   const changedOnes = outcomes.filter((o) => o.changed);
@@ -219,6 +222,17 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
       },
     ]),
   );
+}
+
+/**
+ * Whether a successor DKIM key is published, for the blast radius: null when the program names no
+ * successor selector; a lookup that failed without finding a key keeps what the domain had.
+ */
+function successorDkimOf({ dkim }: DomainCheck): { successor_dkim: boolean | null; dkim_failed: boolean } {
+  const successor = dkim.selectors.filter((s) => s.side === 'successor');
+  if (dkim.successorKeyPublished) return { successor_dkim: true, dkim_failed: false };
+  if (successor.length === 0) return { successor_dkim: null, dkim_failed: false };
+  return { successor_dkim: false, dkim_failed: successor.some((s) => s.error !== undefined) };
 }
 
 const dismissalOf = (d: typeof domains.$inferSelect) => ({ at: d.notFoundDismissedAt?.toISOString(), by: d.notFoundDismissedBy, reason: d.notFoundDismissalReason });

@@ -16,6 +16,14 @@ const BlastRadiusItem = z.object({
   domain: z.string(),
   displayName: z.string(),
   dmarcPolicy: z.string().nullable().meta({ description: 'Effective DMARC policy; reject first' }),
+  successorDkim: z
+    .boolean()
+    .nullable()
+    .meta({
+      description:
+        'A successor DKIM key is published: aligned DKIM can still pass DMARC, so the impact is lower (listed after those without one ' +
+        'of the same policy), but the SPF clean-up remains. null: not known (no check could tell, or the program names no successor selector)',
+    }),
   latestVerdict: z.enum(verdicts).nullable(),
   lastDeterminedAt: Timestamp.nullable(),
   customerId: z.uuid(),
@@ -129,7 +137,7 @@ export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: 'any' },
     schema: {
       tags: ['reports'],
-      summary: 'Domains that would break if the legacy SPF record were deleted now, DMARC reject first',
+      summary: 'Domains that would break if the legacy SPF record were deleted now, by impact: DMARC reject without a successor DKIM key first',
       params: IdParams,
       querystring: PageQuery,
       response: { 200: BlastRadius, 400: problem('Invalid id or query'), 404: problem('No such program') },
@@ -153,9 +161,12 @@ export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
       return sendCsv(
         reply,
         'blast-radius.csv',
-        ['domain', 'dmarc_policy', 'customer', 'external_ref', 'customer_status', 'sales_owner', 'department', 'suggested_record', 'last_verified_at'],
+        ['domain', 'dmarc_policy', 'customer', 'external_ref', 'customer_status', 'sales_owner', 'department', 'suggested_record', 'last_verified_at', 'successor_dkim_key'],
         (async function* () {
-          for await (const r of rows) yield [r.displayName, r.dmarcPolicy ?? 'no DMARC', r.customerName, r.externalRef, r.customerStatus, r.salesOwnerName, r.department, r.suggestedRecord, r.lastDeterminedAt];
+          for await (const r of rows) {
+            const dkim = r.successorDkim === null ? 'unknown' : r.successorDkim ? 'published' : 'none';
+            yield [r.displayName, r.dmarcPolicy ?? 'no DMARC', r.customerName, r.externalRef, r.customerStatus, r.salesOwnerName, r.department, r.suggestedRecord, r.lastDeterminedAt, dkim];
+          }
         })(),
         request.query,
       );

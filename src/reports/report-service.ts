@@ -12,13 +12,21 @@ export async function requireProgram(db: Db, id: string) {
   return program;
 }
 
-/** reject first: those customers lose mail outright when the record goes. */
-const policyRank = sql<number>`CASE ${domains.dmarcPolicy} WHEN 'reject' THEN 0 WHEN 'quarantine' THEN 1 WHEN 'none' THEN 2 ELSE 3 END`;
+/**
+ * By impact: DMARC reject first (those customers lose mail outright when the record goes), and among
+ * them first those without a successor DKIM key (nothing else can pass DMARC for them); then
+ * quarantine, likewise; then none, then no DMARC. A successor key lowers the impact but does not
+ * remove the SPF clean-up, so those domains stay in the list.
+ */
+const policyRank = sql<number>`CASE
+  WHEN ${domains.dmarcPolicy} = 'reject' THEN CASE WHEN ${domains.successorDkim} THEN 1 ELSE 0 END
+  WHEN ${domains.dmarcPolicy} = 'quarantine' THEN CASE WHEN ${domains.successorDkim} THEN 3 ELSE 2 END
+  WHEN ${domains.dmarcPolicy} = 'none' THEN 4 ELSE 5 END`;
 const BlastCursor = z.tuple([z.number().int(), z.string(), z.uuid()]);
 
 /**
- * The domains that would break if the legacy SPF record were deleted now (SPF would permerror and
- * the domain really reaches the legacy include), worst DMARC policy first, with who owns them and the
+ * The domains that would break if the legacy SPF record were deleted now (SPF would permerror for a
+ * client that does not get permerror today), by impact (see policyRank), with who owns them and the
  * record to publish instead.
  */
 export async function blastRadius(db: Db, programId: string, viewer: Viewer, limit: number, cursor?: string) {
@@ -32,6 +40,7 @@ export async function blastRadius(db: Db, programId: string, viewer: Viewer, lim
       domain: domains.name,
       displayName: domains.displayName,
       dmarcPolicy: domains.dmarcPolicy,
+      successorDkim: domains.successorDkim,
       latestVerdict: domains.latestVerdict,
       lastDeterminedAt: domains.lastDeterminedAt,
       customerId: customers.id,
