@@ -197,6 +197,44 @@ describe('POST /v1/domains/{id}/not-found-dismissal', () => {
   });
 });
 
+describe('a check of a domain absent from DNS', () => {
+  const absent = async (status: 'contacted' | 'migrated' = 'contacted') => {
+    const p = await program();
+    const customer = await makeCustomer(t.db, p.id, owner.id, { status });
+    const name = `absent-${randomBytes(3).toString('hex')}.example.jp`; // not in the zone: NXDOMAIN
+    const domain = await makeDomain(t.db, customer, { name, displayName: name });
+    return { customer, domain };
+  };
+
+  it('records the determined verdict domain_not_found, checked again at the action cadence', async () => {
+    const { domain } = await absent();
+    expect(await probeDomain(deps(), domain.id, 'sweep')).toMatchObject({ outcome: 'determined', verdict: 'domain_not_found', verdictChanged: true });
+    const row = await domainRow(domain.id);
+    expect(row).toMatchObject({ latestVerdict: 'domain_not_found', latestMxState: 'nxdomain', lastDeterminedAt: now, consecutiveFailures: 0, breaksAtDeletion: false });
+    expect(row.nextCheckAt.getTime() - now.getTime()).toBe(6 * 3_600_000);
+  });
+
+  it('never counts as clean for auto-progress: a migrated customer with such a domain stays migrated', async () => {
+    const { customer, domain } = await absent('migrated');
+    const clean = `clean-${randomBytes(3).toString('hex')}.example.jp`;
+    server.set(clean, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.gateway.example -all' }, { type: 'MX', data: [10, 'in.mx.gateway.example'] }] });
+    const other = await makeDomain(t.db, customer, { name: clean, displayName: clean });
+    await probeDomain(deps(), other.id, 'sweep');
+    const summary = await probeDomain(deps(), domain.id, 'sweep');
+    expect(summary).toMatchObject({ verdict: 'domain_not_found', customerMovedTo: null });
+    const res = await call('GET', `/v1/customers/${customer.id}`, token.admin);
+    expect(res.json().status).toBe('migrated');
+  });
+
+  it('keeps a dismissal while later checks still find the domain missing', async () => {
+    const { domain } = await absent();
+    await probeDomain(deps(), domain.id, 'sweep');
+    expect((await dismiss(domain.id, { reason: 'retired' })).statusCode).toBe(200);
+    expect(await probeDomain(deps(), domain.id, 'sweep')).toMatchObject({ verdict: 'domain_not_found', verdictChanged: false });
+    expect(await domainRow(domain.id)).toMatchObject({ notFoundDismissalReason: 'retired' });
+  });
+});
+
 describe('a dismissal and later checks', () => {
   const dismissedDomain = async () => {
     const { programId, customer, missing } = await programWithMissingDomain();
