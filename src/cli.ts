@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -16,6 +17,7 @@ import { createReminders, escalateTasks } from './tasks/task-service.ts';
 import { checkDomain, type Identifiers } from './dns/check-domain.ts';
 import { formatCheck } from './dns/check-report.ts';
 import { normalizeDnsName } from './dns/dns-name.ts';
+import { testSpf } from './dns/spf-test.ts';
 import { createCachedLookup, createResolver } from './dns/resolver.ts';
 import { findProgramById } from './programs/program-repository.ts';
 import { normalizeDkimSelector } from './programs/dkim-selector.ts';
@@ -233,6 +235,37 @@ const commands: Record<string, Command> = {
         results[i] = values.json ? JSON.stringify(check) : `${formatCheck(check, colour)}\n`;
         flush();
       });
+    },
+  },
+  'spf-test': {
+    usage: 'spf-test DOMAIN IP [--sender ADDRESS] [--helo NAME] [--program ID] [--legacy-spf-include D]… [--json]',
+    summary: 'Will mail from this server pass SPF? check_host() today and once the legacy SPF record is deleted, with the terms evaluated',
+    options: { sender: { type: 'string' }, helo: { type: 'string' }, program: { type: 'string' }, 'legacy-spf-include': { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    async run({ values, positionals }, config) {
+      const [input, ip] = positionals;
+      const domain = input === undefined ? undefined : normalizeDnsName(input);
+      if (!domain?.ok) throw new UsageError(`give the domain first${domain ? `: "${input}" ${domain.reason}` : ''}`);
+      if (!ip || isIP(ip) === 0) throw new UsageError(`give the sending server's IP address after the domain${ip ? `: "${ip}" is not one` : ''}`);
+      const includes = ((values['legacy-spf-include'] as unknown as string[] | undefined) ?? []).map(dnsNameOption('legacy-spf-include'));
+      if (typeof values.program === 'string') {
+        const programId = values.program;
+        const program = await withDatabase(config(), (db) => findProgramById(db, programId));
+        if (!program) throw new UsageError(`no program ${programId}`);
+        includes.unshift(...program.legacySpfIncludes);
+      }
+      if (includes.length === 0) throw new UsageError('name the legacy SPF record: --program ID or --legacy-spf-include D');
+      const c = config();
+      const dns = createResolver({ servers: c.DNS_SERVERS, timeoutMs: c.DNS_TIMEOUT_MS, tries: 2 });
+      const answer = await testSpf(domain.ascii, { legacySpfIncludes: includes }, dns, { ip, sender: values.sender as string | undefined, helo: values.helo as string | undefined }, new Date());
+      if (values.json) {
+        out(JSON.stringify(answer));
+        return;
+      }
+      out(`${answer.domain}: ${answer.ip} as ${answer.sender} (HELO ${answer.helo})`);
+      for (const [label, e] of [['today', answer.today], ['after the deletion', answer.afterDeletion]] as const) {
+        out(`  ${label}: ${e.result} (${e.reason}; ${e.lookups} lookups, ${e.voidLookups} void)`);
+        for (const term of e.terms) out(`    ${term.path.join(' → ')}: ${term.term} ${term.outcome}${term.detail ? ` (${term.detail})` : ''}`);
+      }
     },
   },
   'jobs run': {

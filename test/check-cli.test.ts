@@ -72,7 +72,7 @@ describe('check', () => {
     const res = await runProcess('src/cli.ts', ['check', '-', ...flags], env, 'legacy.example.jp\n# a comment\ndone.example.jp\n');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^legacy\.example\.jp {2}needs_mx_and_spf$/m);
-    expect(res.stdout).toMatch(/suggested: v=spf1 include:spf\.gateway\.example -all \(1 lookups\)/);
+    expect(res.stdout).toMatch(/fix for legacy\.example\.jp: v=spf1 include:spf\.gateway\.example -all \(1 lookups\)/);
     expect(res.stdout).toMatch(/^done\.example\.jp {2}clean$/m);
     expect(res.stdout.includes('\u001b[')).toBe(false);
   });
@@ -123,5 +123,30 @@ describe('check', () => {
     expect(row).toMatchObject({ latestVerdict: 'needs_mx_and_spf', lastCheckedAt: new Date('2022-06-01T00:00:00Z') });
     const unknownJob = await runProcess('src/cli.ts', ['jobs', 'run', 'launch-rockets'], env);
     expect(unknownJob.code).toBe(64);
+  });
+});
+
+describe('spf-test', () => {
+  it('prints check_host() for one server today and after the deletion, with the terms evaluated', async () => {
+    const res = await runProcess('src/cli.ts', ['spf-test', 'legacy.example.jp', '210.130.1.1', '--legacy-spf-include', 'spf.po.2iij.net'], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('legacy.example.jp: 210.130.1.1 as postmaster@legacy.example.jp');
+    expect(res.stdout).toMatch(/today: pass \(legacy\.example\.jp: matched include:spf\.po\.2iij\.net/);
+    expect(res.stdout).toMatch(/after the deletion: permerror \(include:spf\.po\.2iij\.net: spf\.po\.2iij\.net has no SPF record/);
+    expect(res.stdout).toContain('legacy.example.jp: include:spf.po.2iij.net followed');
+  });
+
+  it('answers in JSON with the sender and HELO given', async () => {
+    const res = await runProcess('src/cli.ts', ['spf-test', 'done.example.jp', '203.0.113.9', '--sender', 'a@done.example.jp', '--helo', 'mx.example.net', '--json', '--legacy-spf-include', 'spf.po.2iij.net'], env);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ sender: 'a@done.example.jp', helo: 'mx.example.net', today: { result: 'pass' }, afterDeletion: { result: 'pass' } });
+  });
+
+  it('says what is missing: the address, or the legacy record', async () => {
+    const noIp = await runProcess('src/cli.ts', ['spf-test', 'done.example.jp', 'nonsense', '--legacy-spf-include', 'spf.po.2iij.net'], env);
+    expect(noIp.code).not.toBe(0);
+    expect(noIp.stderr).toContain('"nonsense" is not one');
+    const noLegacy = await runProcess('src/cli.ts', ['spf-test', 'done.example.jp', '192.0.2.1'], env);
+    expect(noLegacy.stderr).toContain('--legacy-spf-include');
   });
 });
