@@ -27,7 +27,7 @@ export const CheckRequested = z.object({ jobId: z.string() }).meta({ id: 'CheckR
 
 const spfResults = ['pass', 'fail', 'softfail', 'neutral', 'none', 'permerror', 'temperror'] as const;
 /** Printable, no spaces: what an SMTP envelope can carry (and no NUL or control characters). */
-const envelopeText = /^[^\s\u0000-\u001f\u007f]+$/u;
+const envelopeText = /^[^\s\p{Cc}]+$/u;
 
 export const SpfTestQuery = z.object({
   ip: z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' }).meta({ description: 'The sending server\u2019s address', example: '203.0.113.25' }),
