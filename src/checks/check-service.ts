@@ -190,7 +190,11 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver 
       entityType: 'domain',
       entityId: o.domain.id,
       // A dismissed domain_not_found that turned into another verdict loses its dismissal: say which.
-      before: { verdict: o.previous, customerId: o.domain.customerId, ...(o.domain.notFoundDismissedAt ? { notFoundDismissal: dismissalOf(o.domain) } : {}) },
+      before: {
+        verdict: o.previous,
+        customerId: o.domain.customerId,
+        ...(o.domain.notFoundDismissedAt ? { notFoundDismissal: dismissalOf(o.domain) } : {}),
+      },
       after: { verdict: o.check.verdict, checkId: o.checkId, customerId: o.domain.customerId },
     })),
     now,

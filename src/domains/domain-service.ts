@@ -189,12 +189,18 @@ export async function dismissNotFound(db: Db, id: string, reason: string, viewer
       .set({ notFoundDismissedAt: now, notFoundDismissedBy: actor.name, notFoundDismissalReason: reason, updatedAt: now })
       .where(eq(domains.id, id))
       .returning();
-    const before = toDomain(domain!).notFoundDismissal;
     const after = toDomain(row!);
+    const customerId = row!.customerId;
     await appendAudit(
       tx,
       actor,
-      { action: 'domain.not_found_dismissed', entityType: 'domain', entityId: id, before: { notFoundDismissal: before, customerId: row!.customerId }, after: { notFoundDismissal: after.notFoundDismissal, customerId: row!.customerId } },
+      {
+        action: 'domain.not_found_dismissed',
+        entityType: 'domain',
+        entityId: id,
+        before: { notFoundDismissal: toDomain(domain!).notFoundDismissal, customerId },
+        after: { notFoundDismissal: after.notFoundDismissal, customerId },
+      },
       now,
     );
     return after;
