@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forEachConcurrently } from '../src/batches.ts';
+import { checkDomain, type DomainCheck, type Identifiers } from '../src/dns/check-domain.ts';
 import { inNetwork, parseIp } from '../src/dns/ip.ts';
+import { createCachedLookup, createResolver } from '../src/dns/resolver.ts';
+import { strength, worstForStranger } from '../src/dns/spf/clients.ts';
+import { TestDnsServer, type Zone } from './helpers/dns-server.ts';
 import { ORACLES, oracleUnavailable, runDifferential, type DifferentialCase, type Evaluation, type OracleName } from './helpers/spf-oracles.ts';
 import {
   generateSpfWorlds,
@@ -11,7 +16,8 @@ import {
   type GeneratedDomain,
   type SpfWorlds,
   type World,
-  type ZoneView,
+  SUCCESSOR,
+  ZoneView,
 } from './helpers/spf-zone-generator.ts';
 
 /**
@@ -155,6 +161,14 @@ const deviations: Deviation[] = [
   },
   {
     oracle: 'mailspf',
+    rfc: 'RFC 7208 5.5 (every reverse name, up to 10, is validated by an address lookup) with 4.6.4 (its void answer counts)',
+    what: 'Mail::SPF skips the address lookup of a reverse name that does not match the ptr target, so that void lookup is never made or counted',
+    source: 'Mail/SPF/Util.pm:268 (next if not $accept_any_domain and $match_type == valid_domain_match_none), before the lookup at :273-275',
+    // Ours went over 2 void lookups only by counting the reverse names' void address lookups.
+    applies: (v) => voidReverseNameLookups(v) > 0 && (v.c.ours.voidLookups ?? 0) - voidReverseNameLookups(v) <= 2,
+  },
+  {
+    oracle: 'mailspf',
     rfc: 'RFC 7208 4.6.4 (a void lookup is an answer with RCODE 0 and no answer records, or RCODE 3)',
     what: 'Mail::SPF counts a void lookup only when the answer section is empty: an answer that holds just a CNAME (an alias with nothing of the type asked at its end, or dangling into NXDOMAIN) is not void to it',
     source: 'Mail/SPF/Mech.pm:339-340 (@rrs = $packet->answer or count_void_dns_lookup), likewise Mail/SPF/Mech/MX.pm:177-178 and Mail/SPF/Mech/Exists.pm:143-144',
@@ -179,15 +193,7 @@ function voidReverseNameLookups(v: CaseView): number {
  * the report to the engine's owner: listed here so the test stays honest until they are fixed
  * (each fails its `it.fails` once fixed: then delete the entry).
  */
-const ourKnownBugs: { rfc: string; what: string; applies(v: CaseView): boolean }[] = [
-  {
-    rfc: 'RFC 7208 4.6.4 (void lookups of the DNS queries a term makes) with 5.5 (ptr validates each reverse name by an address lookup)',
-    what:
-      "checkHost does not count a void address lookup of the client's reverse name (ptr validation) as a void lookup; pyspf (spf.py:1285-1286, counted in dns() at :1388-1391) and Mail::SPF (Mail/SPF/Util.pm:273-275) do",
-    // Counted, the evaluation would have gone over 2 void lookups.
-    applies: (v) => (v.c.ours.voidLookups ?? 0) <= 2 && (v.c.ours.voidLookups ?? 0) + voidReverseNameLookups(v) > 2,
-  },
-];
+const ourKnownBugs: { rfc: string; what: string; applies(v: CaseView): boolean }[] = [];
 
 // ---------------------------------------------------------------------------------------------
 // What is compared. Per evaluation: our field against each oracle's. Per domain: checks over all of
@@ -231,18 +237,27 @@ const title = `SPF differential: checkHost vs pyspf and Mail::SPF on ${COUNT} ge
 
 describeIf(title, () => {
   let worlds: SpfWorlds;
+  let fixedWorlds: SpfWorlds;
+  let checks: Map<number, DomainCheck>;
   let cases: DifferentialCase[];
+  let fixedCases: DifferentialCase[];
   let mismatches: Mismatch[];
   let seconds: number;
 
   beforeAll(async () => {
     const started = Date.now();
     worlds = generateSpfWorlds(SEED, COUNT);
+    // The engine's analysis of every domain (today's world), and its chosen clients evaluated beside the generator's.
+    checks = await analyse(worlds);
+    for (const d of worlds.domains) d.clients.push(...checks.get(d.index)!.spf.clients.map((c) => ({ kind: `analysis:${c.class}` as const, ip: c.ip, sender: c.sender, helo: c.helo })));
     cases = await runDifferential(worlds, ORACLES);
+    // Every verified fix published in the deleted world, evaluated for the clients it must serve.
+    fixedWorlds = withFixes(worlds, checks);
+    fixedCases = (await runDifferential(fixedWorlds, ORACLES)).filter((c) => c.world === 'today');
     seconds = (Date.now() - started) / 1000;
     mismatches = [];
-    for (const c of cases) {
-      const v = view(worlds, c);
+    for (const [w, c] of [...cases.map((c) => [worlds, c] as const), ...fixedCases.map((c) => [fixedWorlds, c] as const)]) {
+      const v = view(w, c);
       for (const oracle of ORACLES) {
         const fields = comparisons.filter((k) => k.value(c.ours) !== k.value(c.oracles[oracle])).map((k) => k.field);
         if (fields.length === 0) continue;
@@ -326,6 +341,71 @@ describeIf(title, () => {
     }
   }
 
+  // The analysis (issue 14): what the product tells a sales rep, against what the oracles evaluate.
+  const explained = (c: DifferentialCase, oracle: OracleName) => mismatches.some((m) => m.v.c === c && m.oracle === oracle && (m.explainedBy || m.ourBug));
+  const analysisCases = (world: World, index: number) => cases.filter((c) => c.world === world && c.domain.index === index && c.client.kind.startsWith('analysis:'));
+  const classOf = (c: DifferentialCase) => c.client.kind.slice('analysis:'.length);
+
+  it('reports for each client class what checkHost gives it in each world (the deleted world replayed from today matches a full evaluation)', () => {
+    const wrong = worlds.domains.flatMap((d) =>
+      checks.get(d.index)!.spf.clients.flatMap((client) =>
+        (['today', 'deleted'] as const).flatMap((world) => {
+          const c = analysisCases(world, d.index).find((x) => classOf(x) === client.class)!;
+          const reported = world === 'today' ? client.now : client.afterDeletion;
+          return reported === c.ours.result ? [] : [`${d.name} [${d.shape}] ${client.class} ${world}: analysis ${reported}, checkHost ${c.ours.result} (${c.ours.reason})`];
+        }),
+      ),
+    );
+    expect(wrong.slice(0, 10)).toEqual([]);
+  });
+
+  for (const oracle of ORACLES) {
+    it(`resultIfLegacyDeleted is the worst result ${oracle} gives the analysis' strangers in the deleted world`, () => {
+      const wrong = worlds.domains.flatMap((d) => {
+        const strangers = analysisCases('deleted', d.index).filter((c) => classOf(c).startsWith('stranger'));
+        if (strangers.length === 0 || strangers.some((c) => explained(c, oracle))) return [];
+        const theirs = worstForStranger(strangers.map((c) => c.oracles[oracle].result!));
+        const ours = checks.get(d.index)!.spf.resultIfLegacyDeleted;
+        return theirs === ours ? [] : [`${d.name} [${d.shape}]: ours ${ours}, ${oracle} ${theirs}`];
+      });
+      expect(wrong.slice(0, 10)).toEqual([]);
+    });
+
+    it(`a legacy reference is live exactly when one of ${oracle}'s evaluations of the analysis' clients reaches the legacy record`, () => {
+      const wrong = worlds.domains.flatMap((d) => {
+        const today = analysisCases('today', d.index);
+        if (today.some((c) => explained(c, oracle))) return [];
+        const reached = today.some((c) => c.oracles[oracle].reachedLegacy);
+        const live = checks.get(d.index)!.spf.legacyReferences.some((r) => r.live);
+        return reached === live ? [] : [`${d.name} [${d.shape}]: live ${live}, ${oracle} ${reached ? 'reached' : 'did not reach'} ${LEGACY}`];
+      });
+      expect(wrong.slice(0, 10)).toEqual([]);
+    });
+
+    it(`every verified fix holds under ${oracle}: the successor passes, no stranger is weaker than today, nobody gets permerror`, () => {
+      const verified = worlds.domains.filter((d) => checks.get(d.index)!.spf.suggestion?.verified);
+      expect(verified.length).toBeGreaterThan(COUNT / 10);
+      const wrong = verified.flatMap((d) => {
+        const fixed = fixedCases.filter((c) => c.domain.index === d.index);
+        const today = analysisCases('today', d.index);
+        if ([...fixed, ...today].some((c) => explained(c, oracle))) return [];
+        return fixed.flatMap((c) => {
+          const result = c.oracles[oracle].result!;
+          const before = today.find((t) => t.client.kind === c.client.kind)!.oracles[oracle].result!;
+          const ours = checks.get(d.index)!.spf.suggestion!.results.find((r) => r.class === classOf(c))?.result;
+          const problems = [
+            ...(result === 'permerror' || result === 'temperror' ? [`${result}`] : []),
+            ...(classOf(c) === 'successor' && result !== 'pass' ? [`successor ${result}`] : []),
+            ...(classOf(c).startsWith('stranger') && strength(result) < strength(before) ? [`${result} weaker than today's ${before}`] : []),
+            ...(ours !== result ? [`the analysis said ${ours}`] : []),
+          ];
+          return problems.map((p) => `${d.name} [${d.shape}] ${classOf(c)}: ${p} (fix: ${JSON.stringify(checks.get(d.index)!.spf.suggestion!.records)})`);
+        });
+      });
+      expect(wrong.slice(0, 10)).toEqual([]);
+    });
+  }
+
   for (const bug of ourKnownBugs) {
     it.fails(`known bug of ours (${bug.rfc}): ${bug.what}`, () => {
       expect(mismatches.filter((m) => m.ourBug === bug).length).toBe(0);
@@ -353,4 +433,41 @@ function report(unexplained: Mismatch[], worlds: SpfWorlds): string {
     ].join('\n');
   });
   return `${unexplained.length} unexplained mismatch(es) (reproduce with SPF_DIFF_SEED=${worlds.seed} SPF_DIFF_DOMAINS=${worlds.domains.length}):\n${shown.join('\n\n')}`;
+}
+
+/** The program of the generated worlds, as the engine is given it. */
+const IDENTIFIERS: Identifiers = { legacySpfIncludes: [LEGACY], legacyMxSuffixes: ['po.2iij.net'], successorSpfIncludes: [SUCCESSOR], successorMxSuffixes: ['mx.gateway.example'] };
+
+/** checkDomain() for every domain in today's world, through the production resolver and a sweep's cache. */
+async function analyse(worlds: SpfWorlds): Promise<Map<number, DomainCheck>> {
+  const server = await TestDnsServer.start(worlds.zones.today);
+  try {
+    const dns = createCachedLookup(createResolver({ servers: [server.address], timeoutMs: 5000 }));
+    const checks = new Map<number, DomainCheck>();
+    await forEachConcurrently(worlds.domains, 16, async (d) => void checks.set(d.index, await checkDomain(d.name, IDENTIFIERS, dns)));
+    return checks;
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * The deleted world with every verified fix published (the fix's record replaces the SPF record, or
+ * the CNAME, at its name), and per domain with one only the clients a fix must serve: the strangers
+ * and the successor. Both worlds of the result are that one zone.
+ */
+function withFixes(worlds: SpfWorlds, checks: Map<number, DomainCheck>): SpfWorlds {
+  const zone: Zone = new Map([...worlds.zones.deleted].map(([name, entry]) => [name, { ...entry, records: [...(entry.records ?? [])] }]));
+  const domains: GeneratedDomain[] = [];
+  for (const d of worlds.domains) {
+    const suggestion = checks.get(d.index)!.spf.suggestion;
+    if (!suggestion?.verified) continue;
+    for (const fix of suggestion.records) {
+      const kept = (zone.get(fix.name)?.records ?? []).filter((r) => r.type !== 'CNAME' && !(r.type === 'TXT' && /^v=spf1( |$)/i.test([r.data].flat().join(''))));
+      zone.set(fix.name, { records: [...kept, { type: 'TXT', data: fix.record }] });
+    }
+    domains.push({ ...d, clients: d.clients.filter((c) => c.kind.startsWith('analysis:') && c.kind !== 'analysis:legacy') });
+  }
+  const view = new ZoneView(zone);
+  return { ...worlds, domains, zones: { today: zone, deleted: zone }, views: { today: view, deleted: view } };
 }

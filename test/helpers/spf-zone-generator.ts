@@ -1,3 +1,4 @@
+import type { ClientClass } from '../../src/dns/spf/clients.ts';
 import { inNetwork, parseIp, reverseName, type ParsedIp } from '../../src/dns/ip.ts';
 import type { Zone, ZoneRecord } from './dns-server.ts';
 
@@ -21,7 +22,8 @@ export const HELO = 'probe.invalid';
 export type World = 'today' | 'deleted';
 export const WORLDS: readonly World[] = ['today', 'deleted'];
 
-export type ClientKind = 'stranger4' | 'stranger6' | 'successor' | 'legacy';
+/** The generator's own clients, and (`analysis:` + class) the clients the engine's analysis chose. */
+export type ClientKind = 'stranger4' | 'stranger6' | 'successor' | 'legacy' | `analysis:${ClientClass}`;
 
 export interface Client {
   kind: ClientKind;

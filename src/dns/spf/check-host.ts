@@ -333,7 +333,7 @@ class Evaluation {
     return this.ip.version === 4 ? (m.cidr4 ?? 32) : (m.cidr6 ?? 128);
   }
 
-  /** PTR names of the client that resolve back to it (the first 10 only; DNS errors give none). */
+  /** PTR names of the client that resolve back to it (the first 10 only; DNS errors give none; void answers count, RFC 7208 §4.6.4). */
   private async validatedNames(): Promise<string[]> {
     const outcome = await this.dns.query('PTR', reverseName(this.ip));
     this.countVoid(outcome, 'ptr');
@@ -341,6 +341,8 @@ class Evaluation {
     const names: string[] = [];
     for (const name of outcome.records.slice(0, LIMITS.ptrNames)) {
       const back = await this.dns.query(this.ip.version === 4 ? 'A' : 'AAAA', name);
+      // A reverse name with no address is a void lookup of the ptr term too (as pyspf and Mail::SPF count it).
+      this.countVoid(back, `ptr → ${name}`);
       if (back.status === 'ok' && back.records.some((a) => parseIp(a)?.value === this.ip.value)) names.push(name.toLowerCase().replace(/\.$/, ''));
     }
     return names;
