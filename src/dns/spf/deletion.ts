@@ -86,7 +86,8 @@ export async function analyzeDeletion(
   const today: Evaluated[] = [stranger.result, stranger6.result];
   // The successor's servers and the legacy range are asked about where the legacy records matter at all
   // (a reference in the records, or an answer some evaluation used that goes with the deletion).
-  if (analysis.legacyReferences.length > 0 || (await touchesLegacy(today, aliases))) {
+  const involved = analysis.legacyReferences.length > 0 || (await touchesLegacy(today, aliases));
+  if (involved) {
     const sender = `postmaster@${domain}`;
     const [successorIp, legacyIp] = await Promise.all([sampleSender(dns, sides.successorSpfIncludes), sampleSender(dns, sides.legacySpfIncludes)]);
     const senders: Client[] = [
@@ -96,7 +97,8 @@ export async function analyzeDeletion(
     clients.push(...senders);
     today.push(...(await Promise.all(senders.map((c) => evaluate(c, domain, dns, now)))));
   }
-  const after = await Promise.all(clients.map((c, i) => afterDeletion(c, today[i]!, domain, aliases, deleted, now)));
+  // Where no answer an evaluation used goes with the deletion, every evaluation runs the same after it.
+  const after = involved ? await Promise.all(clients.map((c, i) => afterDeletion(c, today[i]!, domain, aliases, deleted, now))) : today;
   const outcomes: ClientOutcome[] = clients.map((c, i) => ({
     ...c,
     now: today[i]!.result,
@@ -108,7 +110,7 @@ export async function analyzeDeletion(
       : {}),
   }));
 
-  const legacyReferences = await referencesReached(analysis.legacyReferences, today, aliases);
+  const legacyReferences = involved ? await referencesReached(analysis.legacyReferences, today, aliases) : [];
   const strangers = [0, 1].map((i) => today[i]!);
   const resultNow = worstForStranger(strangers.map((r) => r.result));
   const resultIfLegacyDeleted = worstForStranger([after[0]!.result, after[1]!.result]);
@@ -168,15 +170,16 @@ async function afterDeletion(client: Client, today: Evaluated, domain: string, a
  * `include:%{l}._spf.example.jp` under a wildcard CNAME), live by construction.
  */
 async function referencesReached(found: LegacyReference[], evaluations: CheckHostResult[], aliases: Aliases): Promise<LegacyReference[]> {
-  // A term stopped by the lookup limit was never evaluated: only steps that went on count as reached.
-  const steps = evaluations.flatMap((e) => e.trace ?? []).filter((s) => s.outcome !== 'error' || s.target !== undefined);
+  // Only include and redirect terms name a legacy record; a term stopped by the lookup limit was never
+  // evaluated: only steps that went on (they have a target) count as reached.
+  const steps = evaluations.flatMap((e) => (e.trace ?? []).filter((s) => s.target !== undefined));
   const reached = new Set(steps.map((s) => stepKey(s.path, s.term)));
   // A domain that is itself an alias of the legacy record (no record path of its own) is read by every evaluation.
   const refs = found.map((r) => ({ ...r, live: recordPathOf(r).length === 0 || reached.has(stepKey(recordPathOf(r), r.term)) }));
   const known = new Set(refs.map((r) => stepKey(recordPathOf(r), r.term)));
   for (const step of steps) {
-    if (step.target === undefined || known.has(stepKey(step.path, step.term))) continue;
-    const chain = await aliases.legacyChain(step.target);
+    if (known.has(stepKey(step.path, step.term))) continue;
+    const chain = await aliases.legacyChain(step.target!);
     if (chain === null || 'error' in chain) continue;
     known.add(stepKey(step.path, step.term));
     const names = chain.slice(0, -1);
