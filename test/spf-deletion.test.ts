@@ -64,6 +64,12 @@ beforeAll(async () => {
   customer('macro-voids.test', ...txt('v=spf1 exists:%{l}.v1.test exists:%{l}.v2.test exists:%{l}.v3.test -all'));
   customer('ptr-voids.test', ...txt('v=spf1 ptr ptr:example.net a:nx.example.net -all'));
 
+  // The same record at two domains (the provider's template), and one whose top record names its domain implicitly.
+  customer('same1.test', ...txt('v=spf1 include:spf.po.2iij.net -all'));
+  customer('same2.test', ...txt('v=spf1 include:spf.po.2iij.net -all'));
+  customer('own-a1.test', ...txt('v=spf1 a include:spf.po.2iij.net -all'), a('192.0.2.1'));
+  customer('own-a2.test', ...txt('v=spf1 a include:spf.po.2iij.net -all'));
+
   // DKIM.
   customer('dkim.test', ...txt('v=spf1 include:spf.po.2iij.net -all'));
   set('_dmarc.dkim.test', ...txt('v=DMARC1; p=reject'));
@@ -218,6 +224,24 @@ describe('5. The state agrees with evaluating the record (RFC 7208 §4.6.4, §5.
     const c = await check('ptr-voids.test');
     expect(c.spf).toMatchObject({ resultNow: 'permerror', voidLookupCount: 3 });
     expect(c.instructions.en.join(' ')).not.toContain('Nothing to do');
+  });
+});
+
+describe('One evaluation per record text and client in a sweep (the sweep cache keeps it as long as its answers)', () => {
+  it('a second domain publishing the same record gets the evaluation with its own name in every path and reason', async () => {
+    const first = await check('same1.test');
+    const second = await check('same2.test');
+    expect(client(second, 'stranger').reasonNow).toBe(client(first, 'stranger').reasonNow.replace('same1.test', 'same2.test'));
+    expect(client(second, 'stranger').reasonNow).toMatch(/^same2\.test: matched -all/);
+    expect(second.spf.legacyReferences).toEqual([expect.objectContaining({ path: ['same2.test'], holder: 'same2.test', live: true })]);
+    expect(second.spf.suggestedRecord).toBe('v=spf1 include:spf.gateway.example -all');
+  });
+
+  it('a record whose a term means the domain itself is evaluated for each domain: one matches the stranger\'s network, the other has no address', async () => {
+    const withAddress = await check('own-a1.test');
+    const without = await check('own-a2.test');
+    expect(client(withAddress, 'stranger').ip).not.toBe('192.0.2.1');
+    expect(client(without, 'stranger').ip).toBe('192.0.2.1');
   });
 });
 

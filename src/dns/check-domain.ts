@@ -4,6 +4,7 @@ import { classifyMx, type MxFinding } from './mx.ts';
 import { withDeadline, type DnsLookup } from './resolver.ts';
 import { analyzeSpf, type LegacyReference, type SpfAnalysis } from './spf/analyze.ts';
 import { LIMITS, type SpfResult } from './spf/check-host.ts';
+import { evaluationCacheOf, type EvaluationCache } from './spf/clients.ts';
 import { analyzeDeletion, type ClientOutcome, type DeletionAnalysis, type SpfSuggestion } from './spf/deletion.ts';
 import { Aliases, memoized, normalizeName } from './spf/worlds.ts';
 
@@ -210,7 +211,7 @@ export async function checkDomain(domainName: string, ids: Identifiers, sweepDns
   const domain = normalizeName(domainName);
   const deadline = withDeadline(sweepDns, started + (options.budgetMs ?? 20_000));
   try {
-    return await checkWithin(domain, ids, memoized(deadline), started, options);
+    return await checkWithin(domain, ids, memoized(deadline), started, options, evaluationCacheOf(sweepDns));
   } finally {
     deadline.close();
   }
@@ -233,7 +234,7 @@ function withoutRecord(analysis: SpfAnalysis): DeletionAnalysis {
   };
 }
 
-async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, started: number, options: CheckOptions): Promise<DomainCheck> {
+async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, started: number, options: CheckOptions, cache: EvaluationCache | undefined): Promise<DomainCheck> {
   const now = options.now?.() ?? new Date();
   const aliases = new Aliases(dns, ids.legacySpfIncludes.map(normalizeName));
   const [mx, analysis, dkim] = await Promise.all([
@@ -243,7 +244,7 @@ async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, sta
   ]);
   const [dmarc, deletion] = await Promise.all([
     discoverDmarc(domain, dns, mx.state !== 'nxdomain'),
-    analysis.records.length === 0 ? withoutRecord(analysis) : analyzeDeletion(domain, dns, aliases, analysis, ids, now),
+    analysis.records.length === 0 ? withoutRecord(analysis) : analyzeDeletion(domain, dns, aliases, analysis, ids, now, cache),
   ]);
   // The evaluations decide: "permerror now" is what evaluating the record gives, not a static count.
   // The static reading adds detail (a loop, the count past the limit) only to a permerror the evaluation found.

@@ -21,6 +21,8 @@ export interface DnsLookup {
   query<T extends RecordType>(type: T, name: string): Promise<DnsOutcome<RecordOf<T>>>;
   /** Which servers answer, for evidence. */
   readonly description: string;
+  /** Set by a shared cache: how long its answers are reused (what is built from them may be kept as long). */
+  readonly ttlMs?: number;
 }
 
 const errorKinds: Record<string, Extract<DnsOutcome<never>, { status: 'error' }>['error']> = {
@@ -109,6 +111,7 @@ export function createCachedLookup(inner: DnsLookup, options: { maxEntries?: num
   return {
     description: inner.description,
     stats,
+    ttlMs,
     query(type, name) {
       const key = `${type} ${name.toLowerCase()}`;
       const now = Date.now();

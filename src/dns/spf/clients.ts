@@ -50,7 +50,7 @@ export interface StrangerSearch {
  * record, `exists:%{l}…`) is replaced by one outside every network seen so far with another local
  * part. A term that matches every client cannot be avoided: the search says so.
  */
-export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6, now: Date): Promise<StrangerSearch> {
+export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6, now: Date, reuse?: Reuse): Promise<StrangerSearch> {
   const candidates = (family === 4 ? STRANGER_V4 : STRANGER_V6).map((ip) => parseIp(ip)!);
   const avoid: { network: ParsedIp; prefix: number }[] = [];
   const tried = new Set<string>();
@@ -60,7 +60,7 @@ export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6
     if (!ip) break;
     tried.add(ip.text);
     const client: Client = { class: family === 4 ? 'stranger' : 'stranger_ipv6', ip: ip.text, sender: `${STRANGER_LOCALS[attempt]}@${domain}`, helo: STRANGER_HELO };
-    const result = await evaluate(client, domain, dns, now);
+    const result = await evaluate(client, domain, dns, now, reuse);
     const decided = result.decidedBy;
     const everyClient = decided !== undefined && decided.kind !== 'all' && decided.everyClient;
     last = { client, result, matched: decided !== undefined && !decided.everyClient, everyClient };
@@ -95,8 +95,74 @@ export function asIpv6(search: StrangerSearch): StrangerSearch {
 /** A traced evaluation with the questions that got an answer, in the order they were asked. */
 export type Evaluated = CheckHostResult & { answered: { type: string; name: string }[] };
 
-/** check_host() for one client, traced. */
-export async function evaluate(client: Client, domain: string, dns: DnsLookup, now: Date): Promise<Evaluated> {
+/** Which record an evaluation starts from, in which world: what makes it reusable for another domain. */
+export interface Reuse {
+  cache: EvaluationCache;
+  world: 'today' | 'deleted';
+  record: string;
+}
+
+const IMPLICIT_DOMAIN = /^[+\-~?]?(a|mx|ptr)(\/|$)/i;
+
+/**
+ * Evaluations kept across the domains of a sweep, for as long as the sweep's DNS cache keeps the
+ * answers they are made of. Most customers of a hosted-mail service publish the provider's template
+ * record, and an evaluation of the same record text for the same client asks the same questions, so
+ * it ends the same — unless the domain itself shapes it: a macro (the sender, the HELO, the domain),
+ * an a, mx or ptr term of the top record without a domain, or an exp=. Those are never kept, and
+ * neither is a temperror.
+ */
+export class EvaluationCache {
+  private entries = new Map<string, { expires: number; domain: string; value: Evaluated }>();
+
+  constructor(
+    private ttlMs: number,
+    private maxEntries = 10_000,
+  ) {}
+
+  get(key: string, domain: string): Evaluated | undefined {
+    const hit = this.entries.get(key);
+    if (!hit || hit.expires <= Date.now()) return undefined;
+    return hit.domain === domain ? hit.value : rebase(hit.value, hit.domain, domain);
+  }
+
+  set(key: string, domain: string, record: string, value: Evaluated) {
+    if (value.result === 'temperror' || /(^| )exp=/i.test(record)) return;
+    if ((value.trace ?? []).some((s) => s.term.includes('%') || (s.path.length === 1 && IMPLICIT_DOMAIN.test(s.term)))) return;
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    // Real time, as the DNS cache's answers expire in real time (a test's clock may stand still).
+    this.entries.set(key, { expires: Date.now() + this.ttlMs, domain, value });
+  }
+}
+
+/**
+ * An evaluation of one domain's record as the same evaluation of another domain publishing the same
+ * record. The record has no macro, so the domain shows only as the top of each path and at the start
+ * of a reason about the top record ("d.example: matched …", "d.example publishes no SPF record").
+ */
+function rebase(e: Evaluated, from: string, to: string): Evaluated {
+  const path = (p: string[]) => (p[0] === from ? [to, ...p.slice(1)] : p);
+  const startsWithDomain = e.reason.startsWith(from) && (e.reason[from.length] === ':' || e.reason[from.length] === ' ');
+  return {
+    ...e,
+    reason: startsWithDomain ? to + e.reason.slice(from.length) : e.reason,
+    ...(e.decidedBy ? { decidedBy: { ...e.decidedBy, path: path(e.decidedBy.path) } } : {}),
+    ...(e.trace ? { trace: e.trace.map((s) => ({ ...s, path: path(s.path) })) } : {}),
+    answered: e.answered.map((q) => (q.name === from ? { ...q, name: to } : q)),
+  };
+}
+
+/** check_host() for one client, traced; taken from (and kept in) the sweep's cache where `reuse` allows. */
+export async function evaluate(client: Client, domain: string, dns: DnsLookup, now: Date, reuse?: Reuse): Promise<Evaluated> {
+  const key = reuse && `${reuse.world} ${client.ip} ${reuse.record}`;
+  const kept = key ? reuse.cache.get(key, domain) : undefined;
+  if (kept) return kept;
+  const evaluated = await evaluateNow(client, domain, dns, now);
+  if (key) reuse.cache.set(key, domain, reuse.record, evaluated);
+  return evaluated;
+}
+
+async function evaluateNow(client: Client, domain: string, dns: DnsLookup, now: Date): Promise<Evaluated> {
   const answered: Evaluated['answered'] = [];
   const logged: DnsLookup = {
     description: dns.description,
@@ -142,4 +208,14 @@ function firstAddress(network: string, prefix: number): string {
     .padStart(32, '0')
     .match(/.{4}/g)!
     .join(':');
+}
+
+const caches = new WeakMap<DnsLookup, EvaluationCache>();
+
+/** The evaluation cache that lives beside a shared DNS cache (none for a lookup that keeps no answers). */
+export function evaluationCacheOf(dns: DnsLookup): EvaluationCache | undefined {
+  if (!dns.ttlMs) return undefined;
+  let cache = caches.get(dns);
+  if (!cache) caches.set(dns, (cache = new EvaluationCache(dns.ttlMs)));
+  return cache;
 }

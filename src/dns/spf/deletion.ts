@@ -1,7 +1,7 @@
 import type { DnsLookup } from '../resolver.ts';
 import { analyzeSpf, type LegacyReference, type SpfAnalysis, type SpfFinding } from './analyze.ts';
 import { LIMITS, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
-import { asIpv6, evaluate, familyBlind, findStranger, sameForBothFamilies, sampleSender, strength, worstForStranger, type Client, type ClientClass, type Evaluated } from './clients.ts';
+import { asIpv6, evaluate, familyBlind, findStranger, sameForBothFamilies, sampleSender, strength, worstForStranger, type Client, type ClientClass, type Evaluated, type EvaluationCache } from './clients.ts';
 import { normalizeName, withoutLegacyRecords, withRecords, type Aliases } from './worlds.ts';
 
 /** What one client class gets from the domain's SPF today and once the legacy record is deleted. */
@@ -78,10 +78,13 @@ export async function analyzeDeletion(
   analysis: SpfAnalysis,
   sides: SpfSides,
   now: Date,
+  cache?: EvaluationCache,
 ): Promise<DeletionAnalysis> {
   const deleted = withoutLegacyRecords(aliases);
-  const stranger = await findStranger(domain, dns, 4, now);
-  const stranger6 = familyBlind(stranger) ? asIpv6(stranger) : await findStranger(domain, dns, 6, now);
+  // The same record text evaluates the same for every domain publishing it (see EvaluationCache).
+  const reuse = cache && analysis.records.length === 1 && !analysis.legacyReferences.some((r) => r.term.startsWith('CNAME ')) ? { cache, world: 'today' as const, record: analysis.records[0]! } : undefined;
+  const stranger = await findStranger(domain, dns, 4, now, reuse);
+  const stranger6 = familyBlind(stranger) ? asIpv6(stranger) : await findStranger(domain, dns, 6, now, reuse);
   const clients: Client[] = [stranger.client, stranger6.client];
   const today: Evaluated[] = [stranger.result, stranger6.result];
   // The successor's servers and the legacy range are asked about where the legacy records matter at all
@@ -95,7 +98,7 @@ export async function analyzeDeletion(
       ...(legacyIp ? [{ class: 'legacy' as const, ip: legacyIp, sender, helo: domain }] : []),
     ];
     clients.push(...senders);
-    today.push(...(await Promise.all(senders.map((c) => evaluate(c, domain, dns, now)))));
+    today.push(...(await Promise.all(senders.map((c) => evaluate(c, domain, dns, now, reuse)))));
   }
   // Where no answer an evaluation used goes with the deletion, every evaluation runs the same after it.
   const after = involved ? await Promise.all(clients.map((c, i) => afterDeletion(c, today[i]!, domain, aliases, deleted, now))) : today;
@@ -122,7 +125,7 @@ export async function analyzeDeletion(
   const { suggestion, blockedBy } =
     legacyReferences.length === 0
       ? { suggestion: null, blockedBy: [] }
-      : await suggestFix(domain, dns, aliases, deleted, legacyReferences, sides, outcomes, resultNow, now);
+      : await suggestFix(domain, dns, aliases, deleted, legacyReferences, sides, outcomes, resultNow, now, cache);
   return {
     clients: outcomes,
     resultNow,
@@ -251,6 +254,7 @@ async function suggestFix(
   today: ClientOutcome[],
   strangerToday: SpfResult,
   now: Date,
+  cache: EvaluationCache | undefined,
 ): Promise<{ suggestion: SpfSuggestion | null; blockedBy: DeletionAnalysis['blockedBy'] }> {
   const owned = (name: string) => name === domain || name.endsWith(`.${domain}`);
   const blockedBy = refs.filter((r) => !owned(r.holder)).map((r) => ({ name: r.holder, owner: ownerOf(r.holder), term: r.term }));
@@ -278,13 +282,15 @@ async function suggestFix(
   if (records.length === 0) return { suggestion: null, blockedBy };
 
   const fixed = withRecords(deleted, new Map(records.map((r) => [r.name, r.record])));
+  // A fix of the domain's own record alone is that record evaluated in the deleted world.
+  const reuse = cache && records.length === 1 && records[0]!.name === domain ? { cache, world: 'deleted' as const, record: records[0]!.record } : undefined;
   // The legacy range is left out: its servers stop sending at the shutdown, fix or no fix.
   const [stranger, ...others] = today.filter((c) => c.class !== 'legacy' && c.class !== 'stranger_ipv6');
-  const strangerFixed = await evaluate(stranger!, domain, fixed, now);
+  const strangerFixed = await evaluate(stranger!, domain, fixed, now, reuse);
   const v6 = today.find((c) => c.class === 'stranger_ipv6')!;
   const [v6Fixed, ...othersFixed] = await Promise.all([
-    sameForBothFamilies(strangerFixed) ? strangerFixed : evaluate(v6, domain, fixed, now),
-    ...others.map((c) => evaluate(c, domain, fixed, now)),
+    sameForBothFamilies(strangerFixed) ? strangerFixed : evaluate(v6, domain, fixed, now, reuse),
+    ...others.map((c) => evaluate(c, domain, fixed, now, reuse)),
   ]);
   const results = [stranger!, v6, ...others].map((c, i) => ({ class: c.class, ip: c.ip, result: [strangerFixed, v6Fixed!, ...othersFixed][i]!.result }));
   for (const r of results) {
