@@ -1,5 +1,5 @@
 import type { DnsLookup } from './resolver.ts';
-import { normalizeName } from './spf/analyze.ts';
+import { normalizeName } from './spf/worlds.ts';
 
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
 

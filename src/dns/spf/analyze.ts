@@ -5,8 +5,6 @@ import { dependsOnSender, expandMacros, type MacroContext } from './spf-macro.ts
 import { parseSpfRecord, type Mechanism, type SpfRecord } from './spf-record.ts';
 import { isUnder, normalizeName, type Aliases } from './worlds.ts';
 
-export { isUnder, normalizeName };
-
 export interface LegacyReference {
   /** The term as written, e.g. `include:spf.po.2iij.net`. */
   term: string;
