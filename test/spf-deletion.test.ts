@@ -237,6 +237,14 @@ describe('One evaluation per record text and client in a sweep (the sweep cache 
     expect(second.spf.suggestedRecord).toBe('v=spf1 include:spf.gateway.example -all');
   });
 
+  it('the analysis a template record gets from the sweep is exactly the one a fresh check of that domain makes', async () => {
+    await check('same1.test');
+    const kept = await check('same2.test');
+    const fresh = await checkDomain('same2.test', ids, createResolver({ servers: [server.address], timeoutMs: 500, tries: 1 }));
+    const timeless = ({ checkedAt: _at, durationMs: _ms, ...rest }: DomainCheck) => rest;
+    expect(timeless(kept)).toEqual(timeless(fresh));
+  });
+
   it('a record whose a term means the domain itself is evaluated for each domain: one matches the stranger\'s network, the other has no address', async () => {
     const withAddress = await check('own-a1.test');
     const without = await check('own-a2.test');

@@ -2,9 +2,9 @@ import { inspectDkim, type DkimFinding, type DkimIdentifiers } from './dkim.ts';
 import { discoverDmarc, type DmarcFinding } from './dmarc.ts';
 import { classifyMx, type MxFinding } from './mx.ts';
 import { withDeadline, type DnsLookup } from './resolver.ts';
-import { analyzeSpf, type LegacyReference, type SpfAnalysis } from './spf/analyze.ts';
-import { LIMITS, type SpfResult } from './spf/check-host.ts';
-import { evaluationCacheOf, type EvaluationCache } from './spf/clients.ts';
+import { analyzeSpf, type LegacyReference, type SpfAnalysis, type SpfFinding } from './spf/analyze.ts';
+import { LIMITS, lookupSpfRecord, type SpfResult } from './spf/check-host.ts';
+import { evaluationCacheOf, isTemplateRecord, rebasePath, rebaseText, type EvaluationCache } from './spf/clients.ts';
 import { analyzeDeletion, type ClientOutcome, type DeletionAnalysis, type SpfSuggestion } from './spf/deletion.ts';
 import { Aliases, memoized, normalizeName } from './spf/worlds.ts';
 
@@ -234,18 +234,63 @@ function withoutRecord(analysis: SpfAnalysis): DeletionAnalysis {
   };
 }
 
+type SpfPart = { analysis: SpfAnalysis; deletion: DeletionAnalysis };
+
+/**
+ * The domain's SPF, read and evaluated. Most customers publish the provider's template record: a
+ * record whose evaluation does not depend on the domain (see isTemplateRecord) is analysed once per
+ * program and sweep, and every other domain publishing it gets that analysis with its own name in it
+ * (after its own look-ups: its record, and whether the domain itself aliases the legacy record).
+ */
+async function analyzeSpfOf(domain: string, dns: DnsLookup, ids: Identifiers, now: Date, cache: EvaluationCache | undefined): Promise<SpfPart> {
+  const aliases = new Aliases(dns, ids.legacySpfIncludes.map(normalizeName));
+  const [found, apex] = await Promise.all([lookupSpfRecord(dns, domain), aliases.legacyChain(domain)]);
+  const key =
+    cache && found.status === 'record' && apex === null && isTemplateRecord(found.text)
+      ? `${JSON.stringify([ids.legacySpfIncludes, ids.successorSpfIncludes])} ${found.text}`
+      : undefined;
+  const kept = key ? cache!.recall(key, domain, rebaseSpfPart) : undefined;
+  if (kept) return kept;
+  const analysis = await analyzeSpf(domain, dns, aliases);
+  const deletion = analysis.records.length === 0 ? withoutRecord(analysis) : await analyzeDeletion(domain, dns, aliases, analysis, ids, now, cache);
+  const part = { analysis, deletion };
+  // Only an analysis every answer of which came (no DNS failure) and that expanded no macro is kept.
+  const complete = analysis.dynamicTerms.length === 0 && !analysis.errors.some((e) => e.kind === 'dns') && !JSON.stringify(deletion).includes('temperror');
+  if (key && complete) cache!.keep(key, domain, part);
+  return part;
+}
+
+/** One domain's SPF analysis as another domain's publishing the same template record. */
+function rebaseSpfPart({ analysis, deletion }: SpfPart, from: string, to: string): SpfPart {
+  const name = (n: string) => (n === from ? to : n);
+  const ref = (r: LegacyReference): LegacyReference => ({ ...r, path: rebasePath(r.path, from, to), holder: name(r.holder) });
+  const finding = (f: SpfFinding): SpfFinding => ({ ...f, path: rebasePath(f.path, from, to), message: rebaseText(f.message, from, to) });
+  return {
+    analysis: { ...analysis, legacyReferences: analysis.legacyReferences.map(ref), errors: analysis.errors.map(finding) },
+    deletion: {
+      ...deletion,
+      clients: deletion.clients.map((c) => ({
+        ...c,
+        sender: c.sender.endsWith(`@${from}`) ? `${c.sender.slice(0, -from.length)}${to}` : c.sender,
+        helo: name(c.helo),
+        reasonNow: rebaseText(c.reasonNow, from, to),
+        reasonAfterDeletion: rebaseText(c.reasonAfterDeletion, from, to),
+      })),
+      legacyReferences: deletion.legacyReferences.map(ref),
+      evaluationErrors: deletion.evaluationErrors.map(finding),
+      suggestion: deletion.suggestion && { ...deletion.suggestion, records: deletion.suggestion.records.map((r) => ({ ...r, name: name(r.name) })) },
+    },
+  };
+}
+
 async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, started: number, options: CheckOptions, cache: EvaluationCache | undefined): Promise<DomainCheck> {
   const now = options.now?.() ?? new Date();
-  const aliases = new Aliases(dns, ids.legacySpfIncludes.map(normalizeName));
-  const [mx, analysis, dkim] = await Promise.all([
+  const [mx, { analysis, deletion }, dkim] = await Promise.all([
     classifyMx(domain, dns, ids.legacyMxSuffixes, ids.successorMxSuffixes),
-    analyzeSpf(domain, dns, aliases),
+    analyzeSpfOf(domain, dns, ids, now, cache),
     inspectDkim(domain, dns, ids),
   ]);
-  const [dmarc, deletion] = await Promise.all([
-    discoverDmarc(domain, dns, mx.state !== 'nxdomain'),
-    analysis.records.length === 0 ? withoutRecord(analysis) : analyzeDeletion(domain, dns, aliases, analysis, ids, now, cache),
-  ]);
+  const dmarc = await discoverDmarc(domain, dns, mx.state !== 'nxdomain');
   // The evaluations decide: "permerror now" is what evaluating the record gives, not a static count.
   // The static reading adds detail (a loop, the count past the limit) only to a permerror the evaluation found.
   const detail = deletion.resultNow === 'permerror' ? analysis.errors.filter((e) => e.kind !== 'dns' && !deletion.evaluationErrors.some((d) => d.kind === e.kind)) : [];

@@ -98,7 +98,8 @@ export type Evaluated = CheckHostResult & { answered: { type: string; name: stri
 /** Which record an evaluation starts from, in which world: what makes it reusable for another domain. */
 export interface Reuse {
   cache: EvaluationCache;
-  world: 'today' | 'deleted';
+  /** `today`, or the deleted world of the legacy names given (another program deletes other names). */
+  world: string;
   record: string;
 }
 
@@ -114,6 +115,20 @@ const IMPLICIT_DOMAIN = /^[+\-~?]?(a|mx|ptr)(\/|$)/i;
  */
 export class EvaluationCache {
   private entries = new Map<string, { expires: number; domain: string; value: Evaluated }>();
+  private kept = new Map<string, { expires: number; domain: string; value: unknown }>();
+
+  /** Anything else made only of the sweep's answers and a record text (a domain's whole SPF analysis), kept alike. */
+  keep(key: string, domain: string, value: unknown) {
+    if (this.kept.size >= this.maxEntries) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(key, { expires: Date.now() + this.ttlMs, domain, value });
+  }
+
+  /** What `keep` kept, moved onto `domain` by `rebaseTo` when another domain's. */
+  recall<T>(key: string, domain: string, rebaseTo: (value: T, from: string, to: string) => T): T | undefined {
+    const hit = this.kept.get(key);
+    if (!hit || hit.expires <= Date.now()) return undefined;
+    return hit.domain === domain ? (hit.value as T) : rebaseTo(hit.value as T, hit.domain, domain);
+  }
 
   constructor(
     private ttlMs: number,
@@ -135,17 +150,26 @@ export class EvaluationCache {
   }
 }
 
+/** A text about the top record names its domain first ("d.example: matched …", "d.example publishes …"). */
+export const rebaseText = (text: string, from: string, to: string) =>
+  text.startsWith(from) && (text[from.length] === ':' || text[from.length] === ' ') ? to + text.slice(from.length) : text;
+
+/** A path from the checked domain down, moved onto another domain. */
+export const rebasePath = (path: string[], from: string, to: string) => (path[0] === from ? [to, ...path.slice(1)] : path);
+
+/** A record whose evaluation does not depend on the domain publishing it: no macro, no exp=, no a/mx/ptr of the domain itself. */
+export const isTemplateRecord = (record: string) => !record.includes('%') && !/(^| )exp=/i.test(record) && !record.split(' ').some((t) => IMPLICIT_DOMAIN.test(t));
+
 /**
  * An evaluation of one domain's record as the same evaluation of another domain publishing the same
  * record. The record has no macro, so the domain shows only as the top of each path and at the start
  * of a reason about the top record ("d.example: matched …", "d.example publishes no SPF record").
  */
 function rebase(e: Evaluated, from: string, to: string): Evaluated {
-  const path = (p: string[]) => (p[0] === from ? [to, ...p.slice(1)] : p);
-  const startsWithDomain = e.reason.startsWith(from) && (e.reason[from.length] === ':' || e.reason[from.length] === ' ');
+  const path = (p: string[]) => rebasePath(p, from, to);
   return {
     ...e,
-    reason: startsWithDomain ? to + e.reason.slice(from.length) : e.reason,
+    reason: rebaseText(e.reason, from, to),
     ...(e.decidedBy ? { decidedBy: { ...e.decidedBy, path: path(e.decidedBy.path) } } : {}),
     ...(e.trace ? { trace: e.trace.map((s) => ({ ...s, path: path(s.path) })) } : {}),
     answered: e.answered.map((q) => (q.name === from ? { ...q, name: to } : q)),

@@ -82,7 +82,7 @@ export async function analyzeDeletion(
 ): Promise<DeletionAnalysis> {
   const deleted = withoutLegacyRecords(aliases);
   // The same record text evaluates the same for every domain publishing it (see EvaluationCache).
-  const reuse = cache && analysis.records.length === 1 && !analysis.legacyReferences.some((r) => r.term.startsWith('CNAME ')) ? { cache, world: 'today' as const, record: analysis.records[0]! } : undefined;
+  const reuse = cache && analysis.records.length === 1 && !analysis.legacyReferences.some((r) => r.term.startsWith('CNAME ')) ? { cache, world: 'today', record: analysis.records[0]! } : undefined;
   const stranger = await findStranger(domain, dns, 4, now, reuse);
   const stranger6 = familyBlind(stranger) ? asIpv6(stranger) : await findStranger(domain, dns, 6, now, reuse);
   const clients: Client[] = [stranger.client, stranger6.client];
@@ -283,7 +283,7 @@ async function suggestFix(
 
   const fixed = withRecords(deleted, new Map(records.map((r) => [r.name, r.record])));
   // A fix of the domain's own record alone is that record evaluated in the deleted world.
-  const reuse = cache && records.length === 1 && records[0]!.name === domain ? { cache, world: 'deleted' as const, record: records[0]!.record } : undefined;
+  const reuse = cache && records.length === 1 && records[0]!.name === domain ? { cache, world: `deleted ${aliases.legacy.join(',')}`, record: records[0]!.record } : undefined;
   // The legacy range is left out: its servers stop sending at the shutdown, fix or no fix.
   const [stranger, ...others] = today.filter((c) => c.class !== 'legacy' && c.class !== 'stranger_ipv6');
   const strangerFixed = await evaluate(stranger!, domain, fixed, now, reuse);
