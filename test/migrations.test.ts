@@ -48,6 +48,16 @@ describe('migrations', () => {
     }
   });
 
+  it('store check evidence lz4-compressed on PostgreSQL (PGlite keeps pglz, see the next test)', async () => {
+    const database = await openTestDatabase();
+    try {
+      const result = await database.db.execute(sql`SELECT attcompression FROM pg_attribute WHERE attrelid = 'dns_checks'::regclass AND attname = 'result'`);
+      expect((result as unknown as { rows: { attcompression: string }[] }).rows[0]!.attcompression).toBe('l');
+    } finally {
+      await database.drop();
+    }
+  });
+
   it('run on embedded PGlite too', async () => {
     const database = await openMemoryDatabase();
     try {
