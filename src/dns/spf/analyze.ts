@@ -132,8 +132,7 @@ class Walk {
     }
   }
 
-  async record(record: SpfRecord, domain: string, path: string[], live: boolean, recordText?: string) {
-    if (recordText !== undefined) this.analysis.records.push(recordText);
+  async record(record: SpfRecord, domain: string, path: string[], live: boolean) {
     let reached = live;
     const top = path.length === 1;
     for (const m of record.mechanisms) {
@@ -229,25 +228,20 @@ class Walk {
 /**
  * The static expansion of a domain's SPF: what an evaluation for an IPv4 client matching nothing
  * would look up, with every limit counted past its threshold, loops cut, and every reference to a
- * legacy include domain found at any depth. `recordText` analyzes that record as if it were published
- * at the domain (for the suggested fix).
+ * legacy include domain found at any depth.
  */
-export async function analyzeSpf(domain: string, dns: DnsLookup, aliases: Aliases, recordText?: string): Promise<SpfAnalysis> {
+export async function analyzeSpf(domain: string, dns: DnsLookup, aliases: Aliases): Promise<SpfAnalysis> {
   const walk = new Walk(dns, aliases.legacy, aliases);
   const d = normalizeName(domain);
-  const aliased = recordText === undefined ? await aliases.legacyChain(d) : null;
+  const aliased = await aliases.legacyChain(d);
   if (aliased && !('error' in aliased) && aliased.length > 1) {
     // The domain itself is a CNAME into the legacy name: its whole SPF goes with the deletion.
     const found = await lookupSpfRecord(dns, d);
     if (found.status === 'record') walk.analysis.records.push(found.text);
     const names = aliased.slice(0, -1);
     walk.analysis.legacyReferences.push({ term: `CNAME ${aliased[1]}`, path: names, holder: d, aliases: names, target: aliased[aliased.length - 1]!, live: true });
-  } else if (recordText === undefined) {
-    await walk.domain(d, [d], true, true);
   } else {
-    const parsed = parseSpfRecord(recordText);
-    if (parsed.ok) await walk.record(parsed.record, d, [d], true, recordText);
-    else walk.analysis.errors.push({ kind: 'syntax', path: [d], message: parsed.error });
+    await walk.domain(d, [d], true, true);
   }
   const a = walk.analysis;
   if (a.lookupCount > LIMITS.lookups) a.errors.push({ kind: 'lookup_limit', path: [d], message: `${a.lookupCount} DNS-querying terms (limit ${LIMITS.lookups})` });
