@@ -54,7 +54,7 @@ function toZone(zonedata: Scenario['zonedata'] = {}): Zone {
       if (type === 'SPF' && hasTxt) continue;
       if ((type === 'TXT' || type === 'SPF') && Array.isArray(value) && value.length === 0) {
         // "Null text" (a TXT RR with no strings) cannot go on the wire: RFC 1035 TXT-DATA is one or
-        // more character-strings, and c-ares rejects RDLENGTH 0 as a malformed answer. A real server
+        // more character-strings, and resolvers reject RDLENGTH 0 as a malformed answer. A real server
         // can publish at most one empty string, which is what this serves.
         entry.records!.push({ type: 'TXT', data: [''] });
         continue;

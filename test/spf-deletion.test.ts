@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDomain, type DomainCheck, type Identifiers } from '../src/dns/check-domain.ts';
-import { createCachedLookup, createResolver, type DnsLookup } from '../src/dns/resolver.ts';
+import { createCachedLookup, createResolver, type DnsLookup, type DnsOutcome } from '../src/dns/resolver.ts';
 import { TestDnsServer, type ZoneRecord } from './helpers/dns-server.ts';
 
 /**
@@ -123,6 +123,31 @@ describe('1. CNAMEs to the legacy record (RFC 7208 §5.2, §4.3)', () => {
     expect(c.spf.resultIfLegacyDeleted).toBe('none');
     expect(c.spf.suggestion?.records[0]).toMatchObject({ name: 'apex-alias.test', record: 'v=spf1 include:spf.gateway.example -all' });
   });
+});
+
+describe('Aliases seen with or without CNAME questions', () => {
+  /** The same resolver, its answers stripped of their chains: CNAME has to be asked, hop by hop. */
+  const withoutChains = (): DnsLookup => ({
+    description: dns.description,
+    async query(type, name) {
+      const { aliases: _dropped, ...answer } = (await dns.query(type, name)) as DnsOutcome<never> & { aliases?: string[] };
+      return answer as never;
+    },
+  });
+  const comparable = ({ durationMs: _d, checkedAt: _c, ...rest }: DomainCheck) => rest;
+  const cnameQuestions = () => server.queries.filter((q) => q.startsWith('CNAME '));
+
+  it.each(['cn.test', 'cn-sub.test', 'cn-foreign.test', 'apex-alias.test', 'testnet.test', 'minus.test', 'dkim.test', 'nodkim.test'])(
+    '%s: the verdict read off the answers\' chains is the one CNAME questions give, and asks no CNAME',
+    async (domain) => {
+      const before = cnameQuestions().length;
+      const read = await checkDomain(domain, ids, dns);
+      expect(cnameQuestions().length).toBe(before);
+      const asked = await checkDomain(domain, ids, withoutChains());
+      expect(comparable(asked)).toEqual(comparable(read));
+      expect(cnameQuestions().length).toBeGreaterThan(before);
+    },
+  );
 });
 
 describe('2. The deleted world per client class (RFC 7208 §4.6.2, §7.3)', () => {

@@ -49,12 +49,14 @@ export async function inspectDkim(domain: string, dns: DnsLookup, ids: DkimIdent
   const selectors = await Promise.all(
     wanted.map(async ({ selector, side }): Promise<DkimSelectorFinding> => {
       const name = `${selector}._domainkey.${domain}`;
-      const [cname, txt] = await Promise.all([dns.query('CNAME', name), dns.query('TXT', name)]);
-      const cnameTarget = cname.status === 'ok' ? normalizeName(cname.records[0]!) : null;
+      // The TXT answer says which CNAME it came through where the lookup reports chains.
+      const [txt, cname] = await Promise.all([dns.query('TXT', name), dns.reportsAliases ? undefined : dns.query('CNAME', name)]);
+      const firstHop = cname ? (cname.status === 'ok' ? cname.records[0]! : undefined) : txt.status !== 'error' ? txt.aliases?.[0] : undefined;
+      const cnameTarget = firstHop === undefined ? null : normalizeName(firstHop);
       const pointsInto =
         cnameTarget === null ? null : isUnder(cnameTarget, legacyTargets) ? 'legacy' : isUnder(cnameTarget, successorTargets) ? 'successor' : 'other';
       const keyPublished = txt.status === 'ok' && txt.records.some((strings) => hasKey(strings.join('')));
-      const failed = [cname, txt].find((a) => a.status === 'error');
+      const failed = [cname, txt].find((a) => a?.status === 'error');
       return {
         selector,
         side,

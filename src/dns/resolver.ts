@@ -1,11 +1,15 @@
 import { Resolver } from 'node:dns/promises';
-import { rawQuery } from './raw-query.ts';
+import { DnsClient } from './dns-client.ts';
 
-/** What one DNS question got. An error is never the same as "no record". */
+/**
+ * What one DNS question got. An error is never the same as "no record". `aliases`: the CNAME chain
+ * the answer came through, the names after the one asked, in order (absent: no alias, where the
+ * lookup `reportsAliases`).
+ */
 export type DnsOutcome<T> =
-  | { status: 'ok'; records: T[] }
-  | { status: 'nxdomain' }
-  | { status: 'nodata' }
+  | { status: 'ok'; records: T[]; aliases?: string[] }
+  | { status: 'nxdomain'; aliases?: string[] }
+  | { status: 'nodata'; aliases?: string[] }
   | { status: 'error'; error: 'timeout' | 'servfail' | 'refused' | 'badname' | 'other'; message: string };
 
 export interface MxRecord {
@@ -23,25 +27,16 @@ export interface DnsLookup {
   readonly description: string;
   /** Set by a shared cache: how long its answers are reused (what is built from them may be kept as long). */
   readonly ttlMs?: number;
+  /** Its answers carry their CNAME chain (`aliases`), so no CNAME question is needed to see one. */
+  readonly reportsAliases?: boolean;
 }
 
-const errorKinds: Record<string, Extract<DnsOutcome<never>, { status: 'error' }>['error']> = {
-  ETIMEOUT: 'timeout',
-  ESERVFAIL: 'servfail',
-  EREFUSED: 'refused',
-  EBADNAME: 'badname',
-  EBADQUERY: 'badname',
-};
-
-function toOutcome(err: unknown): DnsOutcome<never> {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (code === 'ENOTFOUND') return { status: 'nxdomain' };
-  if (code === 'ENODATA') return { status: 'nodata' };
-  return { status: 'error', error: errorKinds[code] ?? 'other', message: `${code || 'error'}: ${(err as Error).message}` };
-}
+/** The usual case, checked at once: ASCII labels of 1 to 63 characters. */
+const HOST_NAME = /^[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?$/i;
 
 /** Labels of 1 to 63 octets, 253 in all: what DNS itself allows, whatever the characters. */
 function isLegalDnsName(name: string) {
+  if (name.length <= 253 && HOST_NAME.test(name)) return true;
   const n = name.endsWith('.') ? name.slice(0, -1) : name;
   if (n.length === 0 || Buffer.byteLength(n) > 253) return false;
   return n.split('.').every((label) => label.length > 0 && Buffer.byteLength(label) <= 63);
@@ -54,41 +49,17 @@ export interface ResolverOptions {
   tries?: number;
 }
 
-/** The production resolver: node's c-ares resolver with a per-query timeout and a number of tries. */
+/** The production resolver (see DnsClient): a per-query timeout, a number of tries, the CNAME chain of each answer. */
 export function createResolver(options: ResolverOptions = {}): DnsLookup {
-  const resolver = new Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
-  if (options.servers?.length) resolver.setServers(options.servers);
-  const ask = (type: RecordType, name: string): Promise<unknown[]> => {
-    switch (type) {
-      case 'TXT':
-        return resolver.resolveTxt(name);
-      case 'A':
-        return resolver.resolve4(name);
-      case 'AAAA':
-        return resolver.resolve6(name);
-      case 'MX':
-        return resolver.resolveMx(name);
-      case 'PTR':
-        return resolver.resolvePtr(name);
-      case 'CNAME':
-        return resolver.resolveCname(name);
-    }
-  };
-  const timing = { timeoutMs: options.timeoutMs ?? 2000, tries: options.tries ?? 2 };
+  // node's resolver reads the system's configuration (resolv.conf); only its server list is used.
+  const servers = options.servers?.length ? options.servers : new Resolver().getServers();
+  const client = new DnsClient({ servers, timeoutMs: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
   return {
-    description: resolver.getServers().join(','),
-    async query(type, name) {
-      try {
-        const records = await ask(type, name);
-        return (records.length === 0 ? { status: 'nodata' } : { status: 'ok', records }) as never;
-      } catch (err) {
-        const outcome = toOutcome(err);
-        // c-ares only sends host names; a legal DNS name with other octets goes out raw.
-        if (outcome.status === 'error' && outcome.error === 'badname' && isLegalDnsName(name)) {
-          return (await rawQuery(resolver.getServers(), type, name, timing)) as never;
-        }
-        return outcome;
-      }
+    description: servers.join(','),
+    reportsAliases: true,
+    query(type, name) {
+      if (!isLegalDnsName(name)) return Promise.resolve({ status: 'error', error: 'badname', message: `EBADNAME: ${type} ${JSON.stringify(name)} is not a DNS name` });
+      return client.query(type, name) as never;
     },
   };
 }
@@ -110,6 +81,7 @@ export function createCachedLookup(inner: DnsLookup, options: { maxEntries?: num
   const stats: CacheStats = { hits: 0, misses: 0 };
   return {
     description: inner.description,
+    reportsAliases: inner.reportsAliases === true,
     stats,
     ttlMs,
     query(type, name) {
@@ -150,6 +122,7 @@ export function withDeadline(inner: DnsLookup, deadline: number): DnsLookup & { 
     }));
   return {
     description: inner.description,
+    reportsAliases: inner.reportsAliases === true,
     query(type, name) {
       if (deadline <= Date.now()) return Promise.resolve(budgetSpent);
       return Promise.race([inner.query(type, name), whenSpent()]);
@@ -164,6 +137,7 @@ export function withRateLimit(inner: DnsLookup, qps: number): DnsLookup {
   let nextAt = 0;
   return {
     description: inner.description,
+    reportsAliases: inner.reportsAliases === true,
     async query(type, name) {
       const now = Date.now();
       const at = Math.max(now, nextAt);

@@ -1,5 +1,5 @@
 import { inNetwork, parseIp, type ParsedIp } from '../ip.ts';
-import type { DnsLookup } from '../resolver.ts';
+import type { DnsLookup, RecordType } from '../resolver.ts';
 import { checkHost, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
 import { normalizeName } from './worlds.ts';
 
@@ -20,6 +20,7 @@ export interface Client {
 /** Candidate stranger addresses: documentation and reserved ranges first (RFC 5737, 3849, 9637). */
 const STRANGER_V4 = ['192.0.2.1', '198.51.100.1', '233.252.0.1', '100.64.0.1', '240.0.0.1', '203.0.113.1', '10.255.255.254', '172.31.255.254', '169.254.255.254', '127.255.255.254'];
 const STRANGER_V6 = ['2001:db8::1', '2001:db8:ffff:ffff::1', '3fff::1', '100::1', 'fd00::1', 'fe80::1', '2002::1', '::ffff:0:1'];
+const STRANGER_CANDIDATES = { 4: STRANGER_V4.map((ip) => parseIp(ip)!), 6: STRANGER_V6.map((ip) => parseIp(ip)!) };
 const STRANGER_LOCALS = ['spf-stranger', 'spf-stranger-2', 'nobody-x7q', 'probe-k2m', 'z9-none', 'unknown-sender', 'q-0', 'mdt-check'];
 const STRANGER_HELO = 'stranger.invalid';
 
@@ -51,7 +52,7 @@ export interface StrangerSearch {
  * part. A term that matches every client cannot be avoided: the search says so.
  */
 export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6, now: Date, reuse?: Reuse): Promise<StrangerSearch> {
-  const candidates = (family === 4 ? STRANGER_V4 : STRANGER_V6).map((ip) => parseIp(ip)!);
+  const candidates = STRANGER_CANDIDATES[family];
   const avoid: { network: ParsedIp; prefix: number }[] = [];
   const tried = new Set<string>();
   let last: StrangerSearch | undefined;
@@ -93,7 +94,7 @@ export function asIpv6(search: StrangerSearch): StrangerSearch {
 }
 
 /** A traced evaluation with the questions that got an answer, in the order they were asked. */
-export type Evaluated = CheckHostResult & { answered: { type: string; name: string }[] };
+export type Evaluated = CheckHostResult & { answered: { type: RecordType; name: string }[] };
 
 /** Which record an evaluation starts from, in which world: what makes it reusable for another domain. */
 export interface Reuse {
@@ -190,6 +191,7 @@ async function evaluateNow(client: Client, domain: string, dns: DnsLookup, now: 
   const answered: Evaluated['answered'] = [];
   const logged: DnsLookup = {
     description: dns.description,
+    reportsAliases: dns.reportsAliases === true,
     async query(type, name) {
       const answer = await dns.query(type, name);
       if (answer.status === 'ok') answered.push({ type, name: normalizeName(name) });

@@ -142,8 +142,8 @@ export async function analyzeDeletion(
 
 /** Whether any evaluation used an answer that goes with the deletion. */
 async function touchesLegacy(evaluations: Evaluated[], aliases: Aliases): Promise<boolean> {
-  const names = new Set(evaluations.flatMap((e) => e.answered.map((q) => q.name)));
-  const chains = await Promise.all([...names].map((name) => aliases.legacyChain(name)));
+  const asked = new Map(evaluations.flatMap((e) => e.answered.map((q) => [q.name, q.type] as const)));
+  const chains = await Promise.all([...asked].map(([name, type]) => aliases.legacyChain(name, type)));
   return chains.some((chain) => chain !== null);
 }
 
@@ -157,7 +157,7 @@ async function touchesLegacy(evaluations: Evaluated[], aliases: Aliases): Promis
  */
 async function afterDeletion(client: Client, today: Evaluated, domain: string, aliases: Aliases, deleted: DnsLookup, now: Date): Promise<CheckHostResult> {
   for (const q of today.answered) {
-    const chain = await aliases.legacyChain(q.name);
+    const chain = await aliases.legacyChain(q.name, q.type);
     if (chain === null) continue;
     const step = q.type === 'TXT' && q.name !== domain && !('error' in chain) ? today.trace?.find((s) => s.outcome !== 'error' && s.target !== undefined && normalizeName(s.target) === q.name) : undefined;
     if (!step) return evaluate(client, domain, deleted, now);
