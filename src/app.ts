@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Database } from '../db/client.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import type { Config } from './config.ts';
+import { rejectUnstorableText } from './http/text-guard.ts';
 import { createResolver, type DnsLookup } from './dns/resolver.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './errors.ts';
 import { adminRoutes } from './ops/admin-routes.ts';
@@ -86,6 +87,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  rejectUnstorableText(app);
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('config', config);
   app.decorate('dns', deps.dns ?? createResolver({ servers: config.DNS_SERVERS, timeoutMs: config.DNS_TIMEOUT_MS, tries: 2 }));

@@ -168,6 +168,10 @@ export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: numb
     );
   } else if (isDatabaseUnavailable(err)) appError = errors.databaseUnavailable();
   else if (pgError(err)?.code === '57014') appError = errors.databaseTimeout();
+  // The text guard refuses such input by field first; this is the net under any path it misses.
+  else if (['22021', '22P05'].includes(pgError(err)?.code ?? '')) {
+    appError = validationError([{ path: 'body', message: 'holds text the database cannot store (a NUL character or invalid Unicode)' }]);
+  }
   else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
     const fe = err as FastifyError;
     appError = fromFastifyError(fe, bodyLimit) ?? new AppError(fe.code ?? 'APP_BAD_REQUEST', fe.statusCode!, fe.message);

@@ -55,11 +55,24 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t.close());
 
+/** Cursors no list returned: values of the wrong kind, impossible dates, a NUL, another sort's. */
+const forgedCursors = [
+  ['name', 'a', '00000000-0000-4000-8000-000000000000'],
+  ['status', 'x', '00000000-0000-4000-8000-000000000000'],
+  ['updatedAt', '2026-02-31 00:00:00+00', '00000000-0000-4000-8000-000000000000'],
+  ['2026-02-31T00:00:00Z', 'audit', '1'],
+  ['2026-01-01T00:00:00Z', 'status', 'x'],
+  ['2026-02-30T00:00:00Z', '00000000-0000-4000-8000-000000000000'],
+  [2 ** 40, 'a\u0000', '00000000-0000-4000-8000-000000000000'],
+  [1e300],
+  'not base64 at all %%',
+].map((v) => (typeof v === 'string' ? v : Buffer.from(JSON.stringify(v)).toString('base64url')));
+
 /** A value for a JSON schema; `valid` false bends it out of shape somewhere. */
 function valueFor(schema: Schema | undefined, valid: boolean, rnd: () => number, depth = 0): unknown {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   if (!schema || depth > 6) return null;
-  if (!valid && rnd() < 0.3) return pick([null, 42, -1, 1e308, 'x'.repeat(300_00), '', '\u0000', true, [], {}, '../../etc/passwd', "' OR 1=1 --", '<script>']);
+  if (!valid && rnd() < 0.3) return pick([null, 42, -1, 1e308, 'x'.repeat(300_00), '', '\u0000', 'a\u0000b', '\ud800', 'x\udc00y', true, [], {}, '../../etc/passwd', "' OR 1=1 --", '<script>']);
   if ('const' in schema) return schema.const;
   if (schema.enum) return pick(schema.enum);
   const variants = schema.anyOf ?? schema.oneOf;
@@ -136,7 +149,7 @@ describe('the contract fuzzer', () => {
       const query = new URLSearchParams();
       for (const p of op.parameters ?? []) {
         if (p.in !== 'query' || (!p.required && rnd() < 0.6)) continue;
-        const v = valueFor(p.schema, valid, rnd);
+        const v = p.name === 'cursor' && !valid && rnd() < 0.7 ? pick(forgedCursors) : valueFor(p.schema, valid, rnd);
         query.set(p.name, typeof v === 'string' ? v : JSON.stringify(v));
       }
       const headers: Record<string, string> = {};
@@ -162,7 +175,7 @@ describe('the contract fuzzer', () => {
         }
       } else if (op.requestBody?.content['text/csv']) {
         headers['content-type'] = 'text/csv';
-        payload = pick(['external_ref,customer_name\nF-1,x\n', 'garbage', '']);
+        payload = pick(['external_ref,customer_name\nF-1,x\n', 'garbage', '', 'external_ref,customer_name,sales_owner_email\nF-1,x\u0000y,a@example.jp\n']);
       }
 
       const qs = query.toString();

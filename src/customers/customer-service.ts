@@ -8,7 +8,7 @@ import { AppError, errors, isUniqueViolation, validationError } from '../errors.
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { insertDomains, toDomainSummary } from '../domains/domain-service.ts';
 import { assertVersion } from '../http/etag.ts';
-import { decodeCursor, encodeCursor, toPage } from '../http/pagination.ts';
+import { cursorInstant, decodeCursor, encodeCursor, isRealDate, notOurCursor, toPage } from '../http/pagination.ts';
 import { canSeeOwner, customerScope, type Viewer } from '../http/visibility.ts';
 import { requireActiveOwner } from '../sales-owners/sales-owner-service.ts';
 import {
@@ -19,6 +19,7 @@ import {
   lockCustomerWithDomains,
   listCustomers as selectCustomers,
   readCustomer,
+  sortOf,
   type CustomerRow,
   type DomainRow,
 } from './customer-repository.ts';
@@ -58,10 +59,26 @@ export async function getCustomer(db: Db, id: string, viewer: Viewer) {
   return toCustomer(found.row, found.domainRows);
 }
 
-const Cursor = z.tuple([z.string(), z.uuid()]);
+/** The sort the cursor was made for, the last item's sort value, its id. */
+const Cursor = z.tuple([z.string(), z.string(), z.uuid()]);
+
+/** Whether a sort value read back from a cursor is one PostgreSQL casts without an error. */
+const castable: Record<string, (value: string) => boolean> = {
+  text: () => true,
+  int: (v) => /^\d{1,9}$/.test(v),
+  timestamptz: (v) => cursorInstant.safeParse(v.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')).success,
+  date: isRealDate,
+};
+
+function customerCursor(cursor: string, sort: CustomerQuery['sort']): [string, string] {
+  const [madeFor, value, id] = decodeCursor(cursor, Cursor);
+  if (madeFor !== sort) throw notOurCursor(`this cursor was made for sort=${madeFor}, not sort=${sort}`);
+  if (!castable[sortOf(sort).cast]!(value)) throw notOurCursor();
+  return [value, id];
+}
 
 export async function listCustomers(db: Db, query: CustomerQuery, viewer: Viewer) {
-  const after = query.cursor ? decodeCursor(query.cursor, Cursor) : undefined;
+  const after = query.cursor ? customerCursor(query.cursor, query.sort) : undefined;
   const domainPrefix = query.q ? normalizeDnsName(query.q) : undefined;
   const where = [customerScope(viewer), ...customerFilters(query, domainPrefix?.ok ? domainPrefix.ascii : undefined)];
   const rows = await selectCustomers(db, where, query.sort, query.limit + 1, after);
@@ -70,7 +87,7 @@ export async function listCustomers(db: Db, query: CustomerQuery, viewer: Viewer
   const last = page[page.length - 1];
   return {
     items: page.map((r) => toCustomer(r, domainRows)),
-    nextCursor: rows.length > query.limit && last ? encodeCursor([last.sortValue, last.id]) : null,
+    nextCursor: rows.length > query.limit && last ? encodeCursor([query.sort, last.sortValue, last.id]) : null,
   };
 }
 
@@ -240,7 +257,7 @@ export function reassignCustomer(
   });
 }
 
-const HistoryCursor = z.tuple([z.iso.datetime({ offset: true }), z.enum(['audit', 'status']), z.string()]);
+const HistoryCursor = z.tuple([cursorInstant, z.enum(['audit', 'status']), z.string().regex(/^\d{1,18}$/)]);
 
 /** Status events and audit entries of a customer (and its domains), newest first. */
 export async function customerHistory(db: Db, id: string, viewer: Viewer, limit: number, cursor?: string) {

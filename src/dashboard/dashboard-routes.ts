@@ -66,7 +66,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   async function principal(request: FastifyRequest): Promise<Principal | null> {
     const token = cookieOf(request, SESSION_COOKIE);
     if (!token) return null;
-    const result = await authenticateToken(app.db, decodeURIComponent(token), app.now());
+    const result = await authenticateToken(app.db, token, app.now());
     if (!result.ok) return null;
     const { row } = result;
     return { tokenId: row.id, name: row.name, role: row.role, salesOwnerId: row.salesOwnerId, department: row.department };

@@ -47,23 +47,10 @@ export async function insertDomains(
   now: Date,
 ): Promise<DomainRow[]> {
   if (asciiNames.length === 0) return [];
-  const taken = await tx
-    .select({ name: domains.name, customerId: domains.customerId, customerName: customers.name, externalRef: customers.externalRef })
-    .from(domains)
-    .innerJoin(customers, eq(customers.id, domains.customerId))
-    .where(and(eq(domains.programId, customer.programId), inArray(domains.name, asciiNames)));
-  const conflict = taken.find((t) => t.customerId !== customer.id);
-  if (conflict) {
-    const [visible] = await tx.select({ id: customers.id }).from(customers).where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
-    const who = visible ? `customer ${conflict.externalRef} (${conflict.customerName}, id ${conflict.customerId})` : 'another customer you cannot see';
-    throw new AppError('APP_DOMAIN_TAKEN', 409, `${conflict.name} already belongs to ${who} in this program`, {
-      errors: [{ path: 'body.name', message: `already belongs to ${who}` }],
-      ...(visible ? { customerId: conflict.customerId } : {}),
-    });
-  }
+  const taken = await refuseTaken(tx, customer, asciiNames, viewer);
   const fresh = asciiNames.filter((n) => !taken.some((t) => t.name === n));
   if (fresh.length === 0) return [];
-  return tx
+  const inserted = await tx
     .insert(domains)
     .values(
       fresh.map((name) => {
@@ -79,7 +66,31 @@ export async function insertDomains(
         };
       }),
     )
+    // Another customer's request may add the same name at the same moment: the unique key decides,
+    // and the loser gets the same 409 as if it had come second.
+    .onConflictDoNothing({ target: [domains.programId, domains.name] })
     .returning();
+  if (inserted.length < fresh.length) await refuseTaken(tx, customer, fresh, viewer);
+  return inserted;
+}
+
+/** The names already in the program; one held by another customer is a 409 naming it (by name only where the viewer may see it). */
+async function refuseTaken(tx: Db, customer: { id: string; programId: string }, asciiNames: string[], viewer: Viewer) {
+  const taken = await tx
+    .select({ name: domains.name, customerId: domains.customerId, customerName: customers.name, externalRef: customers.externalRef })
+    .from(domains)
+    .innerJoin(customers, eq(customers.id, domains.customerId))
+    .where(and(eq(domains.programId, customer.programId), inArray(domains.name, asciiNames)));
+  const conflict = taken.find((t) => t.customerId !== customer.id);
+  if (conflict) {
+    const [visible] = await tx.select({ id: customers.id }).from(customers).where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
+    const who = visible ? `customer ${conflict.externalRef} (${conflict.customerName}, id ${conflict.customerId})` : 'another customer you cannot see';
+    throw new AppError('APP_DOMAIN_TAKEN', 409, `${conflict.name} already belongs to ${who} in this program`, {
+      errors: [{ path: 'body.name', message: `already belongs to ${who}` }],
+      ...(visible ? { customerId: conflict.customerId } : {}),
+    });
+  }
+  return taken;
 }
 
 /** The customer's representation embeds its domains, so a domain change is a new customer version. */
@@ -140,7 +151,7 @@ export async function getDomain(db: Db, id: string, viewer: Viewer) {
 /** The checks of a domain, newest first. */
 export async function listDomainChecks(db: Db, id: string, viewer: Viewer, limit: number, cursor?: string) {
   await findVisibleDomain(db, id, viewer);
-  const before = cursor ? decodeCursor(cursor, z.tuple([z.number().int()]))[0] : undefined;
+  const before = cursor ? decodeCursor(cursor, z.tuple([z.number().int().min(0)]))[0] : undefined;
   const rows = await db
     .select()
     .from(dnsChecks)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validationError } from '../errors.ts';
+import { findUnstorable } from './text-guard.ts';
 
 export const MAX_PAGE_SIZE = 200;
 
@@ -31,10 +32,22 @@ export function decodeCursor<T extends z.ZodType>(cursor: string, shape: T): z.i
     parsed = undefined;
   }
   const result = shape.safeParse(parsed);
-  if (!result.success) {
-    throw validationError([{ path: 'query.cursor', message: 'not a cursor this list returned; start again without it' }]);
-  }
+  // A cursor's values go into SQL as they are: text the database cannot store is refused here too.
+  if (!result.success || findUnstorable(result.data, 'cursor').length > 0) throw notOurCursor();
   return result.data;
+}
+
+export const notOurCursor = (why = 'not a cursor this list returned') => validationError([{ path: 'query.cursor', message: `${why}; start again without it` }]);
+
+/** A real instant in ISO 8601 (2026-02-31 passes a pattern; PostgreSQL would refuse it with a 500). */
+export const cursorInstant = z.iso.datetime({ offset: true }).refine((v) => isRealDate(v.slice(0, 10)));
+
+/** A calendar date that exists, YYYY-MM-DD. */
+export function isRealDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return date.toISOString().slice(0, 10) === value;
 }
 
 /** Rows were fetched with `limit + 1`: the extra one only tells whether another page exists. */

@@ -5,7 +5,7 @@ import { salesOwners } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError, type FieldError } from '../errors.ts';
 import { assertVersion } from '../http/etag.ts';
-import { decodeCursor, toPage } from '../http/pagination.ts';
+import { cursorInstant, decodeCursor, toPage } from '../http/pagination.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import { z } from 'zod';
 import {
@@ -119,7 +119,7 @@ export async function getProgram(db: Db, id: string): Promise<Program> {
   return toProgram(row);
 }
 
-const ProgramCursor = z.tuple([z.iso.datetime(), z.uuid()]);
+const ProgramCursor = z.tuple([cursorInstant, z.uuid()]);
 
 export async function listPrograms(db: Db, limit: number, cursor?: string) {
   const after = cursor ? decodeCursor(cursor, ProgramCursor) : undefined;

@@ -22,7 +22,7 @@ const policyRank = sql<number>`CASE
   WHEN ${domains.dmarcPolicy} = 'reject' THEN CASE WHEN ${domains.successorDkim} THEN 1 ELSE 0 END
   WHEN ${domains.dmarcPolicy} = 'quarantine' THEN CASE WHEN ${domains.successorDkim} THEN 3 ELSE 2 END
   WHEN ${domains.dmarcPolicy} = 'none' THEN 4 ELSE 5 END`;
-const BlastCursor = z.tuple([z.number().int(), z.string(), z.uuid()]);
+const BlastCursor = z.tuple([z.number().int().min(0).max(99), z.string(), z.uuid()]);
 
 /**
  * The domains that would break if the legacy SPF record were deleted now (SPF would permerror for a

@@ -5,7 +5,7 @@ import { programs, salesOwners, tasks } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { localDate, startOfDayIn } from '../checks/check-cadence.ts';
 import { AppError, validationError } from '../errors.ts';
-import { decodeCursor, toPage } from '../http/pagination.ts';
+import { cursorInstant, decodeCursor, toPage } from '../http/pagination.ts';
 import type { Viewer } from '../http/visibility.ts';
 import { recordEscalations } from '../notifications/notification-service.ts';
 
@@ -207,7 +207,7 @@ export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: D
   } else if (assignee !== undefined && !z.uuid().safeParse(assignee).success) {
     throw validationError([{ path: 'query.assignee', message: 'expected "me" or a sales owner id' }]);
   }
-  const after = query.cursor ? decodeCursor(query.cursor, z.tuple([z.iso.datetime(), z.uuid()])) : undefined;
+  const after = query.cursor ? decodeCursor(query.cursor, z.tuple([cursorInstant, z.uuid()])) : undefined;
   const rows = await db
     .select()
     .from(tasks)
