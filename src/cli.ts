@@ -159,7 +159,7 @@ const commands: Record<string, Command> = {
         const verb = result.written ? 'imported' : result.dryRun ? 'dry run, nothing written' : 'nothing written';
         out(
           `${verb}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged; ` +
-            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.errors.length} errors`,
+            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.errors.length} errors; ${result.conflicts.length} conflicts`,
         );
       }
       if (result.errors.length > 0) process.exitCode = 1;

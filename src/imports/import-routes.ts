@@ -21,12 +21,15 @@ export const ImportResult = z
     ownersUpdated: z.number().int(),
     domainsAdded: z.number().int(),
     errors: z.array(ImportError),
+    conflicts: z
+      .array(z.object({ line: z.number().int(), externalRef: z.string(), message: z.string() }))
+      .meta({ description: 'Rows not written because the customer (or a domain) changed while the import ran; the change made meanwhile stands. Import again to apply them.' }),
     dryRun: z.boolean(),
     written: z.boolean(),
   })
   .meta({
     id: 'ImportResult',
-    examples: [{ created: 5, updated: 1, unchanged: 0, ownersCreated: 2, ownersUpdated: 0, domainsAdded: 8, errors: [], dryRun: false, written: true }],
+    examples: [{ created: 5, updated: 1, unchanged: 0, ownersCreated: 2, ownersUpdated: 0, domainsAdded: 8, errors: [], conflicts: [], dryRun: false, written: true }],
   });
 
 const encodings: Record<string, 'auto' | 'utf-8' | 'shift_jis'> = {
@@ -79,6 +82,7 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
         200: ImportResult,
         400: problem('Invalid query'),
         404: problem('No such program'),
+        409: problem('Another import into this program is running'),
         413: problem('The file is larger than IMPORT_MAX_BYTES'),
         415: problem('The body is not text/csv'),
         422: {

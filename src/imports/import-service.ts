@@ -7,6 +7,7 @@ import { chunk } from '../batches.ts';
 import { decideTransition } from '../customers/customer-workflow.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { AppError, errors } from '../errors.ts';
+import { unstorable } from '../http/text-guard.ts';
 import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
 
 export const importColumns = [
@@ -37,6 +38,13 @@ export interface ImportOptions {
   onProgress?: (rowsRead: number) => void;
 }
 
+/** A row the import planned but did not write, because someone changed the customer meanwhile. */
+export interface ImportConflict {
+  line: number;
+  externalRef: string;
+  message: string;
+}
+
 export interface ImportResult {
   created: number;
   updated: number;
@@ -45,6 +53,8 @@ export interface ImportResult {
   ownersUpdated: number;
   domainsAdded: number;
   errors: ImportError[];
+  /** Rows left alone because the customer changed between planning and writing (nothing of theirs was lost). */
+  conflicts: ImportConflict[];
   dryRun: boolean;
   /** Whether anything was written. */
   written: boolean;
@@ -81,6 +91,12 @@ function parseRow(line: number, fields: string[], index: Map<Column, number>, pr
   const fail = (column: Column | null, message: string) => problems.push({ line, column, message });
   const before = problems.length;
   if (fields.length > index.size) fail(null, `has ${fields.length} fields; the header has ${index.size}`);
+  // Text PostgreSQL cannot store is found here, by the dry run too, not by the write.
+  for (const [column, at] of index) {
+    const why = unstorable(fields[at] ?? '');
+    if (why) fail(column, why);
+  }
+  if (problems.length > before) return undefined;
   const externalRef = cell('external_ref');
   const name = cell('customer_name');
   const email = cell('sales_owner_email').toLowerCase();
@@ -168,29 +184,48 @@ export async function importCustomers(
   if (!index && problems.length === 0) problems.push({ line: 1, column: null, message: 'the file is empty; expected a header row' });
   options.onProgress?.(rows.length);
 
-  const plan = await planImport(db, programId, rows, problems);
-  const failedLines = new Set(problems.map((p) => p.line));
-  const result: ImportResult = {
-    created: plan.creates.length,
-    updated: plan.updates.length,
-    unchanged: plan.unchanged,
-    ownersCreated: plan.ownersToCreate.size,
-    ownersUpdated: plan.ownersToUpdate.size,
-    domainsAdded: plan.creates.reduce((n, r) => n + r.domains.length, 0) + plan.updates.reduce((n, u) => n + u.addDomains.length, 0),
-    errors: problems.sort((a, b) => a.line - b.line),
-    dryRun: options.dryRun,
-    written: false,
+  // A dry run plans and returns; a real import plans and writes in one transaction that holds the
+  // program's import lock, so a second import of the same program meanwhile gets a 409.
+  const run = async (tx: Db) => {
+    const plan = await planImport(tx, programId, rows, problems);
+    const failedLines = new Set(problems.map((p) => p.line));
+    const result: ImportResult = {
+      created: plan.creates.length,
+      updated: plan.updates.length,
+      unchanged: plan.unchanged,
+      ownersCreated: plan.ownersToCreate.size,
+      ownersUpdated: plan.ownersToUpdate.size,
+      domainsAdded: plan.creates.reduce((n, r) => n + r.domains.length, 0) + plan.updates.reduce((n, u) => n + u.addDomains.length, 0),
+      errors: problems.sort((a, b) => a.line - b.line),
+      conflicts: [],
+      dryRun: options.dryRun,
+      written: false,
+    };
+    if (options.dryRun || (problems.length > 0 && options.allOrNothing) || failedLines.has(1)) return result;
+    if (result.created + result.updated + result.ownersCreated + result.ownersUpdated === 0) return result;
+    await applyImport(tx, programId, plan, actor, now, result);
+    return { ...result, written: true };
   };
-  if (options.dryRun || (problems.length > 0 && options.allOrNothing) || failedLines.has(1)) return result;
-  if (result.created + result.updated + result.ownersCreated + result.ownersUpdated === 0) return result;
-  await db.transaction((tx) => applyImport(tx, programId, plan, actor, now, result));
-  if (result.created + result.domainsAdded >= ANALYZE_AFTER_ROWS) {
+  if (options.dryRun) return run(db);
+  const result = await db.transaction(async (tx) => {
+    await lockProgramImports(tx, programId);
+    return run(tx);
+  });
+  if (result.written && result.created + result.domainsAdded >= ANALYZE_AFTER_ROWS) {
     // Fresh statistics at once, not at autovacuum's next round: until then PostgreSQL plans the
     // next sweep's and reports' queries as if the new rows were not there. Advisory: the import is
     // committed whatever happens here, and autovacuum analyzes the tables later anyway.
     await db.execute(sql`ANALYZE customers, domains, sales_owners`).catch(() => {});
   }
-  return { ...result, written: true };
+  return result;
+}
+
+/** One import per program at a time: a transaction-scoped advisory lock, or a 409 at once. */
+async function lockProgramImports(tx: Db, programId: string) {
+  const [got] = rowsOf<{ locked: boolean }>(await tx.execute(sql`SELECT pg_try_advisory_xact_lock(hashtextextended(${`mdt:import:${programId}`}, 0)) AS locked`));
+  if (!got?.locked) {
+    throw new AppError('APP_IMPORT_RUNNING', 409, `Another import into program ${programId} is running; send this one again when it has finished`);
+  }
 }
 
 /** Rows an import must add before it refreshes the planner's statistics itself. */
@@ -312,14 +347,20 @@ async function insertStatusEvents(tx: Db, events: { customerId: string; from: st
   }
 }
 
-async function insertDomainRows(tx: Db, programId: string, rows: { customerId: string; ascii: string; unicode: string }[], now: Date) {
+/** Adds the domains; one a concurrent request gave another customer meanwhile is left out. The names added. */
+async function insertDomainRows(tx: Db, programId: string, rows: { customerId: string; ascii: string; unicode: string }[], now: Date): Promise<Set<string>> {
+  const added = new Set<string>();
   for (const b of chunk(rows, BATCH)) {
-    await tx.execute(sql`
+    const inserted = await tx.execute(sql`
       INSERT INTO domains (program_id, customer_id, name, display_name, next_check_at, created_at, updated_at)
       SELECT ${programId}, d.customer_id, d.name, d.display_name, ${now}, ${now}, ${now}
       FROM unnest(${col(b.map((d) => d.customerId))}::uuid[], ${col(b.map((d) => d.ascii))}::text[], ${col(b.map((d) => d.unicode))}::text[])
-        AS d(customer_id, name, display_name)`);
+        AS d(customer_id, name, display_name)
+      ON CONFLICT (program_id, name) DO NOTHING
+      RETURNING name`);
+    for (const r of rowsOf<{ name: string }>(inserted)) added.add(r.name);
   }
+  return added;
 }
 
 async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, now: Date, result: ImportResult) {
@@ -329,7 +370,9 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
       INSERT INTO sales_owners (email, name, department, created_at, updated_at)
       SELECT o.email, o.name, o.department, ${now}, ${now}
       FROM unnest(${col(b.map(([email]) => email))}::text[], ${col(b.map(([, o]) => o.name))}::text[], ${col(b.map(([, o]) => o.department))}::text[]) AS o(email, name, department)
+      ON CONFLICT DO NOTHING
       RETURNING id, email`);
+    // An owner created meanwhile by someone else is found below with the others.
     for (const o of rowsOf<{ id: string; email: string }>(created)) ownerIds.set(o.email, o.id);
   }
   for (const [email, o] of plan.ownersToUpdate) {
@@ -344,24 +387,33 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
 
   const audit: AuditEntry[] = [];
   const events: Parameters<typeof insertStatusEvents>[1] = [];
-  const newDomains: Parameters<typeof insertDomainRows>[2] = [];
+  const newDomains: (Parameters<typeof insertDomainRows>[2][number] & { line: number; externalRef: string })[] = [];
+  const conflict = (row: Row, message: string) => result.conflicts.push({ line: row.line, externalRef: row.externalRef, message });
+  let created = 0;
+  let updated = 0;
 
   for (const b of chunk(plan.creates, BATCH)) {
-    const created = rowsOf<{ id: string; external_ref: string }>(
+    const inserted = rowsOf<{ id: string; external_ref: string }>(
       await tx.execute(sql`
         INSERT INTO customers (program_id, external_ref, name, sales_owner_id, status, planned_migration_at, created_at, updated_at)
         SELECT ${programId}, c.external_ref, c.name, c.owner, c.status, c.planned, ${now}, ${now}
         FROM unnest(${col(b.map((r) => r.externalRef))}::text[], ${col(b.map((r) => r.name))}::text[], ${col(b.map((r) => ownerIds.get(r.email)!))}::uuid[],
                     ${col(b.map((r) => r.status ?? 'not_contacted'))}::text[], ${col(b.map((r) => r.plannedMigrationAt ?? null))}::date[])
           AS c(external_ref, name, owner, status, planned)
+        ON CONFLICT (program_id, external_ref) DO NOTHING
         RETURNING id, external_ref`),
     );
-    const idOf = new Map(created.map((c) => [c.external_ref, c.id]));
+    const idOf = new Map(inserted.map((c) => [c.external_ref, c.id]));
     for (const row of b) {
-      const id = idOf.get(row.externalRef)!;
+      const id = idOf.get(row.externalRef);
+      if (id === undefined) {
+        conflict(row, 'a customer with this external_ref was created meanwhile; import the file again to update it');
+        continue;
+      }
+      created++;
       const status = row.status ?? 'not_contacted';
       events.push({ customerId: id, from: null, to: status, note: `import line ${row.line}` });
-      for (const d of row.domains) newDomains.push({ customerId: id, ...d });
+      for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
       audit.push({
         action: 'customer.import',
         entityType: 'customer',
@@ -371,18 +423,30 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
     }
   }
 
-  for (const b of chunk(plan.updates, BATCH)) {
-    const next = b.map((u) => {
+  for (const all of chunk(plan.updates, BATCH)) {
+    const planned = all.map((u) => {
       if (u.ownerChanged) u.changes.salesOwnerId = ownerIds.get(u.row.email)!;
       return { ...u.current, ...u.changes };
     });
-    await tx.execute(sql`
-      UPDATE customers AS c SET name = v.name, sales_owner_id = v.owner, planned_migration_at = v.planned, status = v.status,
-        status_before_hold = v.before_hold, version = c.version + 1, updated_at = ${now}
-      FROM unnest(${col(next.map((n) => n.id))}::uuid[], ${col(next.map((n) => n.name))}::text[], ${col(next.map((n) => n.salesOwnerId))}::uuid[],
-                  ${col(next.map((n) => n.plannedMigrationAt))}::date[], ${col(next.map((n) => n.status))}::text[], ${col(next.map((n) => n.statusBeforeHold))}::text[])
-        AS v(id, name, owner, planned, status, before_hold)
-      WHERE c.id = v.id`);
+    // Only a customer still at the version the plan read is written: a transition, reassignment or
+    // edit that landed meanwhile is never overwritten; that row is reported as a conflict instead.
+    const written = new Set(
+      rowsOf<{ id: string }>(
+        await tx.execute(sql`
+          UPDATE customers AS c SET name = v.name, sales_owner_id = v.owner, planned_migration_at = v.planned, status = v.status,
+            status_before_hold = v.before_hold, version = c.version + 1, updated_at = ${now}
+          FROM unnest(${col(planned.map((n) => n.id))}::uuid[], ${col(planned.map((n) => n.name))}::text[], ${col(planned.map((n) => n.salesOwnerId))}::uuid[],
+                      ${col(planned.map((n) => n.plannedMigrationAt))}::date[], ${col(planned.map((n) => n.status))}::text[], ${col(planned.map((n) => n.statusBeforeHold))}::text[],
+                      ${col(planned.map((n) => n.version))}::int[])
+            AS v(id, name, owner, planned, status, before_hold, version)
+          WHERE c.id = v.id AND c.version = v.version
+          RETURNING c.id`),
+      ).map((r) => r.id),
+    );
+    const b = all.filter((u) => written.has(u.current.id));
+    updated += b.length;
+    const next = planned.filter((n) => written.has(n.id));
+    for (const u of all) if (!written.has(u.current.id)) conflict(u.row, 'the customer changed while the import ran (a status change, reassignment or edit); nothing of that change was overwritten');
     // Open tasks follow the customer to its new owner, as with /reassign.
     const moved = b.filter((u) => u.ownerChanged);
     if (moved.length > 0) {
@@ -395,7 +459,7 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
     b.forEach((u, i) => {
       const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
       if (u.changes.status) events.push({ customerId: u.current.id, from: u.current.status, to: u.changes.status, note: `import line ${u.row.line}` });
-      for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d });
+      for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d, line: u.row.line, externalRef: u.row.externalRef });
       audit.push({
         action: 'customer.import',
         entityType: 'customer',
@@ -406,13 +470,18 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
     });
   }
 
-  await insertDomainRows(tx, programId, newDomains, now);
+  const domainsAdded = await insertDomainRows(tx, programId, newDomains, now);
+  for (const d of newDomains) {
+    if (!domainsAdded.has(d.ascii)) result.conflicts.push({ line: d.line, externalRef: d.externalRef, message: `${d.unicode} was added to another customer meanwhile; it stays there` });
+  }
+  Object.assign(result, { created, updated, domainsAdded: domainsAdded.size });
+  result.conflicts.sort((a, b) => a.line - b.line);
   await insertStatusEvents(tx, events, actor, now);
   audit.push({
     action: 'program.import',
     entityType: 'program',
     entityId: programId,
-    after: { created: result.created, updated: result.updated, unchanged: result.unchanged, ownersCreated: result.ownersCreated, ownersUpdated: result.ownersUpdated, domainsAdded: result.domainsAdded, errors: result.errors.length },
+    after: { created: result.created, updated: result.updated, unchanged: result.unchanged, ownersCreated: result.ownersCreated, ownersUpdated: result.ownersUpdated, domainsAdded: result.domainsAdded, errors: result.errors.length, conflicts: result.conflicts.length },
   });
   await appendAudits(tx, actor, audit, now);
 }

@@ -146,7 +146,12 @@ export async function handOver(
     throw validationError([{ path: 'body.toSalesOwnerId', message: 'is the owner handing over; name someone else' }]);
   }
   return db.transaction(async (tx) => {
-    const from = await findVisibleOwner(tx, fromId, viewer, { forUpdate: true });
+    // Both owners locked, in id order: X→Y and Y→X at once then run one after the other instead
+    // of each holding one book and waiting for the other's (a deadlock).
+    const [first, second] = [fromId, input.toSalesOwnerId].sort();
+    await findSalesOwnerById(tx, first!, { forUpdate: true });
+    await findSalesOwnerById(tx, second!, { forUpdate: true });
+    const from = await findVisibleOwner(tx, fromId, viewer);
     const to = await findVisibleOwner(tx, input.toSalesOwnerId, viewer);
     if (!to.active) throw validationError([{ path: 'body.toSalesOwnerId', message: `${to.name} is inactive and cannot take customers` }]);
     const moved = await tx
