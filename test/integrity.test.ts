@@ -1,6 +1,6 @@
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customers, domains, statusEvents } from '../db/schema/index.ts';
+import { customers, domains, statusEvents, tasks } from '../db/schema/index.ts';
 import { encodeCursor } from '../src/http/pagination.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
@@ -173,6 +173,21 @@ describe('races', () => {
     for (const a of answers.filter((x) => x.statusCode === 409)) expect(a.json().code).toBe('APP_IMPORT_RUNNING');
     expect(await t.db.$count(customers, eq(customers.programId, program.id))).toBe(300);
     expect(await t.db.$count(domains, eq(domains.programId, program.id))).toBe(300);
+  });
+
+  it('an import that moves a customer to a final status closes its open tasks, as a transition does', async () => {
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db, { email: 'fin@example.co.jp' });
+    const c = await makeCustomer(t.db, program.id, owner.id, { externalRef: 'FIN-1', status: 'contacted' });
+    const [task] = await t.db
+      .insert(tasks)
+      .values({ programId: program.id, customerId: c.id, assigneeId: owner.id, kind: 'reminder', milestone: 'm', dedupeKey: `fin-${c.id}`, title: 'call', dueAt: new Date() })
+      .returning();
+    const res = await importCsv(program.id, `${header}FIN-1,${c.name},,fin@example.co.jp,,,cancelled,\n`);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().updated).toBe(1);
+    const [after] = await t.db.select().from(tasks).where(eq(tasks.id, task!.id));
+    expect(after!.status).not.toBe('open');
   });
 
   it('a re-import running beside transitions never reverts an acknowledged one: the row is a conflict instead', async () => {

@@ -8,6 +8,8 @@ import { decideTransition } from '../customers/customer-workflow.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { AppError, errors } from '../errors.ts';
 import { unstorable } from '../http/text-guard.ts';
+import { isFinal } from '../customers/customer-workflow.ts';
+import { closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
 import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
 
 export const importColumns = [
@@ -456,6 +458,8 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
           AS m(customer_id, old_owner, new_owner)
         WHERE t.customer_id = m.customer_id AND t.assignee_id = m.old_owner AND t.status = 'open'`);
     }
+    // A customer the import moves to a final status has its open tasks closed, as a transition does.
+    for (const u of b) if (u.changes.status && isFinal(u.changes.status)) await closeTasksOfFinalCustomer(tx, u.current.id, u.changes.status, now);
     b.forEach((u, i) => {
       const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
       if (u.changes.status) events.push({ customerId: u.current.id, from: u.current.status, to: u.changes.status, note: `import line ${u.row.line}` });
