@@ -408,3 +408,27 @@ describe('on-demand checks', () => {
     expect((await call('POST', `/v1/domains/${domain.id}/checks`, stranger)).statusCode).toBe(404);
   });
 });
+
+describe('a sweep batch delivered more than once (a Redis cut, a stalled worker)', () => {
+  const checksOf = (id: string) => t.db.$count(dnsChecks, eq(dnsChecks.domainId, id));
+
+  it('records one check per domain for its claim, run again after it or at the same time', async () => {
+    const claimedAt = clock;
+    const again = [await domainIn('legacy'), await domainIn('clean')].map((d) => d.domain.id);
+    expect((await probeDomains(deps(), again, 'sweep', claimedAt)).size).toBe(2);
+    expect((await probeDomains(deps(), again, 'sweep', claimedAt)).size).toBe(0);
+    for (const id of again) expect(await checksOf(id)).toBe(1);
+
+    const together = [await domainIn('legacy'), await domainIn('spfOnly'), await domainIn('clean')].map((d) => d.domain.id);
+    const [a, b] = await Promise.all([probeDomains(deps(), together, 'sweep', claimedAt), probeDomains(deps(), together, 'sweep', claimedAt)]);
+    expect(a!.size + b!.size).toBe(3);
+    for (const id of together) expect(await checksOf(id)).toBe(1);
+  });
+
+  it('a check asked for by hand (no claim) is recorded whenever it runs', async () => {
+    const { domain } = await domainIn('legacy');
+    await probeDomains(deps(), [domain.id], 'sweep', clock);
+    await probeDomains(deps(), [domain.id], 'on_demand');
+    expect(await checksOf(domain.id)).toBe(2);
+  });
+});

@@ -52,13 +52,13 @@ export async function probeDomain(deps: ProbeDeps, domainId: string, trigger: Tr
  * verdict: the attempt is stored, the verdict stays, the failure counter grows. Domains that no
  * longer exist are left out of the result.
  */
-export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger: Trigger): Promise<Map<string, ProbeSummary>> {
+export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger: Trigger, claimedAt?: Date): Promise<Map<string, ProbeSummary>> {
   const { db } = deps;
   const targets = await db
     .select({ id: domains.id, name: domains.name, program: programs })
     .from(domains)
     .innerJoin(programs, eq(programs.id, domains.programId))
-    .where(sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`);
+    .where(and(sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`, claimedAt ? notCheckedSince(claimedAt) : undefined));
   if (targets.length === 0) return new Map();
   const checks = new Map<string, DomainCheck>();
   await forEachConcurrently(targets, DNS_CONCURRENCY_PER_BATCH, async ({ id, name, program }) => {
@@ -66,8 +66,15 @@ export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger
   });
   const programOf = new Map(targets.map((t) => [t.id, t.program]));
   const now = deps.now();
-  return db.transaction((tx) => recordChecks(tx, { checks, programOf, now, trigger, resolver: deps.dns.description || 'system' }));
+  return db.transaction((tx) => recordChecks(tx, { checks, programOf, now, trigger, resolver: deps.dns.description || 'system', claimedAt }));
 }
+
+/**
+ * A sweep's batch carries the time its domains were claimed: one re-delivered (after a Redis cut, or
+ * a worker that stalled after writing) skips the domains already checked since, so a claim records
+ * one check per domain however often its job runs.
+ */
+const notCheckedSince = (claimedAt: Date) => sql`(${domains.lastCheckedAt} IS NULL OR ${domains.lastCheckedAt} < ${claimedAt})`;
 
 /** What the engine judges a program's domains against. */
 export const identifiersOf = (program: Program): Identifiers => ({
@@ -87,6 +94,7 @@ interface Recording {
   now: Date;
   trigger: Trigger;
   resolver: string;
+  claimedAt?: Date | undefined;
 }
 
 /** What one check does to its domain, decided before anything is written. */
@@ -106,11 +114,18 @@ interface Outcome {
   tasksCreated: string[];
 }
 
-async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver }: Recording): Promise<Map<string, ProbeSummary>> {
-  const ids = sql.param([...checks.keys()]);
+async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver, claimedAt }: Recording): Promise<Map<string, ProbeSummary>> {
   // Domains, then their customers, each in id order: batches hold disjoint domains, so they wait for
-  // each other's customers in the same order and never deadlock.
-  const domainRows = await tx.select().from(domains).where(sql`${domains.id} = ANY(${ids}::uuid[])`).orderBy(domains.id).for('update');
+  // each other's customers in the same order and never deadlock. Two deliveries of one batch running
+  // at once meet here: the second finds the domains checked since the claim and records nothing.
+  const domainRows = await tx
+    .select()
+    .from(domains)
+    .where(and(sql`${domains.id} = ANY(${sql.param([...checks.keys()])}::uuid[])`, claimedAt ? notCheckedSince(claimedAt) : undefined))
+    .orderBy(domains.id)
+    .for('update');
+  if (domainRows.length === 0) return new Map();
+  const ids = sql.param(domainRows.map((d) => d.id));
   const customerIds = sql.param([...new Set(domainRows.map((d) => d.customerId))]);
   const customerRows = await tx.select().from(customers).where(sql`${customers.id} = ANY(${customerIds}::uuid[])`).orderBy(customers.id).for('update');
   const customerOf = new Map(customerRows.map((c) => [c.id, c]));
