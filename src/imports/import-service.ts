@@ -4,11 +4,10 @@ import { customers, domains, programs, salesOwners } from '../../db/schema/index
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
 import { chunk } from '../batches.ts';
-import { decideTransition } from '../customers/customer-workflow.ts';
+import { decideTransition, isFinal } from '../customers/customer-workflow.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { AppError, errors } from '../errors.ts';
 import { unstorable } from '../http/text-guard.ts';
-import { isFinal } from '../customers/customer-workflow.ts';
 import { closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
 import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
 
