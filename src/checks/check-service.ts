@@ -1,23 +1,21 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { rowsOf, type Db } from '../../db/client.ts';
-import { customers, dnsChecks, domains, programs, statusEvents, tasks } from '../../db/schema/index.ts';
+import { customers, dnsChecks, domains, programs } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
-import { appendAudit, appendAudits, type Actor } from '../audit/audit-repository.ts';
+import { appendAudits } from '../audit/audit-repository.ts';
 import { checkDomain, type DomainCheck, type Identifiers } from '../dns/check-domain.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
-import { closeCleanupTasksIfClean, closeDomainTasks, closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
+import { closeCleanupTasksIfClean, closeDomainTasks, openDomainTask } from '../tasks/task-service.ts';
+import { BEFORE_MIGRATED, progressFromDns, SYSTEM_DNS } from '../customers/customer-writer.ts';
 import { forEachConcurrently } from '../batches.ts';
 import { CONFIRM_MS, nextCheckAt } from './check-cadence.ts';
 
-export const SYSTEM_DNS: Actor = { name: 'system:dns' };
 /** dns_checks kept per domain besides those that changed the verdict. */
 export const KEEP_CHECKS = 30;
 const UNABLE_AFTER_FAILURES = 3;
 /** DNS checks of one batch in flight at once. */
 const DNS_CONCURRENCY_PER_BATCH = 16;
-/** Statuses auto-progress can move a customer from. */
-const BEFORE_MIGRATED: CustomerStatus[] = ['contacted', 'planned', 'migrating'];
 
 export interface ProbeDeps {
   db: Db;
@@ -260,12 +258,8 @@ const dismissalOf = (d: typeof domains.$inferSelect) => ({ at: d.notFoundDismiss
 async function openTasks(tx: Db, o: Outcome, now: Date) {
   const { domain, customer, check } = o;
   const open = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object) => {
-    const created = await tx
-      .insert(tasks)
-      .values({ programId: o.program.id, customerId: customer.id, domainId: domain.id, assigneeId: customer.salesOwnerId, kind, milestone: kind, dedupeKey, title, details, dueAt: now, createdAt: now, updatedAt: now })
-      .onConflictDoNothing({ target: tasks.dedupeKey })
-      .returning({ id: tasks.id });
-    if (created.length > 0) o.tasksCreated.push(kind);
+    const task = { programId: o.program.id, customerId: customer.id, domainId: domain.id, assigneeId: customer.salesOwnerId, kind, milestone: kind, dedupeKey, title, details, dueAt: now };
+    if (await openDomainTask(tx, task, now)) o.tasksCreated.push(kind);
   };
   // Regression: confirmed unclean on two determined checks in a row; flapping creates nothing.
   if (customer.status === 'completed' && o.determined && o.unclean && o.previous !== null && o.previous !== 'clean' && o.previous !== 'unknown') {
@@ -317,7 +311,7 @@ async function progressCustomers(tx: Db, outcomes: Outcome[], now: Date): Promis
   const statusOf = new Map(outcomes.map((o) => [o.customer.id, o.customer.status]));
   for (const { customer_id, on_successor, clean } of facts) {
     if (!on_successor && !(statusOf.get(customer_id) === 'migrated' && clean)) continue;
-    const to = await autoProgress(tx, customer_id, now);
+    const to = await progressFromDns(tx, customer_id, now);
     if (to) movedTo.set(customer_id, to);
   }
   return movedTo;
@@ -337,39 +331,6 @@ async function pruneChecks(tx: Db, domainIds: ReturnType<typeof sql.param>) {
       SELECT c.id FROM unnest(${domainIds}::uuid[]) AS d(id) CROSS JOIN LATERAL (
         SELECT id, verdict_changed FROM ${dnsChecks} WHERE domain_id = d.id ORDER BY checked_at DESC, id DESC OFFSET ${KEEP_CHECKS}) c
       WHERE NOT c.verdict_changed)`);
-}
-
-/**
- * Moves a customer forward from DNS evidence, never backwards: contacted/planned/migrating →
- * migrated when every domain's MX is on the successor; migrated → completed when every domain is
- * clean. The status event cites the checks.
- */
-async function autoProgress(tx: Db, customerId: string, now: Date): Promise<CustomerStatus | null> {
-  const [customer] = await tx.select().from(customers).where(eq(customers.id, customerId));
-  if (!customer) return null;
-  const latest = await tx.execute(sql`
-    SELECT DISTINCT ON (d.id) d.id AS domain_id, d.latest_verdict, c.id AS check_id, c.mx_state
-    FROM ${domains} d LEFT JOIN ${dnsChecks} c ON c.domain_id = d.id AND c.outcome = 'determined'
-    WHERE d.customer_id = ${customerId}
-    ORDER BY d.id, c.checked_at DESC NULLS LAST, c.id DESC`);
-  const rows = rowsOf<{ domain_id: string; latest_verdict: string | null; check_id: number | null; mx_state: string | null }>(latest);
-  if (rows.length === 0) return null;
-  const cite = `checks ${rows.map((r) => r.check_id).join(', ')}`;
-  let status = customer.status;
-  const move = async (to: CustomerStatus, why: string) => {
-    await tx.insert(statusEvents).values({ customerId, fromStatus: status, toStatus: to, actor: SYSTEM_DNS.name, note: `${why} (${cite})`, at: now });
-    await tx.update(customers).set({ status: to, statusBeforeHold: null, version: sql`${customers.version} + 1`, updatedAt: now }).where(eq(customers.id, customerId));
-    await appendAudit(tx, SYSTEM_DNS, { action: 'customer.transition', entityType: 'customer', entityId: customerId, before: { status }, after: { status: to, note: why } }, now);
-    status = to;
-  };
-  if (BEFORE_MIGRATED.includes(status) && rows.every((r) => r.mx_state === 'successor')) {
-    await move('migrated', 'MX of every domain is on the successor');
-  }
-  if (status === 'migrated' && rows.every((r) => r.latest_verdict === 'clean')) {
-    await move('completed', 'every domain verified clean');
-    await closeTasksOfFinalCustomer(tx, customerId, 'completed', now);
-  }
-  return status === customer.status ? null : status;
 }
 
 /**

@@ -1,9 +1,9 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { rowsOf, type Db } from '../../db/client.ts';
-import { auditLog, customers, programs, statusEvents, tasks } from '../../db/schema/index.ts';
+import { programs } from '../../db/schema/index.ts';
 import type { CustomerStatus, Role } from '../../db/schema/enums.ts';
-import { appendAudit, auditRow, type Actor } from '../audit/audit-repository.ts';
+import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { AppError, errors, isUniqueViolation, validationError } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { insertDomains, toDomainSummary } from '../domains/domain-service.ts';
@@ -24,8 +24,9 @@ import {
   type DomainRow,
 } from './customer-repository.ts';
 import type { CreateCustomer, Customer, CustomerQuery, PatchCustomer, Transition } from './customer-schemas.ts';
-import { closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
-import { decideTransition, isFinal } from './customer-workflow.ts';
+import { moveOpenTasksWithCustomers } from '../tasks/task-service.ts';
+import { insertCustomer, writeCustomerChange } from './customer-writer.ts';
+import { decideTransition } from './customer-workflow.ts';
 
 export function toCustomer(row: CustomerRow, domainRows: DomainRow[]): Customer {
   return {
@@ -111,9 +112,9 @@ export async function createCustomer(db: Db, input: CreateCustomer, viewer: View
       const [program] = await tx.select({ id: programs.id }).from(programs).where(eq(programs.id, input.programId));
       if (!program) throw validationError([{ path: 'body.programId', message: `no program ${input.programId}` }]);
       await requireActiveOwner(tx, input.salesOwnerId, viewer, 'body.salesOwnerId');
-      const [row] = await tx
-        .insert(customers)
-        .values({
+      const row = await insertCustomer(
+        tx,
+        {
           programId: input.programId,
           externalRef: input.externalRef,
           name: input.name,
@@ -124,12 +125,13 @@ export async function createCustomer(db: Db, input: CreateCustomer, viewer: View
           notes: input.notes ?? null,
           createdAt: now,
           updatedAt: now,
-        })
-        .returning();
-      const domainRows = await insertDomains(tx, row!, [...new Set(input.domains)], viewer, now);
-      await tx.insert(statusEvents).values({ customerId: row!.id, fromStatus: null, toStatus: row!.status, actor: actor.name, note: 'created', at: now });
-      const customer = toCustomer(row!, domainRows);
-      await appendAudit(tx, actor, { action: 'customer.create', entityType: 'customer', entityId: row!.id, after: customer }, now);
+        },
+        actor,
+        now,
+      );
+      const domainRows = await insertDomains(tx, row, [...new Set(input.domains)], viewer, now);
+      const customer = toCustomer(row, domainRows);
+      await appendAudit(tx, actor, { action: 'customer.create', entityType: 'customer', entityId: row.id, after: customer }, now);
       return customer;
     });
   } catch (err) {
@@ -143,16 +145,13 @@ export async function createCustomer(db: Db, input: CreateCustomer, viewer: View
 }
 
 /** What a change does to a locked customer: its new values, and the status event if the status moves. */
-interface CustomerChange {
-  set: Partial<typeof customers.$inferInsert>;
-  statusEvent?: Omit<typeof statusEvents.$inferInsert, 'customerId' | 'at'>;
-}
+type CustomerChange = Parameters<typeof writeCustomerChange>[2];
 
 /**
- * Runs `change` on the locked, visible customer at the expected version, then writes it in one
- * statement: the update (version bumped), the audit entry and the status event, if any. Four round
- * trips in all (begin, lock, write, commit): each costs a socket write and a wake-up of PostgreSQL,
- * the largest item of a transition's time.
+ * Runs `change` on the locked, visible customer at the expected version, then writes it through the
+ * customer writer in one statement: the update (version bumped), the audit entry and the status event,
+ * if any. Four round trips in all (begin, lock, write, commit): each costs a socket write and a
+ * wake-up of PostgreSQL, the largest item of a transition's time.
  */
 async function changeCustomer(
   db: Db,
@@ -172,19 +171,14 @@ async function changeCustomer(
     // No change below touches the domains: those read with the lock stand for before and after.
     const changed = await change(tx, current, domainRows);
     if (changed === null) return toCustomer(current, domainRows);
-    const version = current.version + 1;
-    // The audit's "after" is the row as this update leaves it: the lock keeps everyone else out.
-    const audit = auditRow(actor, { action, entityType: 'customer', entityId: id, before: toCustomer(current, domainRows), after: toCustomer({ ...current, ...changed.set, version, updatedAt: now }, domainRows) }, now);
-    const auditInsert = tx.$with('audit').as(tx.insert(auditLog).values(audit).returning({ id: auditLog.id }));
-    const { statusEvent } = changed;
-    const eventInsert = statusEvent ? [tx.$with('event').as(tx.insert(statusEvents).values({ ...statusEvent, customerId: id, at: now }).returning({ id: statusEvents.id }))] : [];
-    const [row] = await tx
-      .with(auditInsert, ...eventInsert)
-      .update(customers)
-      .set({ ...changed.set, version, updatedAt: now })
-      .where(eq(customers.id, id))
-      .returning();
-    return toCustomer(row!, domainRows);
+    const row = await writeCustomerChange(tx, current, changed, actor, now, (after) => ({
+      action,
+      entityType: 'customer',
+      entityId: id,
+      before: toCustomer(current, domainRows),
+      after: toCustomer(after, domainRows),
+    }));
+    return toCustomer(row, domainRows);
   });
 }
 
@@ -219,7 +213,6 @@ export function transitionCustomer(
       throw new AppError(decision.code, decision.status, decision.message, { from: current.status, allowed: decision.allowed });
     }
     const statusBeforeHold: CustomerStatus | null = input.to === 'on_hold' ? current.status : null;
-    if (isFinal(input.to)) await closeTasksOfFinalCustomer(tx, id, input.to, now);
     return {
       set: { status: input.to, statusBeforeHold },
       statusEvent: {
@@ -247,12 +240,7 @@ export function reassignCustomer(
     if (current.salesOwnerId === input.salesOwnerId) return null;
     const owner = await requireActiveOwner(tx, input.salesOwnerId, viewer, 'body.salesOwnerId');
     if (!canSeeOwner(viewer, owner)) throw validationError([{ path: 'body.salesOwnerId', message: `no sales owner ${owner.id}` }]);
-    if (input.moveOpenTasks) {
-      await tx
-        .update(tasks)
-        .set({ assigneeId: owner.id, updatedAt: now })
-        .where(and(eq(tasks.customerId, id), eq(tasks.assigneeId, current.salesOwnerId), eq(tasks.status, 'open')));
-    }
+    if (input.moveOpenTasks) await moveOpenTasksWithCustomers(tx, [{ customerId: id, fromOwnerId: current.salesOwnerId, toOwnerId: owner.id }], now);
     return { set: { salesOwnerId: owner.id } };
   });
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { customers, dnsChecks, domains, programs } from '../../db/schema/index.ts';
@@ -12,6 +12,7 @@ import { customerScope, type Viewer } from '../http/visibility.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import type { Domain } from '../customers/customer-schemas.ts';
 import type { DomainRow } from '../customers/customer-repository.ts';
+import { bumpCustomerVersion } from '../customers/customer-writer.ts';
 
 export const toDomainSummary = (row: DomainRow) => ({
   id: row.id,
@@ -91,14 +92,6 @@ async function refuseTaken(tx: Db, customer: { id: string; programId: string }, 
     });
   }
   return taken;
-}
-
-/** The customer's representation embeds its domains, so a domain change is a new customer version. */
-export async function bumpCustomerVersion(tx: Db, customerId: string, now: Date) {
-  await tx
-    .update(customers)
-    .set({ version: sql`${customers.version} + 1`, updatedAt: now })
-    .where(eq(customers.id, customerId));
 }
 
 async function findVisibleDomain(db: Db, id: string, viewer: Viewer) {

@@ -4,11 +4,12 @@ import { customers, domains, programs, salesOwners } from '../../db/schema/index
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
 import { chunk } from '../batches.ts';
-import { decideTransition, isFinal } from '../customers/customer-workflow.ts';
+import { insertImportedCustomers, updateCustomersAtVersion } from '../customers/customer-writer.ts';
+import { decideTransition } from '../customers/customer-workflow.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { AppError, errors } from '../errors.ts';
 import { unstorable } from '../http/text-guard.ts';
-import { closeTasksOfFinalCustomer } from '../tasks/task-service.ts';
+import { moveOpenTasksWithCustomers } from '../tasks/task-service.ts';
 import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
 
 export const importColumns = [
@@ -254,6 +255,8 @@ async function planImport(db: Db, programId: string, rows: Row[], problems: Impo
   const domainOwner = new Map(
     (await db.select({ name: domains.name, customerId: domains.customerId, verdict: domains.latestVerdict }).from(domains).where(eq(domains.programId, programId))).map((d) => [d.name, d]),
   );
+  const verdictsOf = new Map<string, (string | null)[]>();
+  for (const d of domainOwner.values()) verdictsOf.set(d.customerId, [...(verdictsOf.get(d.customerId) ?? []), d.verdict]);
   const owners = new Map((await db.select().from(salesOwners)).map((o) => [o.email.toLowerCase(), o]));
   const plan: Plan = { ownersToCreate: new Map(), ownersToUpdate: new Map(), creates: [], updates: [], unchanged: 0 };
   const seenRefs = new Map<string, number>();
@@ -294,8 +297,7 @@ async function planImport(db: Db, programId: string, rows: Row[], problems: Impo
 
     let changes: Partial<CustomerRow> = {};
     if (current && row.status && row.status !== current.status) {
-      const verdicts = [...domainOwner.values()].filter((d) => d.customerId === current.id).map((d) => d.verdict);
-      const decision = decideTransition({ from: current.status, to: row.status, statusBeforeHold: current.statusBeforeHold, role: 'admin', domainVerdicts: verdicts });
+      const decision = decideTransition({ from: current.status, to: row.status, statusBeforeHold: current.statusBeforeHold, role: 'admin', domainVerdicts: verdictsOf.get(current.id) ?? [] });
       if (!decision.ok) fail('status', `${current.status} → ${row.status}: ${decision.message}`);
       else changes = { status: row.status, statusBeforeHold: row.status === 'on_hold' ? current.status : null };
     }
@@ -338,16 +340,6 @@ const col = (values: unknown[]) => sql.param(values);
  * of parameters per batch, instead of building a statement with thousands of bound values.
  */
 
-async function insertStatusEvents(tx: Db, events: { customerId: string; from: string | null; to: string; note: string }[], actor: Actor, now: Date) {
-  for (const b of chunk(events, BATCH)) {
-    await tx.execute(sql`
-      INSERT INTO status_events (customer_id, from_status, to_status, actor, note, at)
-      SELECT e.customer_id, e.from_status, e.to_status, ${actor.name}, e.note, ${now}
-      FROM unnest(${col(b.map((e) => e.customerId))}::uuid[], ${col(b.map((e) => e.from))}::text[], ${col(b.map((e) => e.to))}::text[], ${col(b.map((e) => e.note))}::text[])
-        AS e(customer_id, from_status, to_status, note)`);
-  }
-}
-
 /** Adds the domains; one a concurrent request gave another customer meanwhile is left out. The names added. */
 async function insertDomainRows(tx: Db, programId: string, rows: { customerId: string; ascii: string; unicode: string }[], now: Date): Promise<Set<string>> {
   const added = new Set<string>();
@@ -387,89 +379,47 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
   for (const o of existingOwners) if (!ownerIds.has(o.email.toLowerCase())) ownerIds.set(o.email.toLowerCase(), o.id);
 
   const audit: AuditEntry[] = [];
-  const events: Parameters<typeof insertStatusEvents>[1] = [];
   const newDomains: (Parameters<typeof insertDomainRows>[2][number] & { line: number; externalRef: string })[] = [];
   const conflict = (row: Row, message: string) => result.conflicts.push({ line: row.line, externalRef: row.externalRef, message });
-  let created = 0;
-  let updated = 0;
 
-  for (const b of chunk(plan.creates, BATCH)) {
-    const inserted = rowsOf<{ id: string; external_ref: string }>(
-      await tx.execute(sql`
-        INSERT INTO customers (program_id, external_ref, name, sales_owner_id, status, planned_migration_at, created_at, updated_at)
-        SELECT ${programId}, c.external_ref, c.name, c.owner, c.status, c.planned, ${now}, ${now}
-        FROM unnest(${col(b.map((r) => r.externalRef))}::text[], ${col(b.map((r) => r.name))}::text[], ${col(b.map((r) => ownerIds.get(r.email)!))}::uuid[],
-                    ${col(b.map((r) => r.status ?? 'not_contacted'))}::text[], ${col(b.map((r) => r.plannedMigrationAt ?? null))}::date[])
-          AS c(external_ref, name, owner, status, planned)
-        ON CONFLICT (program_id, external_ref) DO NOTHING
-        RETURNING id, external_ref`),
-    );
-    const idOf = new Map(inserted.map((c) => [c.external_ref, c.id]));
-    for (const row of b) {
-      const id = idOf.get(row.externalRef);
-      if (id === undefined) {
-        conflict(row, 'a customer with this external_ref was created meanwhile; import the file again to update it');
-        continue;
-      }
-      created++;
-      const status = row.status ?? 'not_contacted';
-      events.push({ customerId: id, from: null, to: status, note: `import line ${row.line}` });
-      for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
-      audit.push({
-        action: 'customer.import',
-        entityType: 'customer',
-        entityId: id,
-        after: { externalRef: row.externalRef, name: row.name, salesOwnerId: ownerIds.get(row.email), status, plannedMigrationAt: row.plannedMigrationAt ?? null, domains: row.domains.map((d) => d.ascii), line: row.line },
-      });
+  const creates = plan.creates.map((row) => ({
+    row,
+    customer: { externalRef: row.externalRef, name: row.name, salesOwnerId: ownerIds.get(row.email)!, status: row.status ?? 'not_contacted', plannedMigrationAt: row.plannedMigrationAt ?? null, note: `import line ${row.line}` },
+  }));
+  const idOf = await insertImportedCustomers(tx, programId, creates.map((c) => c.customer), actor, now);
+  for (const { row, customer } of creates) {
+    const id = idOf.get(row.externalRef);
+    if (id === undefined) {
+      conflict(row, 'a customer with this external_ref was created meanwhile; import the file again to update it');
+      continue;
     }
+    for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
+    const { note: _, ...after } = customer;
+    audit.push({ action: 'customer.import', entityType: 'customer', entityId: id, after: { ...after, domains: row.domains.map((d) => d.ascii), line: row.line } });
   }
 
-  for (const all of chunk(plan.updates, BATCH)) {
-    const planned = all.map((u) => {
-      if (u.ownerChanged) u.changes.salesOwnerId = ownerIds.get(u.row.email)!;
-      return { ...u.current, ...u.changes };
-    });
-    // Only a customer still at the version the plan read is written: a transition, reassignment or
-    // edit that landed meanwhile is never overwritten; that row is reported as a conflict instead.
-    const written = new Set(
-      rowsOf<{ id: string }>(
-        await tx.execute(sql`
-          UPDATE customers AS c SET name = v.name, sales_owner_id = v.owner, planned_migration_at = v.planned, status = v.status,
-            status_before_hold = v.before_hold, version = c.version + 1, updated_at = ${now}
-          FROM unnest(${col(planned.map((n) => n.id))}::uuid[], ${col(planned.map((n) => n.name))}::text[], ${col(planned.map((n) => n.salesOwnerId))}::uuid[],
-                      ${col(planned.map((n) => n.plannedMigrationAt))}::date[], ${col(planned.map((n) => n.status))}::text[], ${col(planned.map((n) => n.statusBeforeHold))}::text[],
-                      ${col(planned.map((n) => n.version))}::int[])
-            AS v(id, name, owner, planned, status, before_hold, version)
-          WHERE c.id = v.id AND c.version = v.version
-          RETURNING c.id`),
-      ).map((r) => r.id),
-    );
-    const b = all.filter((u) => written.has(u.current.id));
-    updated += b.length;
-    const next = planned.filter((n) => written.has(n.id));
-    for (const u of all) if (!written.has(u.current.id)) conflict(u.row, 'the customer changed while the import ran (a status change, reassignment or edit); nothing of that change was overwritten');
-    // Open tasks follow the customer to its new owner, as with /reassign.
-    const moved = b.filter((u) => u.ownerChanged);
-    if (moved.length > 0) {
-      await tx.execute(sql`
-        UPDATE tasks AS t SET assignee_id = m.new_owner, updated_at = ${now}
-        FROM unnest(${col(moved.map((u) => u.current.id))}::uuid[], ${col(moved.map((u) => u.current.salesOwnerId))}::uuid[], ${col(moved.map((u) => u.changes.salesOwnerId!))}::uuid[])
-          AS m(customer_id, old_owner, new_owner)
-        WHERE t.customer_id = m.customer_id AND t.assignee_id = m.old_owner AND t.status = 'open'`);
-    }
-    // A customer the import moves to a final status has its open tasks closed, as a transition does.
-    for (const u of b) if (u.changes.status && isFinal(u.changes.status)) await closeTasksOfFinalCustomer(tx, u.current.id, u.changes.status, now);
-    b.forEach((u, i) => {
-      const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
-      if (u.changes.status) events.push({ customerId: u.current.id, from: u.current.status, to: u.changes.status, note: `import line ${u.row.line}` });
-      for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d, line: u.row.line, externalRef: u.row.externalRef });
-      audit.push({
-        action: 'customer.import',
-        entityType: 'customer',
-        entityId: u.current.id,
-        before: Object.fromEntries(keys.map((k) => [k, u.current[k]])),
-        after: { ...Object.fromEntries(keys.map((k) => [k, next[i]![k]])), addedDomains: u.addDomains.map((d) => d.ascii), line: u.row.line },
-      });
+  const updates = plan.updates.map((u) => {
+    if (u.ownerChanged) u.changes.salesOwnerId = ownerIds.get(u.row.email)!;
+    return { ...u, next: { ...u.current, ...u.changes }, note: `import line ${u.row.line}` };
+  });
+  const written = await updateCustomersAtVersion(tx, updates, actor, now);
+  const applied = updates.filter((u) => written.has(u.current.id));
+  for (const u of updates) if (!written.has(u.current.id)) conflict(u.row, 'the customer changed while the import ran (a status change, reassignment or edit); nothing of that change was overwritten');
+  // Open tasks follow the customer to its new owner, as with /reassign.
+  await moveOpenTasksWithCustomers(
+    tx,
+    applied.filter((u) => u.ownerChanged).map((u) => ({ customerId: u.current.id, fromOwnerId: u.current.salesOwnerId, toOwnerId: u.next.salesOwnerId })),
+    now,
+  );
+  for (const u of applied) {
+    const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
+    for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d, line: u.row.line, externalRef: u.row.externalRef });
+    audit.push({
+      action: 'customer.import',
+      entityType: 'customer',
+      entityId: u.current.id,
+      before: Object.fromEntries(keys.map((k) => [k, u.current[k]])),
+      after: { ...Object.fromEntries(keys.map((k) => [k, u.next[k]])), addedDomains: u.addDomains.map((d) => d.ascii), line: u.row.line },
     });
   }
 
@@ -477,9 +427,8 @@ async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, 
   for (const d of newDomains) {
     if (!domainsAdded.has(d.ascii)) result.conflicts.push({ line: d.line, externalRef: d.externalRef, message: `${d.unicode} was added to another customer meanwhile; it stays there` });
   }
-  Object.assign(result, { created, updated, domainsAdded: domainsAdded.size });
+  Object.assign(result, { created: idOf.size, updated: applied.length, domainsAdded: domainsAdded.size });
   result.conflicts.sort((a, b) => a.line - b.line);
-  await insertStatusEvents(tx, events, actor, now);
   audit.push({
     action: 'program.import',
     entityType: 'program',

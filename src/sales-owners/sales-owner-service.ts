@@ -1,7 +1,7 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
-import { customers, salesOwners, tasks } from '../../db/schema/index.ts';
+import { salesOwners } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { AppError, errors, isUniqueViolation, validationError } from '../errors.ts';
 import { assertVersion } from '../http/etag.ts';
@@ -16,6 +16,8 @@ import {
   type SalesOwnerRow,
 } from './sales-owner-repository.ts';
 import type { CreateSalesOwner, PatchSalesOwner, SalesOwner } from './sales-owner-schemas.ts';
+import { moveOwnerCustomers } from '../customers/customer-writer.ts';
+import { handOverOpenTasks } from '../tasks/task-service.ts';
 
 export function toSalesOwner(row: SalesOwnerRow): SalesOwner {
   return {
@@ -154,16 +156,8 @@ export async function handOver(
     const from = await findVisibleOwner(tx, fromId, viewer);
     const to = await findVisibleOwner(tx, input.toSalesOwnerId, viewer);
     if (!to.active) throw validationError([{ path: 'body.toSalesOwnerId', message: `${to.name} is inactive and cannot take customers` }]);
-    const moved = await tx
-      .update(customers)
-      .set({ salesOwnerId: to.id, version: sql`${customers.version} + 1`, updatedAt: now })
-      .where(eq(customers.salesOwnerId, from.id))
-      .returning({ id: customers.id });
-    const movedTasks = await tx
-      .update(tasks)
-      .set({ assigneeId: to.id, updatedAt: now })
-      .where(and(eq(tasks.assigneeId, from.id), eq(tasks.status, 'open')))
-      .returning({ id: tasks.id });
+    const moved = await moveOwnerCustomers(tx, from.id, to.id, now);
+    const movedTasks = await handOverOpenTasks(tx, from.id, to.id, now);
     if (input.deactivate && from.active) {
       await tx.update(salesOwners).set({ active: false, version: sql`${salesOwners.version} + 1`, updatedAt: now }).where(eq(salesOwners.id, from.id));
     }
@@ -175,7 +169,7 @@ export async function handOver(
         entityType: 'sales_owner',
         entityId: from.id,
         before: { salesOwnerId: from.id, active: from.active },
-        after: { salesOwnerId: to.id, customerIds: moved.map((m) => m.id), taskIds: movedTasks.map((t) => t.id), deactivated: input.deactivate },
+        after: { salesOwnerId: to.id, customerIds: moved, taskIds: movedTasks, deactivated: input.deactivate },
       },
       now,
     );

@@ -9,6 +9,12 @@ import { cursorInstant, decodeCursor, toPage } from '../http/pagination.ts';
 import type { Viewer } from '../http/visibility.ts';
 import { recordEscalations } from '../notifications/notification-service.ts';
 
+/*
+ * The one module that writes `tasks` (test/table-owners.test.ts keeps it so): reminders and clean-up
+ * tasks from the schedule, the tasks a DNS check opens, escalations, closing (a final customer, a clean
+ * domain, a rep's complete or dismiss), and reassignment when customers change hands.
+ */
+
 export type TaskRow = typeof tasks.$inferSelect;
 
 export const toTask = (row: TaskRow, now: Date) => ({
@@ -54,9 +60,44 @@ async function closeEscalationsOf(db: Db, taskIds: string[], now: Date) {
     .where(and(eq(tasks.status, 'open'), inArray(tasks.escalatedFromId, taskIds)));
 }
 
-/** A customer reaching a final state closes its open reminders and clean-up tasks. */
-export const closeTasksOfFinalCustomer = (db: Db, customerId: string, status: string, now: Date) =>
-  closeTasks(db, and(eq(tasks.customerId, customerId), inArray(tasks.kind, ['reminder', 'spf_cleanup']))!, `customer ${status}`, now);
+/** Customers reaching a final state close their open reminders and clean-up tasks. */
+export async function closeTasksOfFinalCustomers(db: Db, moves: { customerId: string; status: string }[], now: Date) {
+  for (const status of new Set(moves.map((m) => m.status))) {
+    const ids = moves.filter((m) => m.status === status).map((m) => m.customerId);
+    await closeTasks(db, sql`${tasks.customerId} = ANY(${sql.param(ids)}::uuid[]) AND ${tasks.kind} IN ('reminder', 'spf_cleanup')`, `customer ${status}`, now);
+  }
+}
+
+/** Open tasks follow their customers to a new owner (a reassignment, or an import that names another owner). */
+export async function moveOpenTasksWithCustomers(db: Db, moves: { customerId: string; fromOwnerId: string; toOwnerId: string }[], now: Date) {
+  if (moves.length === 0) return;
+  const col = (values: string[]) => sql.param(values);
+  await db.execute(sql`
+    UPDATE tasks AS t SET assignee_id = m.to_owner, updated_at = ${now}
+    FROM unnest(${col(moves.map((m) => m.customerId))}::uuid[], ${col(moves.map((m) => m.fromOwnerId))}::uuid[], ${col(moves.map((m) => m.toOwnerId))}::uuid[])
+      AS m(customer_id, from_owner, to_owner)
+    WHERE t.customer_id = m.customer_id AND t.assignee_id = m.from_owner AND t.status = 'open'`);
+}
+
+/** A handover: every open task of one owner (escalations included) goes to another. The ids moved. */
+export async function handOverOpenTasks(db: Db, fromOwnerId: string, toOwnerId: string, now: Date) {
+  const moved = await db
+    .update(tasks)
+    .set({ assigneeId: toOwnerId, updatedAt: now })
+    .where(and(eq(tasks.assigneeId, fromOwnerId), eq(tasks.status, 'open')))
+    .returning({ id: tasks.id });
+  return moved.map((t) => t.id);
+}
+
+/** Opens a task a DNS check found a reason for, once per dedupe key. Whether it was opened now. */
+export async function openDomainTask(db: Db, task: Omit<typeof tasks.$inferInsert, 'id' | 'status' | 'createdAt' | 'updatedAt'>, now: Date) {
+  const created = await db
+    .insert(tasks)
+    .values({ ...task, createdAt: now, updatedAt: now })
+    .onConflictDoNothing({ target: tasks.dedupeKey })
+    .returning({ id: tasks.id });
+  return created.length > 0;
+}
 
 /** Customers none of whose domains references the legacy include any more need no clean-up task. */
 export async function closeCleanupTasksIfClean(db: Db, customerIds: string[], now: Date) {

@@ -1,0 +1,45 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * One writer per table: a customer's status, version and status events, and a task's assignment and
+ * state, change only through their owner module, so every path (API, import, DNS auto-progress,
+ * handover, jobs) gets the same version check, status event, audit and task closing. This reads the
+ * source for every statement that writes each table, through drizzle or in SQL, and expects to find
+ * them in the owner and nowhere else (the owner itself writes, which proves the patterns match).
+ */
+const owners: Record<string, { drizzle: string; sql: string; owner: string }> = {
+  customers: { drizzle: 'customers', sql: 'customers', owner: 'src/customers/customer-writer.ts' },
+  status_events: { drizzle: 'statusEvents', sql: 'status_events', owner: 'src/customers/customer-writer.ts' },
+  tasks: { drizzle: 'tasks', sql: 'tasks', owner: 'src/tasks/task-service.ts' },
+};
+
+const root = join(import.meta.dirname, '..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'migrations' ? [] : sourceFiles(path);
+    return e.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function writersOf(table: { drizzle: string; sql: string }) {
+  const patterns = [
+    new RegExp(`\\.(insert|update|delete)\\(\\s*${table.drizzle}\\s*\\)`),
+    new RegExp(`\\b(INSERT\\s+INTO|UPDATE|DELETE\\s+FROM|TRUNCATE)\\s+(${table.sql}|\\$\\{${table.drizzle}\\})\\b`, 'i'),
+  ];
+  return ['src', 'jobs', 'db']
+    .flatMap(sourceFiles)
+    .filter((file) => patterns.some((p) => p.test(readFileSync(join(root, file), 'utf8'))))
+    .map((file) => relative(root, join(root, file)));
+}
+
+describe('one writer per table', () => {
+  for (const [name, table] of Object.entries(owners)) {
+    it(`only ${table.owner} writes ${name}`, () => {
+      expect(writersOf(table)).toEqual([table.owner]);
+    });
+  }
+});
