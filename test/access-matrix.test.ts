@@ -132,6 +132,15 @@ const rules: Record<string, Rule> = {
     // A fresh domain each time, so one role's delete does not decide the next one's answer.
     request: async (side) => ({ url: `/v1/domains/${(await makeDomain(t.db, { id: f[side].customer, programId })).id}` }),
   },
+  'POST /v1/domains/:id/restore': {
+    kind: 'owned',
+    access: 'admin',
+    // A fresh archived domain each time, as for DELETE.
+    request: async (side) => ({
+      url: `/v1/domains/${(await makeDomain(t.db, { id: f[side].customer, programId }, { archivedAt: new Date(), archivedBy: 'test' })).id}/restore`,
+    }),
+  },
+  'GET /v1/customers/:id/archived-domains': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}/archived-domains` }) },
 
   'GET /v1/tasks': { kind: 'list', access: 'any', request: () => ({ url: '/v1/tasks?status=open&limit=200' }), marker: (side) => f[side].task },
   'POST /v1/tasks/:id/complete': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/tasks/${f[side].task}/complete`, body: {} }) },

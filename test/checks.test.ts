@@ -263,7 +263,7 @@ describe('auto-progress', () => {
 describe('a batch of checks', () => {
   it('records each domain as a check of its own would, in one transaction, and moves a customer once', async () => {
     // One customer with two domains that turn clean together, a failing domain with a verdict to
-    // keep, a completed customer's unclean domain, and a domain deleted before the batch runs.
+    // keep, a completed customer's unclean domain, and a domain deleted (archived) before the batch runs.
     const { customer, domain: first, name } = await domainIn('clean', 'migrated');
     const second = await makeDomain(t.db, customer, { name: `b-${name}`, displayName: `b-${name}`, nextCheckAt: new Date(0) });
     put(`b-${name}`, 'clean');
@@ -273,7 +273,7 @@ describe('a batch of checks', () => {
     const regressing = await domainIn('spfOnly', 'completed');
     await probeDomain(deps(), regressing.domain.id, 'sweep');
     const gone = await domainIn('legacy');
-    await t.db.delete(domains).where(eq(domains.id, gone.domain.id));
+    await t.db.update(domains).set({ archivedAt: new Date(), archivedBy: 'test' }).where(eq(domains.id, gone.domain.id));
     const auditBefore = await t.db.$count(auditLog, eq(auditLog.action, 'domain.verdict_changed'));
 
     const ids = [first.id, second.id, failing.domain.id, regressing.domain.id, gone.domain.id];

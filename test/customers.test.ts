@@ -309,7 +309,9 @@ describe('domains', () => {
     expect((await call('GET', `/v1/customers/${c.id}`, salesA)).headers.etag).toBe('"2"');
     expect((await call('DELETE', `/v1/domains/${added.json().id}`, salesA)).statusCode).toBe(403);
     expect((await call('DELETE', `/v1/domains/${added.json().id}`, manager)).statusCode).toBe(204);
-    expect((await call('GET', `/v1/domains/${added.json().id}`, salesA)).statusCode).toBe(404);
+    const archived = await call('GET', `/v1/domains/${added.json().id}`, salesA);
+    expect(archived.statusCode).toBe(200);
+    expect(archived.json().archived).toMatchObject({ by: expect.stringContaining('token:') });
     expect((await call('GET', `/v1/customers/${c.id}`, salesA)).json()).toMatchObject({ version: 3, domains: [] });
   });
 });

@@ -1,6 +1,7 @@
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customers, domains, statusEvents, tasks } from '../db/schema/index.ts';
+import { customers, dnsChecks, domains, statusEvents, tasks } from '../db/schema/index.ts';
+import { claimDueDomains } from '../src/checks/check-service.ts';
 import { encodeCursor } from '../src/http/pagination.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
@@ -220,5 +221,70 @@ describe('races', () => {
     const all = await t.db.select().from(customers).where(eq(customers.programId, program.id));
     for (const row of all) expect(row.name.endsWith(' 新') || conflicts.has(row.externalRef), row.externalRef).toBe(true);
     expect(result.json().updated + conflicts.size).toBe(n);
+  });
+});
+
+describe('deleting a domain keeps its history', () => {
+  it('archives it: checks, tasks and audit stay; it leaves lists, readiness and sweeps; its name is free; an admin restores it', async () => {
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db);
+    const manager = (await makeToken(t.db, 'manager', { department: owner.department })).auth;
+    const a = await makeCustomer(t.db, program.id, owner.id);
+    const b = await makeCustomer(t.db, program.id, owner.id);
+    const added = await call('POST', `/v1/customers/${a.id}/domains`, JSON.stringify({ name: 'archive-me.example.jp' }));
+    expect(added.statusCode).toBe(201);
+    const domainId = added.json().id as string;
+    await t.db.update(domains).set({ latestVerdict: 'needs_spf_cleanup', breaksAtDeletion: true }).where(eq(domains.id, domainId));
+    await t.db.insert(dnsChecks).values({ domainId, checkedAt: new Date(), outcome: 'determined', verdict: 'needs_spf_cleanup', result: {}, durationMs: 1, resolver: 'test', verdictChanged: true });
+    const [task] = await t.db
+      .insert(tasks)
+      .values({ programId: program.id, customerId: a.id, domainId, assigneeId: owner.id, kind: 'regression', milestone: 'regression', dedupeKey: `regression:${domainId}`, title: 't', details: {}, dueAt: new Date() })
+      .returning();
+    const readiness = async () => (await call('GET', `/v1/programs/${program.id}/readiness`)).json();
+    expect((await readiness()).domains).toMatchObject({ total: 1, blastRadius: 1 });
+
+    const del = await t.app.inject({ method: 'DELETE', url: `/v1/domains/${domainId}`, headers: manager });
+    expect(del.statusCode).toBe(204);
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/domains/${domainId}`, headers: manager })).statusCode).toBe(409);
+
+    // The evidence is all there, readable.
+    const read = await call('GET', `/v1/domains/${domainId}`);
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toMatchObject({ archived: { by: expect.stringContaining('token:') }, latestCheck: { verdict: 'needs_spf_cleanup' } });
+    expect((await call('GET', `/v1/domains/${domainId}/checks`)).json().items).toHaveLength(1);
+    const [kept] = await t.db.select().from(tasks).where(eq(tasks.id, task!.id));
+    expect(kept).toMatchObject({ status: 'closed', closeReason: expect.stringContaining('archived') });
+    const history = (await call('GET', `/v1/customers/${a.id}/history`)).json().items as { action?: string }[];
+    expect(history.map((h) => h.action)).toEqual(expect.arrayContaining(['domain.create', 'domain.archive']));
+    // The database itself refuses to remove a domain that has evidence.
+    await expect(t.db.delete(domains).where(eq(domains.id, domainId))).rejects.toThrow();
+
+    // Out of the customer, the list, readiness, the blast radius and the sweeps.
+    expect((await call('GET', `/v1/customers/${a.id}`)).json().domains).toEqual([]);
+    expect((await call('GET', `/v1/customers?programId=${program.id}&q=archive-me`)).json().items).toEqual([]);
+    expect((await call('GET', `/v1/customers/${a.id}/archived-domains`)).json().items).toEqual([expect.objectContaining({ id: domainId })]);
+    expect((await readiness()).domains).toMatchObject({ total: 0, blastRadius: 0 });
+    expect((await call('GET', `/v1/programs/${program.id}/blast-radius`)).json()).toMatchObject({ total: 0 });
+    await t.db.update(domains).set({ nextCheckAt: new Date(0) }).where(eq(domains.id, domainId));
+    expect(await claimDueDomains(t.db, new Date(), 1000, program.id)).toEqual([]);
+    expect((await call('POST', `/v1/domains/${domainId}/checks`)).statusCode).toBe(409);
+
+    // The name is free for another customer; while b holds it, a's copy cannot come back.
+    expect((await call('POST', `/v1/customers/${b.id}/domains`, JSON.stringify({ name: 'archive-me.example.jp' }))).statusCode).toBe(201);
+    const blocked = await call('POST', `/v1/domains/${domainId}/restore`);
+    expect(blocked.statusCode).toBe(409);
+    expect(blocked.json()).toMatchObject({ code: 'APP_DOMAIN_TAKEN', detail: expect.stringContaining(b.externalRef) });
+    const [held] = await t.db.select().from(domains).where(and(eq(domains.customerId, b.id), isNull(domains.archivedAt)));
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/domains/${held!.id}`, headers: manager })).statusCode).toBe(204);
+
+    // Only an admin restores; the domain is back and due for a check at once.
+    expect((await t.app.inject({ method: 'POST', url: `/v1/domains/${domainId}/restore`, headers: manager })).statusCode).toBe(403);
+    const restored = await call('POST', `/v1/domains/${domainId}/restore`);
+    expect(restored.statusCode).toBe(200);
+    expect(restored.json()).toMatchObject({ id: domainId, archived: null });
+    expect((await call('POST', `/v1/domains/${domainId}/restore`)).statusCode).toBe(409);
+    expect((await call('GET', `/v1/customers/${a.id}`)).json().domains).toEqual([expect.objectContaining({ id: domainId })]);
+    expect((await readiness()).domains).toMatchObject({ total: 1, blastRadius: 1 });
+    expect(await claimDueDomains(t.db, new Date(Date.now() + 1000), 1000, program.id)).toEqual([{ id: domainId }]);
   });
 });

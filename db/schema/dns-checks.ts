@@ -10,7 +10,7 @@ export const dnsChecks = pgTable(
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     domainId: uuid('domain_id')
       .notNull()
-      .references(() => domains.id, { onDelete: 'cascade' }),
+      .references(() => domains.id, { onDelete: 'restrict' }),
     checkedAt: timestamp('checked_at', { withTimezone: true, mode: 'date' }).notNull(),
     /** `determined` when DNS answered well enough to judge; `error` when it did not (the verdict is null). */
     outcome: text('outcome', { enum: ['determined', 'error'] }).notNull(),

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, foreignKey, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, foreignKey, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
 import { customers } from './customers.ts';
 import { sqlList, verdicts } from './enums.ts';
@@ -45,10 +45,17 @@ export const domains = pgTable(
     notFoundDismissedAt: timestamp('not_found_dismissed_at', { withTimezone: true, mode: 'date' }),
     notFoundDismissedBy: text('not_found_dismissed_by'),
     notFoundDismissalReason: text('not_found_dismissal_reason'),
+    /**
+     * A deleted domain is archived, never removed: its checks, tasks and audit stay. An archived domain
+     * is out of lists, readiness and sweeps, and its name is free for another customer; an admin can
+     * restore it while the name is.
+     */
+    archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' }),
+    archivedBy: text('archived_by'),
     ...timestamps,
   },
   (t) => [
-    unique('domains_program_name_key').on(t.programId, t.name),
+    uniqueIndex('domains_program_name_key').on(t.programId, t.name).where(sql`${t.archivedAt} IS NULL`),
     foreignKey({
       name: 'domains_customer_in_program_fk',
       columns: [t.customerId, t.programId],

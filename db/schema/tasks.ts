@@ -16,7 +16,7 @@ export const tasks = pgTable(
       .notNull()
       .references(() => programs.id, { onDelete: 'restrict' }),
     customerId: uuid('customer_id').references(() => customers.id, { onDelete: 'cascade' }),
-    domainId: uuid('domain_id').references(() => domains.id, { onDelete: 'cascade' }),
+    domainId: uuid('domain_id').references(() => domains.id, { onDelete: 'restrict' }),
     assigneeId: uuid('assignee_id')
       .notNull()
       .references(() => salesOwners.id, { onDelete: 'restrict' }),

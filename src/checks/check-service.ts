@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { customers, dnsChecks, domains, programs } from '../../db/schema/index.ts';
@@ -56,7 +56,7 @@ export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger
     .select({ id: domains.id, name: domains.name, program: programs })
     .from(domains)
     .innerJoin(programs, eq(programs.id, domains.programId))
-    .where(and(sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`, claimedAt ? notCheckedSince(claimedAt) : undefined));
+    .where(and(sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`, isNull(domains.archivedAt), claimedAt ? notCheckedSince(claimedAt) : undefined));
   if (targets.length === 0) return new Map();
   const checks = new Map<string, DomainCheck>();
   await forEachConcurrently(targets, DNS_CONCURRENCY_PER_BATCH, async ({ id, name, program }) => {
@@ -119,13 +119,13 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver,
   const domainRows = await tx
     .select()
     .from(domains)
-    .where(and(sql`${domains.id} = ANY(${sql.param([...checks.keys()])}::uuid[])`, claimedAt ? notCheckedSince(claimedAt) : undefined))
+    .where(and(sql`${domains.id} = ANY(${sql.param([...checks.keys()])}::uuid[])`, isNull(domains.archivedAt), claimedAt ? notCheckedSince(claimedAt) : undefined))
     .orderBy(domains.id)
-    .for('update');
+    .for('no key update');
   if (domainRows.length === 0) return new Map();
   const ids = sql.param(domainRows.map((d) => d.id));
   const customerIds = sql.param([...new Set(domainRows.map((d) => d.customerId))]);
-  const customerRows = await tx.select().from(customers).where(sql`${customers.id} = ANY(${customerIds}::uuid[])`).orderBy(customers.id).for('update');
+  const customerRows = await tx.select().from(customers).where(sql`${customers.id} = ANY(${customerIds}::uuid[])`).orderBy(customers.id).for('no key update');
   const customerOf = new Map(customerRows.map((c) => [c.id, c]));
 
   const outcomes: Outcome[] = domainRows.map((domain) => {
@@ -306,7 +306,7 @@ async function progressCustomers(tx: Db, outcomes: Outcome[], now: Date): Promis
       SELECT c.id AS customer_id, d.on_successor, d.clean
       FROM unnest(${sql.param([...candidates])}::uuid[]) AS c(id) CROSS JOIN LATERAL (
         SELECT bool_and(latest_mx_state IS NOT DISTINCT FROM 'successor') AS on_successor, bool_and(latest_verdict IS NOT DISTINCT FROM 'clean') AS clean
-        FROM ${domains} WHERE customer_id = c.id) d`),
+        FROM ${domains} WHERE customer_id = c.id AND archived_at IS NULL) d`),
   );
   const statusOf = new Map(outcomes.map((o) => [o.customer.id, o.customer.status]));
   for (const { customer_id, on_successor, clean } of facts) {
@@ -341,10 +341,10 @@ export async function claimDueDomains(db: Db, now: Date, limit: number, programI
   const due = db
     .select({ id: domains.id })
     .from(domains)
-    .where(and(sql`${domains.nextCheckAt} <= ${now}`, programId ? eq(domains.programId, programId) : undefined))
+    .where(and(sql`${domains.nextCheckAt} <= ${now}`, isNull(domains.archivedAt), programId ? eq(domains.programId, programId) : undefined))
     .orderBy(domains.nextCheckAt)
     .limit(limit)
-    .for('update', { skipLocked: true });
+    .for('no key update', { skipLocked: true });
   return db
     .update(domains)
     .set({ nextCheckAt: new Date(now.getTime() + leaseMs) })

@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { customers, domains, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses } from '../../db/schema/enums.ts';
@@ -18,10 +18,10 @@ export async function lockCustomerWithDomains(db: Db, id: string, scope: SQL | u
   const rows = await db
     .select({ customer: customers, domain: domains })
     .from(customers)
-    .leftJoin(domains, eq(domains.customerId, customers.id))
+    .leftJoin(domains, and(eq(domains.customerId, customers.id), isNull(domains.archivedAt)))
     .where(and(eq(customers.id, id), scope))
     .orderBy(asc(domains.name))
-    .for('update', { of: customers });
+    .for('no key update', { of: customers });
   return rows.length === 0 ? undefined : withDomains(rows);
 }
 
@@ -42,7 +42,7 @@ export async function readCustomer(db: Db, id: string, viewer: Viewer): Promise<
     d
       .select({ customer: customers, domain: domains })
       .from(customers)
-      .leftJoin(domains, eq(domains.customerId, customers.id))
+      .leftJoin(domains, and(eq(domains.customerId, customers.id), isNull(domains.archivedAt)))
       .where(and(eq(customers.id, sql.placeholder('id')), customerScope(viewer, undefined, { placeholders: true })))
       .orderBy(asc(domains.name))
       .prepare(name),
@@ -53,7 +53,7 @@ export async function readCustomer(db: Db, id: string, viewer: Viewer): Promise<
 export const domainsOfCustomers = (db: Db, customerIds: string[]) =>
   customerIds.length === 0
     ? Promise.resolve([] as DomainRow[])
-    : db.select().from(domains).where(inArray(domains.customerId, customerIds)).orderBy(asc(domains.name));
+    : db.select().from(domains).where(and(inArray(domains.customerId, customerIds), isNull(domains.archivedAt))).orderBy(asc(domains.name));
 
 /** The sort expression of each key: a total order together with the id, and a plain value for the cursor. */
 const sortExpressions: Record<string, SQL> = {
@@ -83,13 +83,13 @@ export function customerFilters(query: Omit<CustomerQuery, 'limit' | 'cursor' | 
       ? sql`${customers.salesOwnerId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${query.department})`
       : undefined,
     query.verdict === 'unchecked'
-      ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.latestVerdict} IS NULL)`
+      ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND ${domains.latestVerdict} IS NULL)`
       : query.verdict
-        ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.latestVerdict} = ${query.verdict})`
+        ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND ${domains.latestVerdict} = ${query.verdict})`
         : undefined,
     q
       ? sql`(lower(${customers.name}) LIKE ${`${q}%`} OR lower(${customers.externalRef}) LIKE ${`${q}%`}
-            OR EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.name} LIKE ${`${escapeLike(domainPrefix ?? q)}%`}))`
+            OR EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND ${domains.name} LIKE ${`${escapeLike(domainPrefix ?? q)}%`}))`
       : undefined,
   ];
 }
@@ -129,8 +129,8 @@ export function exportCustomersPage(db: Db, where: (SQL | undefined)[], sort: Cu
       updatedAt: customers.updatedAt,
       ownerName: salesOwners.name,
       department: salesOwners.department,
-      domains: sql<string | null>`(SELECT string_agg(d.display_name, ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id})`,
-      verdicts: sql<string | null>`(SELECT string_agg(coalesce(d.latest_verdict, 'unchecked'), ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id})`,
+      domains: sql<string | null>`(SELECT string_agg(d.display_name, ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id} AND d.archived_at IS NULL)`,
+      verdicts: sql<string | null>`(SELECT string_agg(coalesce(d.latest_verdict, 'unchecked'), ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id} AND d.archived_at IS NULL)`,
     })
     .from(customers)
     .innerJoin(salesOwners, eq(salesOwners.id, customers.salesOwnerId))

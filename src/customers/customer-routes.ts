@@ -6,7 +6,7 @@ import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
 import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../checks/check-schemas.ts';
-import { addDomain, deleteDomain, dismissNotFound, getDomain, listDomainChecks, requestDomainCheck, spfTestDomain } from '../domains/domain-service.ts';
+import { addDomain, archiveDomain, dismissNotFound, getDomain, listArchivedDomains, listDomainChecks, requestDomainCheck, restoreDomain, spfTestDomain } from '../domains/domain-service.ts';
 import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, DismissNotFound, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
 import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
 
@@ -160,6 +160,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
         202: CheckRequested,
         400: invalid,
         404: problem('No such domain visible to this token'),
+        409: problem('The domain is archived (deleted); an admin may restore it'),
         429: problem('Checked less than a minute ago; Retry-After says when to ask again'),
       },
     },
@@ -200,14 +201,14 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Confirm that a domain missing from DNS (verdict domain_not_found) is expected to be gone, saying why',
       description:
         'An undismissed domain_not_found keeps both readiness gates shut. The dismissal is cleared when a later check finds ' +
-        'the domain again. Dismissing again replaces the reason. Removing the domain (DELETE) is the other way out.',
+        'the domain again. Dismissing again replaces the reason. Deleting (archiving) the domain is the other way out.',
       params: IdParams,
       body: DismissNotFound,
       response: {
         200: Domain,
         400: invalid,
         404: problem('No such domain visible to this token'),
-        409: problem('The domain\u2019s latest verdict is not domain_not_found'),
+        409: problem('The domain\u2019s latest verdict is not domain_not_found, or the domain is archived'),
       },
     },
     handler: async (request) => dismissNotFound(app.db, request.params.id, request.body.reason, principalOf(request), actorOf(request), app.now()),
@@ -217,13 +218,48 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: 'manager' },
     schema: {
       tags: ['domains'],
-      summary: 'Remove a domain from its customer',
+      summary: 'Delete a domain from its customer: it is archived, never removed',
+      description:
+        'The domain leaves the customer, the lists, readiness and the sweeps, and its name is free for another customer; ' +
+        'its checks, tasks and audit stay, readable at /v1/domains/{id}. Its open tasks close. An admin may restore it.',
       params: IdParams,
-      response: { 204: z.undefined().describe('Removed'), 400: invalid, 404: problem('No such domain visible to this token') },
+      response: {
+        204: z.undefined().describe('Archived'),
+        400: invalid,
+        404: problem('No such domain visible to this token'),
+        409: problem('The domain is already archived'),
+      },
     },
     handler: async (request, reply) => {
-      await deleteDomain(app.db, request.params.id, principalOf(request), actorOf(request), app.now());
+      await archiveDomain(app.db, request.params.id, principalOf(request), actorOf(request), app.now());
       return reply.code(204).send();
     },
+  });
+
+  app.post('/domains/:id/restore', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['domains'],
+      summary: 'Restore an archived (deleted) domain to its customer; it is checked again at once',
+      params: IdParams,
+      response: {
+        200: Domain,
+        400: invalid,
+        404: problem('No such domain visible to this token'),
+        409: problem('The domain is not archived, or its name now belongs to a live domain of the program'),
+      },
+    },
+    handler: async (request) => restoreDomain(app.db, request.params.id, principalOf(request), actorOf(request), app.now()),
+  });
+
+  app.get('/customers/:id/archived-domains', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['domains'],
+      summary: 'The deleted (archived) domains of a customer, most recently deleted first',
+      params: IdParams,
+      response: { 200: z.object({ items: z.array(Domain) }), 400: invalid, 404: notFound },
+    },
+    handler: async (request) => ({ items: await listArchivedDomains(app.db, request.params.id, principalOf(request)) }),
   });
 };

@@ -184,6 +184,10 @@ export const Domain = DomainSummary.extend({
   nextCheckAt: Timestamp,
   consecutiveFailures: z.number().int(),
   notFoundDismissal: NotFoundDismissal.nullable().meta({ description: 'Set only while the verdict is domain_not_found and a manager or admin has dismissed it' }),
+  archived: z
+    .object({ at: Timestamp, by: z.string().meta({ description: 'Who deleted it (the audit actor)' }) })
+    .nullable()
+    .meta({ description: 'Set when the domain was deleted: it is kept, with its checks and tasks, out of lists, readiness and sweeps until an admin restores it' }),
   createdAt: Timestamp,
 }).meta({ id: 'Domain' });
 

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { auditLog, customers, dnsChecks, domains, statusEvents } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
@@ -71,10 +71,17 @@ export async function moveOwnerCustomers(tx: Db, fromOwnerId: string, toOwnerId:
   const moved = await tx
     .update(customers)
     .set({ salesOwnerId: toOwnerId, version: sql`${customers.version} + 1`, updatedAt: now })
-    .where(eq(customers.salesOwnerId, fromOwnerId))
+    .where(inArray(customers.id, lockedInIdOrder(tx, eq(customers.salesOwnerId, fromOwnerId))))
     .returning({ id: customers.id });
   return moved.map((m) => m.id);
 }
+
+/*
+ * Whoever changes several customers in one transaction locks them in id order (the sweep, an import,
+ * a handover): two such writers then wait for each other instead of each holding a row the other
+ * needs. A subquery with ORDER BY … FOR NO KEY UPDATE locks the rows as it emits them, in that order.
+ */
+const lockedInIdOrder = (tx: Db, where: SQL) => tx.select({ id: customers.id }).from(customers).where(where).orderBy(customers.id).for('no key update');
 
 const BATCH = 5000;
 /** One array bound as a single parameter (drizzle would otherwise spread it into a list). */
@@ -137,7 +144,8 @@ export interface PlannedUpdate {
  */
 export async function updateCustomersAtVersion(tx: Db, updates: PlannedUpdate[], actor: Actor, now: Date): Promise<Set<string>> {
   const written = new Set<string>();
-  for (const b of chunk(updates, BATCH)) {
+  for (const b of chunk([...updates].sort((x, y) => (x.current.id < y.current.id ? -1 : 1)), BATCH)) {
+    await lockedInIdOrder(tx, sql`${customers.id} = ANY(${col(b.map((u) => u.current.id))}::uuid[])`);
     const rows = rowsOf<{ id: string }>(
       await tx.execute(sql`
         UPDATE customers AS c SET name = v.name, sales_owner_id = v.owner, planned_migration_at = v.planned, status = v.status,
@@ -179,7 +187,7 @@ export async function progressFromDns(tx: Db, customerId: string, now: Date): Pr
   const latest = await tx.execute(sql`
     SELECT DISTINCT ON (d.id) d.id AS domain_id, d.latest_verdict, c.id AS check_id, c.mx_state
     FROM ${domains} d LEFT JOIN ${dnsChecks} c ON c.domain_id = d.id AND c.outcome = 'determined'
-    WHERE d.customer_id = ${customerId}
+    WHERE d.customer_id = ${customerId} AND d.archived_at IS NULL
     ORDER BY d.id, c.checked_at DESC NULLS LAST, c.id DESC`);
   const rows = rowsOf<{ domain_id: string; latest_verdict: string | null; check_id: number | null; mx_state: string | null }>(latest);
   if (rows.length === 0) return null;

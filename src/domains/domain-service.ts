@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
-import { customers, dnsChecks, domains, programs } from '../../db/schema/index.ts';
+import { customers, dnsChecks, domains, programs, tasks } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { AppError, errors } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
@@ -13,6 +13,7 @@ import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import type { Domain } from '../customers/customer-schemas.ts';
 import type { DomainRow } from '../customers/customer-repository.ts';
 import { bumpCustomerVersion } from '../customers/customer-writer.ts';
+import { closeCleanupTasksIfClean, closeTasks } from '../tasks/task-service.ts';
 
 export const toDomainSummary = (row: DomainRow) => ({
   id: row.id,
@@ -33,6 +34,7 @@ export const toDomain = (row: DomainRow): Domain => ({
     row.notFoundDismissedAt && row.notFoundDismissedBy && row.notFoundDismissalReason
       ? { at: row.notFoundDismissedAt.toISOString(), by: row.notFoundDismissedBy, reason: row.notFoundDismissalReason }
       : null,
+  archived: row.archivedAt ? { at: row.archivedAt.toISOString(), by: row.archivedBy ?? 'unknown' } : null,
   createdAt: row.createdAt.toISOString(),
 });
 
@@ -69,31 +71,35 @@ export async function insertDomains(
     )
     // Another customer's request may add the same name at the same moment: the unique key decides,
     // and the loser gets the same 409 as if it had come second.
-    .onConflictDoNothing({ target: [domains.programId, domains.name] })
+    .onConflictDoNothing({ target: [domains.programId, domains.name], where: live })
     .returning();
   if (inserted.length < fresh.length) await refuseTaken(tx, customer, fresh, viewer);
   return inserted;
 }
 
-/** The names already in the program; one held by another customer is a 409 naming it (by name only where the viewer may see it). */
-async function refuseTaken(tx: Db, customer: { id: string; programId: string }, asciiNames: string[], viewer: Viewer) {
+/** The names already in the program (live domains); one held by another customer is a 409 naming it (by name only where the viewer may see it). */
+async function refuseTaken(tx: Db, customer: { id: string; programId: string }, asciiNames: string[], viewer: Viewer, path = 'body.name') {
   const taken = await tx
     .select({ name: domains.name, customerId: domains.customerId, customerName: customers.name, externalRef: customers.externalRef })
     .from(domains)
     .innerJoin(customers, eq(customers.id, domains.customerId))
-    .where(and(eq(domains.programId, customer.programId), inArray(domains.name, asciiNames)));
+    .where(and(eq(domains.programId, customer.programId), inArray(domains.name, asciiNames), live));
   const conflict = taken.find((t) => t.customerId !== customer.id);
   if (conflict) {
     const [visible] = await tx.select({ id: customers.id }).from(customers).where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
     const who = visible ? `customer ${conflict.externalRef} (${conflict.customerName}, id ${conflict.customerId})` : 'another customer you cannot see';
     throw new AppError('APP_DOMAIN_TAKEN', 409, `${conflict.name} already belongs to ${who} in this program`, {
-      errors: [{ path: 'body.name', message: `already belongs to ${who}` }],
+      errors: [{ path, message: `already belongs to ${who}` }],
       ...(visible ? { customerId: conflict.customerId } : {}),
     });
   }
   return taken;
 }
 
+/** Domains not archived: the only ones lists, readiness, sweeps and name uniqueness count. */
+const live = isNull(domains.archivedAt);
+
+/** A domain the viewer may see, archived or not (its evidence stays readable). */
 async function findVisibleDomain(db: Db, id: string, viewer: Viewer) {
   const [row] = await db
     .select({ domain: domains })
@@ -106,7 +112,7 @@ async function findVisibleDomain(db: Db, id: string, viewer: Viewer) {
 
 export async function addDomain(db: Db, customerId: string, name: string, viewer: Viewer, actor: Actor, now: Date) {
   return db.transaction(async (tx) => {
-    const [customer] = await tx.select().from(customers).where(and(eq(customers.id, customerId), customerScope(viewer))).for('update');
+    const [customer] = await tx.select().from(customers).where(and(eq(customers.id, customerId), customerScope(viewer))).for('no key update');
     if (!customer) throw errors.customerNotFound(customerId);
     const [row] = await insertDomains(tx, customer, [name], viewer, now);
     if (!row) {
@@ -157,11 +163,19 @@ export async function listDomainChecks(db: Db, id: string, viewer: Viewer, limit
 /** An on-demand check is at most once a minute per domain. */
 export const ON_DEMAND_INTERVAL_MS = 60_000;
 
+/** An archived domain is evidence only: it is not checked, dismissed or changed until an admin restores it. */
+function refuseArchived(domain: DomainRow, what: string) {
+  if (domain.archivedAt) {
+    throw new AppError('APP_DOMAIN_ARCHIVED', 409, `${domain.displayName} was deleted (archived) on ${domain.archivedAt.toISOString()}; an admin may restore it before ${what}`);
+  }
+}
+
 /** Queues a check now (through the outbox); 429 with Retry-After when the last request is under a minute old. */
 export async function requestDomainCheck(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
   return db.transaction(async (tx) => {
     const visible = await findVisibleDomain(tx, id, viewer);
-    const [domain] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('update');
+    const [domain] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('no key update');
+    refuseArchived(domain!, 'it is checked again');
     const last = domain!.onDemandRequestedAt?.getTime();
     if (last !== undefined && now.getTime() - last < ON_DEMAND_INTERVAL_MS) {
       const retryAfter = Math.ceil((last + ON_DEMAND_INTERVAL_MS - now.getTime()) / 1000);
@@ -186,7 +200,8 @@ export async function requestDomainCheck(db: Db, id: string, viewer: Viewer, act
 export async function dismissNotFound(db: Db, id: string, reason: string, viewer: Viewer, actor: Actor, now: Date) {
   return db.transaction(async (tx) => {
     const visible = await findVisibleDomain(tx, id, viewer);
-    const [domain] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('update');
+    const [domain] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('no key update');
+    refuseArchived(domain!, 'its verdict is dismissed');
     if (domain!.latestVerdict !== 'domain_not_found') throw errors.notFoundDismissalConflict(domain!.name, domain!.latestVerdict ?? 'not checked yet');
     const [row] = await tx
       .update(domains)
@@ -211,13 +226,60 @@ export async function dismissNotFound(db: Db, id: string, reason: string, viewer
   });
 }
 
-export async function deleteDomain(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
+/**
+ * Deleting a domain archives it: it leaves the customer, the lists, readiness and the sweeps, and its
+ * name is free again, but its checks, tasks and audit stay (nothing in the API removes evidence). Its
+ * open tasks close, and the customer's clean-up task too if no live domain needs one any more.
+ */
+export async function archiveDomain(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
   await db.transaction(async (tx) => {
-    const row = await findVisibleDomain(tx, id, viewer);
-    await tx.delete(domains).where(eq(domains.id, id));
-    await bumpCustomerVersion(tx, row.customerId, now);
-    await appendAudit(tx, actor, { action: 'domain.delete', entityType: 'domain', entityId: id, before: toDomain(row) }, now);
+    const visible = await findVisibleDomain(tx, id, viewer);
+    const [row] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('no key update');
+    refuseArchived(row!, 'anything else');
+    const [archived] = await tx.update(domains).set({ archivedAt: now, archivedBy: actor.name, updatedAt: now }).where(eq(domains.id, id)).returning();
+    await closeTasks(tx, eq(tasks.domainId, id), 'the domain was deleted (archived)', now);
+    await closeCleanupTasksIfClean(tx, [row!.customerId], now);
+    await bumpCustomerVersion(tx, row!.customerId, now);
+    await appendAudit(tx, actor, { action: 'domain.archive', entityType: 'domain', entityId: id, before: toDomain(row!), after: toDomain(archived!) }, now);
   });
+}
+
+/**
+ * An admin brings an archived domain back to its customer: checked again at once. Refused (409) while
+ * another customer of the program holds the name, or when the domain is not archived.
+ */
+export async function restoreDomain(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const visible = await findVisibleDomain(tx, id, viewer);
+    const [row] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('no key update');
+    if (!row!.archivedAt) throw new AppError('APP_DOMAIN_NOT_ARCHIVED', 409, `${row!.displayName} is not archived; there is nothing to restore`);
+    await tx.select({ id: customers.id }).from(customers).where(eq(customers.id, row!.customerId)).for('no key update');
+    const taken = await refuseTaken(tx, { id: row!.customerId, programId: row!.programId }, [row!.name], viewer, 'path.id');
+    if (taken.length > 0) {
+      throw new AppError('APP_DOMAIN_EXISTS', 409, `${row!.displayName} is already a live domain of this customer`, { errors: [{ path: 'path.id', message: 'the customer has this name again' }] });
+    }
+    const [restored] = await tx
+      .update(domains)
+      .set({ archivedAt: null, archivedBy: null, nextCheckAt: now, updatedAt: now })
+      .where(eq(domains.id, id))
+      .returning();
+    await bumpCustomerVersion(tx, row!.customerId, now);
+    const domain = toDomain(restored!);
+    await appendAudit(tx, actor, { action: 'domain.restore', entityType: 'domain', entityId: id, before: toDomain(row!), after: domain }, now);
+    return domain;
+  });
+}
+
+/** The archived domains of a customer the viewer may see, newest archived first. */
+export async function listArchivedDomains(db: Db, customerId: string, viewer: Viewer) {
+  const [customer] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, customerId), customerScope(viewer)));
+  if (!customer) throw errors.customerNotFound(customerId);
+  const rows = await db
+    .select()
+    .from(domains)
+    .where(and(eq(domains.customerId, customerId), isNotNull(domains.archivedAt)))
+    .orderBy(desc(domains.archivedAt), asc(domains.name));
+  return rows.map(toDomain);
 }
 
 /** "Will mail from this server still pass?": check_host() for one client, today and after the deletion. */

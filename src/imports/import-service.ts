@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
@@ -253,7 +253,7 @@ function readHeader(fields: string[], problems: ImportError[]): Map<Column, numb
 async function planImport(db: Db, programId: string, rows: Row[], problems: ImportError[]): Promise<Plan> {
   const existing = new Map((await db.select().from(customers).where(eq(customers.programId, programId))).map((c) => [c.externalRef, c]));
   const domainOwner = new Map(
-    (await db.select({ name: domains.name, customerId: domains.customerId, verdict: domains.latestVerdict }).from(domains).where(eq(domains.programId, programId))).map((d) => [d.name, d]),
+    (await db.select({ name: domains.name, customerId: domains.customerId, verdict: domains.latestVerdict }).from(domains).where(and(eq(domains.programId, programId), isNull(domains.archivedAt)))).map((d) => [d.name, d]),
   );
   const verdictsOf = new Map<string, (string | null)[]>();
   for (const d of domainOwner.values()) verdictsOf.set(d.customerId, [...(verdictsOf.get(d.customerId) ?? []), d.verdict]);
@@ -349,7 +349,7 @@ async function insertDomainRows(tx: Db, programId: string, rows: { customerId: s
       SELECT ${programId}, d.customer_id, d.name, d.display_name, ${now}, ${now}, ${now}
       FROM unnest(${col(b.map((d) => d.customerId))}::uuid[], ${col(b.map((d) => d.ascii))}::text[], ${col(b.map((d) => d.unicode))}::text[])
         AS d(customer_id, name, display_name)
-      ON CONFLICT (program_id, name) DO NOTHING
+      ON CONFLICT (program_id, name) WHERE archived_at IS NULL DO NOTHING
       RETURNING name`);
     for (const r of rowsOf<{ name: string }>(inserted)) added.add(r.name);
   }

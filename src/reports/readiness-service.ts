@@ -42,7 +42,8 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
   const daysToShutdown = dayDiff(program.shutdownAt, today);
   const viewerScope = customerScope(viewer, 'c');
   const scope: SQL = sql`c.program_id = ${programId} AND ${viewerScope ?? sql`true`}`;
-  // The program's domains the viewer may see; an admin's need no join with customers.
+  // The program's domains the viewer may see, archived ones too (the burndown counts them until
+  // archived); an admin's need no join with customers.
   const scopedDomains: SQL = viewerScope
     ? sql`domains d JOIN customers c ON c.id = d.customer_id WHERE ${scope}`
     : sql`domains d WHERE d.program_id = ${programId}`;
@@ -72,7 +73,7 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
         count(*) FILTER (WHERE d.latest_verdict = 'domain_not_found' AND d.not_found_dismissed_at IS NULL)::int AS not_found,
         count(*) FILTER (WHERE d.latest_verdict = 'domain_not_found' AND d.not_found_dismissed_at IS NOT NULL)::int AS not_found_dismissed,
         min(d.last_determined_at) AS oldest_evidence
-      FROM ${scopedDomains} GROUP BY 1`),
+      FROM ${scopedDomains} AND d.archived_at IS NULL GROUP BY 1`),
     db.execute(sql`
       SELECT o.id, o.name, o.department, s.statuses, s.at_risk,
         coalesce(t.open_tasks, 0)::int AS open_tasks, coalesce(t.overdue_tasks, 0)::int AS overdue_tasks
@@ -199,8 +200,8 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
 /**
  * Daily counts of customers not yet migrated and domains not yet clean, rebuilt from history: a
  * customer counts from its creation until it first left the backlog (`resolved_at`, from its status
- * events), a domain until its first clean check (`first_clean_at`, from its checks) or the dismissal of
- * its domain_not_found verdict, whichever came first (LEAST ignores nulls). The database
+ * events), a domain until its first clean check (`first_clean_at`, from its checks), the dismissal of
+ * its domain_not_found verdict or its deletion (archive), whichever came first (LEAST ignores nulls). The database
  * groups the rows by 15-minute bins (every time zone's offset is a multiple of 15 minutes, and binning
  * is plain arithmetic, unlike a time-zone conversion per row); the running sums are done here.
  */
@@ -216,7 +217,7 @@ async function burndownSeries(db: Db, scope: SQL, scopedDomains: SQL, tz: string
       FROM (SELECT ${bin(sql`c.created_at`)} AS born, ${bin(sql`c.resolved_at`)} AS gone, count(*) AS customers, 0 AS domains
             FROM customers c WHERE ${scope} GROUP BY 1, 2
             UNION ALL
-            SELECT ${bin(sql`d.created_at`)}, ${bin(sql`least(d.first_clean_at, d.not_found_dismissed_at)`)}, 0, count(*) FROM ${scopedDomains} GROUP BY 1, 2) bins
+            SELECT ${bin(sql`d.created_at`)}, ${bin(sql`least(d.first_clean_at, d.not_found_dismissed_at, d.archived_at)`)}, 0, count(*) FROM ${scopedDomains} GROUP BY 1, 2) bins
       GROUP BY 1, 2`),
   );
   const change = new Map<string, { customers: number; domains: number }>();

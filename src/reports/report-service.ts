@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
@@ -32,7 +32,7 @@ const BlastCursor = z.tuple([z.number().int().min(0).max(99), z.string(), z.uuid
 export async function blastRadius(db: Db, programId: string, viewer: Viewer, limit: number, cursor?: string) {
   await requireProgram(db, programId);
   const after = cursor ? decodeCursor(cursor, BlastCursor) : undefined;
-  const where = and(eq(domains.programId, programId), eq(domains.breaksAtDeletion, true), customerScope(viewer));
+  const where = and(eq(domains.programId, programId), eq(domains.breaksAtDeletion, true), isNull(domains.archivedAt), customerScope(viewer));
   const rows = await db
     .select({
       rank: policyRank,

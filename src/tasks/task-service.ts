@@ -40,12 +40,20 @@ export const toTask = (row: TaskRow, now: Date) => ({
 const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
 const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
+/*
+ * Writers that change several tasks lock them in id order (a subquery with ORDER BY … FOR NO KEY
+ * UPDATE locks rows as it emits them): a handover and an import closing the same tasks then wait for
+ * each other instead of deadlocking.
+ */
+const openInIdOrder = (db: Db, where: SQL) =>
+  db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.status, 'open'), where)).orderBy(tasks.id).for('no key update');
+
 /** Closes the open tasks matching `where`, and escalations of tasks no longer open. */
 export async function closeTasks(db: Db, where: SQL, reason: string, now: Date) {
   const closed = await db
     .update(tasks)
     .set({ status: 'closed', closedAt: now, closeReason: reason, updatedAt: now })
-    .where(and(eq(tasks.status, 'open'), where))
+    .where(inArray(tasks.id, openInIdOrder(db, where)))
     .returning({ id: tasks.id });
   await closeEscalationsOf(db, closed.map((c) => c.id), now);
   return closed.length;
@@ -84,7 +92,7 @@ export async function handOverOpenTasks(db: Db, fromOwnerId: string, toOwnerId: 
   const moved = await db
     .update(tasks)
     .set({ assigneeId: toOwnerId, updatedAt: now })
-    .where(and(eq(tasks.assigneeId, fromOwnerId), eq(tasks.status, 'open')))
+    .where(inArray(tasks.id, openInIdOrder(db, eq(tasks.assigneeId, fromOwnerId))))
     .returning({ id: tasks.id });
   return moved.map((t) => t.id);
 }
@@ -104,7 +112,7 @@ export async function closeCleanupTasksIfClean(db: Db, customerIds: string[], no
   if (customerIds.length === 0) return 0;
   return closeTasks(
     db,
-    sql`${tasks.customerId} = ANY(${sql.param(customerIds)}::uuid[]) AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = ${tasks.customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+    sql`${tasks.customerId} = ANY(${sql.param(customerIds)}::uuid[]) AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.archived_at IS NULL AND d.customer_id = ${tasks.customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
     'no domain references the legacy include any more',
     now,
   );
@@ -159,7 +167,7 @@ export async function createReminders(db: Db, now: Date, programId?: string) {
         dueAt,
         now,
         { week, spfRecordDeletionAt: p.spfRecordDeletionAt },
-        sql`c.status NOT IN ('declined', 'cancelled') AND EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = c.id AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+        sql`c.status NOT IN ('declined', 'cancelled') AND EXISTS (SELECT 1 FROM domains d WHERE d.archived_at IS NULL AND d.customer_id = c.id AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
       );
     }
   }
@@ -173,7 +181,7 @@ async function insertCustomerTasks(db: Db, programId: string, kind: 'reminder' |
     SELECT c.program_id, c.id, c.sales_owner_id, ${kind}, ${milestone}, ${`${kind}:`} || c.id || ${`:${milestone}`}, ${titlePrefix} || c.name,
       ${JSON.stringify(extra)}::jsonb || jsonb_build_object('milestone', ${milestone}::text, 'status', c.status, 'domainsNeedingAction',
         coalesce((SELECT jsonb_agg(jsonb_build_object('name', d.display_name, 'verdict', d.latest_verdict) ORDER BY d.name)
-                  FROM domains d WHERE d.customer_id = c.id AND d.latest_verdict IS DISTINCT FROM 'clean'), '[]'::jsonb)),
+                  FROM domains d WHERE d.archived_at IS NULL AND d.customer_id = c.id AND d.latest_verdict IS DISTINCT FROM 'clean'), '[]'::jsonb)),
       ${dueAt}, ${now}, ${now}
     FROM customers c
     WHERE c.program_id = ${programId} AND ${where}
@@ -192,7 +200,7 @@ async function closeClearedTasks(db: Db, programId: string, now: Date) {
   );
   const cleaned = await closeTasks(
     db,
-    sql`${tasks.programId} = ${programId} AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = ${tasks.customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
+    sql`${tasks.programId} = ${programId} AND ${tasks.kind} = 'spf_cleanup' AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.archived_at IS NULL AND d.customer_id = ${tasks.customerId} AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
     'no domain references the legacy include any more',
     now,
   );
@@ -278,7 +286,7 @@ export async function actOnTask(
   now: Date,
 ) {
   return db.transaction(async (tx) => {
-    const [task] = await tx.select().from(tasks).where(and(eq(tasks.id, id), taskScope(viewer))).for('update');
+    const [task] = await tx.select().from(tasks).where(and(eq(tasks.id, id), taskScope(viewer))).for('no key update');
     if (!task) throw new AppError('APP_TASK_NOT_FOUND', 404, `Task ${id} not found`);
     if (task.status !== 'open') throw new AppError('APP_TASK_NOT_OPEN', 409, `The task is ${task.status}; only open tasks can be changed`);
     let values: Partial<TaskRow>;
