@@ -84,6 +84,9 @@ export interface BullWorkers {
   close(): Promise<void>;
 }
 
+/** Stalls (a worker killed or frozen past its lock) a job survives before it fails. */
+const MAX_STALLS = 5;
+
 /** Consumer side: one Worker per queue, and the schedules applied. Used by `npm run worker` and `npm start`. */
 export async function startBullWorkers(
   options: BullOptions & { concurrency: number; schedules: Schedule[]; lockMs?: number },
@@ -99,8 +102,13 @@ export async function startBullWorkers(
       connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
-      // A killed worker's job is found stalled and retried after about one lock period.
-      ...(options.lockMs ? { lockDuration: options.lockMs, stalledInterval: options.lockMs } : {}),
+      // A killed worker's job is found stalled and run again within two lock periods: its lock lapses
+      // within one, and the stalled check runs every half. Every job's effects are idempotent (a sweep's
+      // batch records one check per domain for its claim), and a worker killed from outside is not the
+      // job's fault, so a job survives several stalls in a row instead of failing at the second and
+      // leaving its domains to wait for their 10-minute lease.
+      ...(options.lockMs ? { lockDuration: options.lockMs, stalledInterval: Math.max(250, Math.floor(options.lockMs / 2)) } : {}),
+      maxStalledCount: MAX_STALLS,
     });
     worker.on('error', (err) => deps.log.error({ err, queue: name }, 'worker error'));
     worker.on('failed', (job, err) =>

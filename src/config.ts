@@ -47,7 +47,7 @@ export const Config = z.object({
   NOTIFY_WEBHOOK_SECRET: z.preprocess(emptyAsUndefined, z.string().min(16, 'use at least 16 characters').optional()),
   /** The time zone of the daily digest (08:00 there). */
   DIGEST_TIMEZONE: z.string().default('Asia/Tokyo'),
-  /** How long a worker holds a job's lock; a worker that dies is noticed after about this long and its job retried. */
+  /** How long a worker holds a job's lock: a worker that dies is noticed, and its job run again, within twice this. */
   JOB_LOCK_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   /** Requests a minute per bearer token (or dashboard session); 0: no limit. Shared through Redis when REDIS_URL is set. */

@@ -43,3 +43,18 @@ describe('one writer per table', () => {
     });
   }
 });
+
+/**
+ * A writer locks the rows it is about to change FOR NO KEY UPDATE, never FOR UPDATE: none of them
+ * changes a key, and FOR UPDATE also blocks the FOR KEY SHARE lock every foreign-key check takes on the
+ * referenced row. A handover holding its two owners FOR UPDATE deadlocked with a transition to a final
+ * status (its resolved_at trigger re-checks the customer's owner key), a 500 that
+ * test/interleavings.test.ts found.
+ */
+describe('row locks', () => {
+  it('are FOR NO KEY UPDATE (or weaker) everywhere', () => {
+    const strong = [/\.for\(\s*'update'/, /\bFOR\s+UPDATE\b/i];
+    const files = ['src', 'jobs', 'db'].flatMap(sourceFiles).filter((file) => strong.some((p) => p.test(readFileSync(join(root, file), 'utf8'))));
+    expect(files).toEqual([]);
+  });
+});

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../db/client.ts';
 import { dnsChecks, domains } from '../db/schema/index.ts';
 import { createBullRuntime } from '../jobs/bullmq.ts';
+import { claimDueDomains } from '../src/checks/check-service.ts';
 import { eventually } from './helpers/build-test-app.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { TestDnsServer } from './helpers/dns-server.ts';
@@ -11,6 +12,7 @@ import { TEST_REDIS_URL } from './helpers/env.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner } from './helpers/factories.ts';
 import { startProcess, type Running } from './helpers/processes.ts';
 
+const STALL_DOMAINS = 5;
 const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
 let created: Awaited<ReturnType<typeof createTestDatabase>>;
 let database: Database;
@@ -30,6 +32,9 @@ beforeAll(async () => {
     delayMs: 2500,
   });
   server.set('spf.po.2iij.net', { records: [{ type: 'TXT', data: 'v=spf1 -all' }] });
+  for (let i = 0; i < STALL_DOMAINS; i++) {
+    server.set(`stall-${i}.example.jp`, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' }], delayMs: 2500 });
+  }
 });
 afterAll(async () => {
   for (const r of running) await r.stop('SIGKILL');
@@ -77,4 +82,60 @@ describe('a worker killed mid-job', () => {
     expect(await second.stop()).toBe(0);
     console.log(`[fault] worker SIGKILL mid-job: ${JSON.stringify({ retriedBy: 'second worker', attemptsMade: (await bull.queues.checks.getJob('crash-1'))!.attemptsMade, checksStored: 1 })}`);
   }, 90_000);
+});
+
+/**
+ * A sweep's batch whose worker is killed again and again (the issue's attack: three SIGKILLs in about
+ * 12 s): each time it runs again within 2 × JOB_LOCK_MS of the kill, not after the 10-minute lease of
+ * its domains, and in the end each domain has exactly one check.
+ */
+describe('a sweep batch whose worker is killed three times', () => {
+  it('is picked up again within 2 × JOB_LOCK_MS each time, and records each domain once', async () => {
+    const lockMs = 3000;
+    const program = await makeProgram(database.db, { legacySpfIncludes: ['spf.po.2iij.net'] });
+    const customer = await makeCustomer(database.db, program.id, (await makeSalesOwner(database.db)).id);
+    const ids: string[] = [];
+    for (let i = 0; i < STALL_DOMAINS; i++) {
+      ids.push((await makeDomain(database.db, customer, { name: `stall-${i}.example.jp`, displayName: `stall-${i}.example.jp`, nextCheckAt: new Date(0) })).id);
+    }
+    const claimedAt = new Date();
+    expect((await claimDueDomains(database.db, claimedAt, 100, program.id)).map((d) => d.id).sort()).toEqual([...ids].sort());
+    const env = { DATABASE_URL: created.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, DNS_SERVERS: server.address, DNS_TIMEOUT_MS: '5000', JOB_LOCK_MS: String(lockMs), LOG_LEVEL: 'info' };
+    const attempts = () => server.queries.filter((q) => q === 'TXT stall-0.example.jp').length;
+    const jobId = `stall-${claimedAt.getTime()}`;
+    await bull.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep', claimedAt: claimedAt.toISOString() }, jobId);
+
+    // Each round, a replacement worker is up before the one running the batch is killed, so the time
+    // measured is the stall's detection, not a process start.
+    const startWorker = async () => {
+      const worker = startProcess('dist/jobs/worker.js', [], env);
+      running.push(worker);
+      await eventually(async () => worker.output().includes('worker started'), 30_000, 'a worker to start');
+      return worker;
+    };
+    let current = await startWorker();
+    await eventually(async () => attempts() > 0, 30_000, 'the batch to run');
+    const pickups: number[] = [];
+    for (let kill = 0; kill < 3; kill++) {
+      const next = await startWorker();
+      expect(await current.stop('SIGKILL')).toBeNull();
+      const killedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 100)); // a query the killed worker sent is counted by now
+      const before = attempts();
+      expect(await database.db.$count(dnsChecks, inArray(dnsChecks.domainId, ids))).toBe(0);
+      await eventually(async () => attempts() > before, 30_000, `the batch to run again (kill ${kill + 1})`);
+      pickups.push(Date.now() - killedAt);
+      current = next;
+    }
+    await eventually(async () => (await database.db.$count(dnsChecks, inArray(dnsChecks.domainId, ids))) === STALL_DOMAINS, 30_000, 'the batch to complete');
+    const job = await bull.queues.checks.getJob(jobId);
+    await eventually(async () => (await job!.getState()) === 'completed', 10_000, 'the job to complete');
+    console.log(`[fault] batch worker SIGKILLed 3 times, JOB_LOCK_MS ${lockMs}: picked up again after ${pickups.map((ms) => `${ms} ms`).join(', ')}`);
+    for (const ms of pickups) expect(ms).toBeLessThanOrEqual(2 * lockMs);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await database.db.$count(dnsChecks, inArray(dnsChecks.domainId, ids))).toBe(STALL_DOMAINS);
+    const rows = await database.db.select().from(domains).where(inArray(domains.id, ids));
+    for (const row of rows) expect(row).toMatchObject({ latestVerdict: 'needs_spf_cleanup', lastCheckedAt: expect.any(Date) });
+    expect(await current.stop()).toBe(0);
+  }, 120_000);
 });

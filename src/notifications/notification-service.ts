@@ -64,7 +64,7 @@ export async function deliverNotifications(db: Db, now: Date, webhook: Webhook |
       .where(and(eq(notifications.status, 'pending'), sql`${notifications.nextAttemptAt} <= ${now}`))
       .orderBy(notifications.nextAttemptAt)
       .limit(limit)
-      .for('update', { skipLocked: true });
+      .for('no key update', { skipLocked: true });
     return tx
       .update(notifications)
       .set({ nextAttemptAt: new Date(now.getTime() + LEASE_MS), attempts: sql`${notifications.attempts} + 1` })

@@ -33,7 +33,7 @@ export async function claimOutboxRows(db: Db, now: Date, limit: number, leaseMs:
       .where(and(isNull(outbox.dispatchedAt), lte(outbox.availableAt, now)))
       .orderBy(asc(outbox.availableAt), asc(outbox.id))
       .limit(limit)
-      .for('update', { skipLocked: true });
+      .for('no key update', { skipLocked: true });
     return tx
       .update(outbox)
       .set({ availableAt: new Date(now.getTime() + leaseMs), attempts: sql`${outbox.attempts} + 1` })

@@ -12,7 +12,7 @@ export async function insertProgram(db: Db, values: ProgramValues, now: Date): P
 
 export const findProgramById = async (db: Db, id: string, { forUpdate = false } = {}) => {
   const query = db.select().from(programs).where(eq(programs.id, id));
-  return (await (forUpdate ? query.for('update') : query))[0];
+  return (await (forUpdate ? query.for('no key update') : query))[0];
 };
 
 /** Newest first; `after` is the (createdAt, id) of the last row of the previous page. */

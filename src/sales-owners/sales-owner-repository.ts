@@ -6,7 +6,7 @@ export type SalesOwnerRow = typeof salesOwners.$inferSelect;
 
 export const findSalesOwnerById = async (db: Db, id: string, { forUpdate = false } = {}) => {
   const query = db.select().from(salesOwners).where(eq(salesOwners.id, id));
-  return (await (forUpdate ? query.for('update') : query))[0];
+  return (await (forUpdate ? query.for('no key update') : query))[0];
 };
 
 export async function insertSalesOwner(db: Db, values: typeof salesOwners.$inferInsert) {
