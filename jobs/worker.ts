@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { loggerOptions } from '../src/app.ts';
-import { openDataStore } from '../src/bootstrap.ts';
+import { limitHeapGrowth, openDataStore } from '../src/bootstrap.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createBullRuntime, startBullWorkers } from './bullmq.ts';
 import { createJobDns, webhookOf } from './context.ts';
@@ -9,6 +9,7 @@ import { schedulesFor } from './schedules.ts';
 
 /** `npm run worker`: BullMQ workers only, for scaling jobs out onto other machines. */
 async function main() {
+  limitHeapGrowth();
   const config = loadConfig();
   if (!config.REDIS_URL || !config.DATABASE_URL) {
     throw new ConfigError(

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/bullmq.ts';
@@ -9,25 +8,15 @@ import { InlineJobRuntime } from '../jobs/inline.ts';
 import type { JobRuntime } from '../jobs/runtime.ts';
 import { schedulesFor } from '../jobs/schedules.ts';
 import { buildApp, loggerOptions } from './app.ts';
-import { openDataStore } from './bootstrap.ts';
+import { limitHeapGrowth, openDataStore } from './bootstrap.ts';
 import { ConfigError, isEmbedded, loadConfig, type Config } from './config.ts';
 import { countTokens } from './tokens/token-repository.ts';
 import { createToken } from './tokens/token-service.ts';
 import type { Db } from '../db/client.ts';
 
-/**
- * How far V8 lets the heap grow past what the last full collection kept, in percent. Its own
- * default grows it up to fourfold: the API keeps about 30 MB live, but under 32 concurrent list
- * requests their garbage reached 136 MB before a full collection, and RSS 233 MiB. At 50 %: 156 MiB,
- * at the same rate (BENCHMARKS.md). A --heap-growing-percent given to node wins.
- */
-const HEAP_GROWING_PERCENT = 50;
-
 /** `npm start`: API and jobs in one process. `npm run api` (--api-only): the API alone; workers run apart. */
 async function main() {
-  if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent') || arg.startsWith('--heap_growing_percent'))) {
-    v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  }
+  limitHeapGrowth();
   let config: Config;
   try {
     config = loadConfig();
