@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/client.ts';
-import { customers, outbox } from '../db/schema/index.ts';
-import { createBullRuntime } from '../jobs/bullmq.ts';
+import { customers, dnsChecks, domains as domainsTable, outbox } from '../db/schema/index.ts';
+import { createBullRuntime, startBullWorkers } from '../jobs/bullmq.ts';
+import { createResolver } from '../src/dns/resolver.ts';
 import { apiClient } from './helpers/api.ts';
-import { buildAppOn, buildTestApp, eventually } from './helpers/build-test-app.ts';
+import { buildAppOn, buildTestApp, eventually, testLogger } from './helpers/build-test-app.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
+import { TestDnsServer } from './helpers/dns-server.ts';
 import { TcpProxy } from './helpers/tcp-proxy.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -135,6 +137,68 @@ describe('Redis unreachable', () => {
     for (const d of domains) expect(jobs.filter((j) => JSON.stringify(j.data).includes(d.id))).toHaveLength(1);
     report('redis cut', { keptInOutbox: kept.length, maxAttempts: Math.max(...kept.map((row) => row.attempts)), enqueuedAfterRestore: jobs.length, drainMs });
   });
+});
+
+/**
+ * The issue's attack: Redis cut while a sweep's batches run. A worker that finishes a batch during the
+ * cut cannot mark it done, so the batch is delivered again once Redis is back; it carries its claim
+ * time and skips the domains checked since, so no domain is checked (and recorded) twice.
+ */
+describe('Redis cut during a sweep', () => {
+  it('checks every domain once, however many batches are delivered again after the cut', async () => {
+    const DOMAINS = 200;
+    const dnsServer = await TestDnsServer.start();
+    dnsServer.set('spf.po.2iij.net', { records: [{ type: 'TXT', data: 'v=spf1 -all' }] });
+    for (let i = 0; i < DOMAINS; i++) dnsServer.set(`cut-${i}.example.jp`, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' }], delayMs: 300 });
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+    const prefix = `mdt-fault-${randomBytes(4).toString('hex')}`;
+    const redisUrl = proxy.url(TEST_REDIS_URL);
+    const bull = createBullRuntime({ redisUrl, prefix }, () => {});
+    const t = await buildTestApp({ jobs: () => bull });
+    const dns = createResolver({ servers: [dnsServer.address], timeoutMs: 3000, tries: 2 });
+    const workers = await startBullWorkers({ redisUrl, prefix, concurrency: 4, schedules: [], lockMs: 1000 }, { db: t.db, now: () => new Date(), log: testLogger(), dns }, bull);
+    cleanups.push(async () => {
+      proxy.restore();
+      await workers.close();
+      for (const q of Object.values(bull.queues)) await q.obliterate({ force: true }).catch(() => {});
+      await t.close();
+      await proxy.close();
+      await dnsServer.close();
+    });
+    const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'] });
+    const customer = await makeCustomer(t.db, program.id, (await makeSalesOwner(t.db)).id);
+    const ids: string[] = [];
+    for (let i = 0; i < DOMAINS; i++) ids.push((await makeDomain(t.db, customer, { name: `cut-${i}.example.jp`, displayName: `cut-${i}.example.jp`, nextCheckAt: new Date(0) })).id);
+    const checked = async () => (await t.db.selectDistinct({ id: dnsChecks.domainId }).from(dnsChecks).where(inArray(dnsChecks.domainId, ids))).length;
+
+    await bull.enqueue('checks', 'sweep-domains', { limit: 1000, programId: program.id, batchSize: 50 }, `sweep-cut-${program.id}`);
+    await eventually(async () => (await checked()) > 0, 20_000, 'the first checks');
+    proxy.cut();
+    await sleep(3000); // batches in flight finish their checks, and cannot tell Redis
+    const checkedDuringCut = await checked();
+    proxy.restore();
+    await eventually(async () => (await checked()) === DOMAINS, 60_000, 'every domain checked');
+    await eventually(async () => {
+      // The queue's own connection may still be reconnecting: not yet is not an error.
+      const counts = await bull.queues.checks.getJobCounts('active', 'waiting', 'delayed').catch(() => undefined);
+      return counts !== undefined && (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) === 0;
+    }, 30_000, 'the queue to drain');
+    await sleep(1000);
+
+    const perDomain = await t.db
+      .select({ id: dnsChecks.domainId, n: sql<number>`count(*)::int` })
+      .from(dnsChecks)
+      .where(inArray(dnsChecks.domainId, ids))
+      .groupBy(dnsChecks.domainId);
+    const batches = (await bull.queues.checks.getJobs(['completed', 'failed'])).filter((j) => j.name === 'check-domains');
+    const redelivered = batches.filter((j) => j.attemptsMade > 1 || (j as unknown as { stalledCounter?: number }).stalledCounter);
+    report('redis cut during a sweep', { domains: DOMAINS, checkedBeforeRestore: checkedDuringCut, batches: batches.length, redelivered: redelivered.length, maxChecksPerDomain: Math.max(...perDomain.map((r) => r.n)) });
+    expect(perDomain).toHaveLength(DOMAINS);
+    expect(perDomain.filter((r) => r.n !== 1)).toEqual([]);
+    const rows = await t.db.select({ verdict: domainsTable.latestVerdict }).from(domainsTable).where(inArray(domainsTable.id, ids));
+    expect(rows.every((r) => r.verdict === 'needs_spf_cleanup')).toBe(true);
+  }, 120_000);
 });
 
 describe('graceful shutdown under load', () => {
