@@ -9,6 +9,7 @@ import { DeliverNotifications, deliverNotificationsJob } from './processors/deli
 import { EscalateTasks, escalateTasksJob } from './processors/escalate-tasks.ts';
 import { MarkDomainsDue, markDomainsDue } from './processors/mark-domains-due.ts';
 import { PruneOutbox, pruneOutbox } from './processors/prune-outbox.ts';
+import { IMPORT_ATTEMPTS, RunImport, runImportJob } from './processors/run-import.ts';
 import { SweepDomains, sweepDomains } from './processors/sweep-domains.ts';
 
 interface JobDefinition<S extends z.ZodType> {
@@ -52,6 +53,10 @@ export const queues = {
       'create-digests': job(CreateDigests, createDigestsJob),
       'deliver-notifications': job(DeliverNotifications, deliverNotificationsJob),
     },
+  },
+  imports: {
+    defaultJobOptions: { ...defaults, attempts: IMPORT_ATTEMPTS },
+    jobs: { 'run-import': job(RunImport, runImportJob) },
   },
   housekeeping: {
     defaultJobOptions: { ...defaults, attempts: 3 },

@@ -21,7 +21,7 @@ import { testSpf } from './dns/spf-test.ts';
 import { createCachedLookup, createResolver } from './dns/resolver.ts';
 import { findProgramById } from './programs/program-repository.ts';
 import { normalizeDkimSelector } from './programs/dkim-selector.ts';
-import { importCustomers } from './imports/import-service.ts';
+import { importFile, type ImportProgress } from './imports/import-service.ts';
 import { generateOpenApiYaml } from './openapi.ts';
 import { listTokens } from './tokens/token-repository.ts';
 import { createToken, describeToken, revokeToken } from './tokens/token-service.ts';
@@ -133,11 +133,14 @@ const commands: Record<string, Command> = {
       const encoding = (values.encoding ?? 'auto') as string;
       if (!['auto', 'utf-8', 'shift_jis'].includes(encoding)) throw new UsageError('--encoding must be auto, utf-8 or shift_jis');
       const size = fs.statSync(file).size;
-      const progress = process.stderr.isTTY
-        ? (rows: number) => process.stderr.write(`\rreading ${path.basename(file)}: ${rows.toLocaleString('en')} rows`)
+      const progress: ImportProgress | undefined = process.stderr.isTTY
+        ? ({ rowsRead, rowsPlanned, rowsWritten }) => {
+            const [what, rows] = rowsWritten !== undefined ? ['writing', rowsWritten] : rowsPlanned !== undefined ? ['planning', rowsPlanned] : ['reading', rowsRead ?? 0];
+            process.stderr.write(`\r${what} ${path.basename(file)}: ${rows.toLocaleString('en')} rows   `);
+          }
         : undefined;
       const result = await withDatabase(config(), (db) =>
-        importCustomers(
+        importFile(
           db,
           values.program as string,
           fs.createReadStream(file),
@@ -146,10 +149,10 @@ const commands: Record<string, Command> = {
             allOrNothing: values.partial !== true,
             encoding: encoding as 'auto',
             maxBytes: Math.max(size, config().IMPORT_MAX_BYTES),
-            onProgress: progress,
           },
           cliActor(),
           new Date(),
+          progress,
         ),
       );
       if (progress) process.stderr.write('\n');
@@ -159,10 +162,10 @@ const commands: Record<string, Command> = {
         const verb = result.written ? 'imported' : result.dryRun ? 'dry run, nothing written' : 'nothing written';
         out(
           `${verb}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged; ` +
-            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.errors.length} errors; ${result.conflicts.length} conflicts`,
+            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.errorCount} errors; ${result.conflictCount} conflicts`,
         );
       }
-      if (result.errors.length > 0) process.exitCode = 1;
+      if (result.errorCount > 0) process.exitCode = 1;
     },
   },
   check: {

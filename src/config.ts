@@ -41,6 +41,8 @@ export const Config = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   /** Largest CSV import; it is streamed, so this bounds work, not memory. */
   IMPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 ** 3).default(200 * 1024 * 1024),
+  /** Imports of up to this many bytes are parsed, planned and written in the request (200); larger ones by a job (202). */
+  IMPORT_INLINE_BYTES: z.coerce.number().int().min(0).default(2 * 1024 * 1024),
   /** Where digests and escalation events are POSTed as JSON; unset: they are only logged. */
   NOTIFY_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional()),
   /** HMAC-SHA256 key; the signature is sent as `x-mdt-signature: sha256=<hex>` over the raw body. */

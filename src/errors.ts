@@ -52,6 +52,7 @@ function define(code: string, message: string, statusCode: number) {
 
 export const errors = {
   programNotFound: define('APP_PROGRAM_NOT_FOUND', 'Program %s not found', 404),
+  importNotFound: define('APP_IMPORT_NOT_FOUND', 'Import %s not found', 404),
   tokenNotFound: define('APP_TOKEN_NOT_FOUND', 'Token %s not found', 404),
   salesOwnerNotFound: define('APP_SALES_OWNER_NOT_FOUND', 'Sales owner %s not found', 404),
   customerNotFound: define('APP_CUSTOMER_NOT_FOUND', 'Customer %s not found', 404),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tasks } from '../db/schema/index.ts';
+import { imports, tasks } from '../db/schema/index.ts';
 import type { Access } from '../src/plugins/auth.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken, programBody } from './helpers/factories.ts';
@@ -68,6 +68,14 @@ const rules: Record<string, Rule> = {
     kind: 'shared',
     access: 'admin',
     request: () => ({ url: `/v1/programs/${programId}/imports?dryRun=true`, body: 'external_ref,customer_name\n', headers: { 'content-type': 'text/csv' } }),
+  },
+  'GET /v1/imports/:id': {
+    kind: 'shared',
+    access: 'admin',
+    request: async () => {
+      const [done] = await t.db.insert(imports).values({ programId, state: 'done', dryRun: true, allOrNothing: true, actor: 'test' }).returning();
+      return { url: `/v1/imports/${done!.id}` };
+    },
   },
   'GET /v1/programs/:id/readiness': { kind: 'shared', access: 'any', request: () => ({ url: `/v1/programs/${programId}/readiness` }) },
   'GET /v1/programs/:id/readiness.csv': { kind: 'shared', access: 'any', request: () => ({ url: `/v1/programs/${programId}/readiness.csv` }) },

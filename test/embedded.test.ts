@@ -16,7 +16,7 @@ afterAll(async () => {
 describe('embedded mode (npm start on defaults)', () => {
   it('starts, hands out a first admin token once, keeps data across a restart and locks out a second process', async () => {
     const port = await freePort();
-    const env = { DATA_DIR: dataDir, PORT: String(port) };
+    const env = { DATA_DIR: dataDir, PORT: String(port), IMPORT_INLINE_BYTES: '1000' };
     const base = `http://127.0.0.1:${port}`;
 
     server = startProcess('dist/src/server.js', [], env);
@@ -33,6 +33,18 @@ describe('embedded mode (npm start on defaults)', () => {
     const created = await fetch(`${base}/v1/programs`, { method: 'POST', headers: auth, body: JSON.stringify(programBody({ name: '残す' })) });
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: string };
+
+    // An import over IMPORT_INLINE_BYTES runs as a job, here in-process, its file stored in PGlite.
+    const csv = `external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department\n${Array.from({ length: 40 }, (_, i) => `E-${i},会社${i},e${i}.example.jp,e@example.jp,E,営業\n`).join('')}`;
+    const queued = await fetch(`${base}/v1/programs/${id}/imports`, { method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: csv });
+    expect(queued.status).toBe(202);
+    const location = queued.headers.get('location')!;
+    let job: { state: string; result: { created: number } | null } = { state: 'queued', result: null };
+    for (let i = 0; i < 200 && job.state !== 'done' && job.state !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await (await fetch(`${base}${location}`, { headers: auth })).json()) as typeof job;
+    }
+    expect(job).toMatchObject({ state: 'done', result: { created: 40 } });
 
     // Only one process may open the embedded database.
     const cli = await runProcess('src/cli.ts', ['token', 'list'], env);
@@ -72,5 +84,6 @@ describe('embedded mode (npm start on defaults)', () => {
     // The bulk import's array-parameter SQL runs on PGlite as on PostgreSQL.
     const imported = await runProcess('src/cli.ts', ['import', path.join(import.meta.dirname, 'fixtures', 'customers-sample.csv'), '--program', id], env);
     expect(imported.stdout).toMatch(/^imported: 6 created/m);
+    expect(imported.code).toBe(0);
   }, 120_000);
 });

@@ -5,7 +5,7 @@ import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../db/client.ts';
 import { auditLog, customers, domains, salesOwners, statusEvents } from '../db/schema/index.ts';
-import { parseCsvDate } from '../src/imports/import-service.ts';
+import { parseCsvDate } from '../src/imports/import-rows.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
 
@@ -81,7 +81,7 @@ describe('CSV import', () => {
     const sjis = iconv.encode(`${header}X-1,日本語,x.example.jp,x@example.co.jp,x,y,,\n`, 'cp932');
     const res = await post(program.id, sjis, '?encoding=utf-8');
     expect(res.statusCode).toBe(422);
-    expect(res.json().import.errors[0].message).toMatch(/not valid UTF-8/);
+    expect(res.json().errors[0].message).toMatch(/not valid UTF-8/);
   });
 
   it('writes nothing when any row is bad, and names every bad line and column', async () => {
@@ -104,7 +104,7 @@ describe('CSV import', () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     const body = res.json();
     expect(body.code).toBe('APP_IMPORT_INVALID');
-    const found = body.import.errors.map((e: { line: number; column: string | null }) => `${e.line}:${e.column}`);
+    const found = body.errors.map((e: { line: number; column: string | null }) => `${e.line}:${e.column}`);
     expect(found).toEqual(
       expect.arrayContaining([
         '3:customer_name',
@@ -123,7 +123,7 @@ describe('CSV import', () => {
 
     // taken.example.jp belongs to another customer: reported once the row is otherwise valid.
     const claim = await post(program.id, `${header}NEW-1,会社,taken.example.jp,ok2@example.co.jp,OK,営業,,\n`);
-    expect(claim.json().import.errors).toEqual([{ line: 2, column: 'domains', message: expect.stringMatching(/already belongs to another customer/) }]);
+    expect(claim.json().errors).toEqual([{ path: 'line 2, column domains', line: 2, column: 'domains', message: expect.stringMatching(/already belongs to another customer/) }]);
   });
 
   it('reports without writing on a dry run, and writes the valid rows when told not to be all-or-nothing', async () => {
@@ -152,7 +152,7 @@ describe('CSV import', () => {
     expect(events.map((e) => e.toStatus)).toEqual(['contacted', 'planned']);
     const backwards = await post(program.id, `${header}U-1,新社名,,v@example.co.jp,,,contacted,\n`);
     expect(backwards.statusCode).toBe(422);
-    expect(backwards.json().import.errors[0]).toMatchObject({ line: 2, column: 'status', message: expect.stringMatching(/planned → contacted/) });
+    expect(backwards.json().errors[0]).toMatchObject({ line: 2, column: 'status', message: expect.stringMatching(/planned → contacted/) });
   });
 
   it('refreshes the planner statistics of the tables it filled after a large import, not after a small one', async () => {
@@ -175,7 +175,7 @@ describe('CSV import', () => {
     expect((await post(program.id, '{"a":1}', '', admin, 'application/json')).statusCode).toBe(415);
     const badHeader = await post(program.id, 'ref,name\nA,B\n');
     expect(badHeader.statusCode).toBe(422);
-    expect(badHeader.json().import.errors.map((e: { column: string | null }) => e.column)).toEqual(expect.arrayContaining(['external_ref', 'customer_name', 'sales_owner_email']));
+    expect(badHeader.json().errors.map((e: { column: string | null }) => e.column)).toEqual(expect.arrayContaining(['external_ref', 'customer_name', 'sales_owner_email']));
     expect((await post('6f1c1b2e-0000-4000-8000-000000000000', sample)).statusCode).toBe(404);
     const big = await post(program.id, header + 'X,'.repeat(40_000));
     expect(big.statusCode).toBe(413);

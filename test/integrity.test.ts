@@ -59,7 +59,7 @@ describe('text PostgreSQL cannot store', () => {
     expect(dry.json().errors).toEqual([{ line: 2, column: 'customer_name', message: expect.stringContaining('NUL') }]);
     const real = await importCsv(program.id, csv);
     expect(real.statusCode).toBe(422);
-    expect(real.json().import.errors[0]).toMatchObject({ line: 2, column: 'customer_name' });
+    expect(real.json().errors[0]).toMatchObject({ line: 2, column: 'customer_name' });
     expect(await t.db.$count(customers, eq(customers.programId, program.id))).toBe(0);
   });
 });

@@ -13,6 +13,9 @@ const owners: Record<string, { drizzle: string; sql: string; owner: string }> = 
   customers: { drizzle: 'customers', sql: 'customers', owner: 'src/customers/customer-writer.ts' },
   status_events: { drizzle: 'statusEvents', sql: 'status_events', owner: 'src/customers/customer-writer.ts' },
   tasks: { drizzle: 'tasks', sql: 'tasks', owner: 'src/tasks/task-service.ts' },
+  imports: { drizzle: 'imports', sql: 'imports', owner: 'src/imports/import-service.ts' },
+  import_rows: { drizzle: 'importRows', sql: 'import_rows', owner: 'src/imports/import-service.ts' },
+  import_chunks: { drizzle: 'importChunks', sql: 'import_chunks', owner: 'src/imports/import-service.ts' },
 };
 
 const root = join(import.meta.dirname, '..');

@@ -1,10 +1,12 @@
+import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../db/client.ts';
-import { dnsChecks, domains } from '../db/schema/index.ts';
+import { auditLog, customers, dnsChecks, domains, imports } from '../db/schema/index.ts';
 import { createBullRuntime } from '../jobs/bullmq.ts';
 import { claimDueDomains } from '../src/checks/check-service.ts';
+import { queueImport, receiveImport } from '../src/imports/import-service.ts';
 import { eventually } from './helpers/build-test-app.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { TestDnsServer } from './helpers/dns-server.ts';
@@ -138,4 +140,44 @@ describe('a sweep batch whose worker is killed three times', () => {
     for (const row of rows) expect(row).toMatchObject({ latestVerdict: 'needs_spf_cleanup', lastCheckedAt: expect.any(Date) });
     expect(await current.stop()).toBe(0);
   }, 120_000);
+});
+
+/**
+ * An import's worker killed while it writes (issue 15: all-or-nothing across a crash): the rows it had
+ * written in its transaction are gone with it, and the next attempt writes the whole file once.
+ */
+describe('an import whose worker is killed while it writes', () => {
+  it('commits nothing of the cut attempt, and the retry imports every row once', async () => {
+    const program = await makeProgram(database.db);
+    const ROWS = 20_000;
+    const csv = `external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department\n${Array.from({ length: ROWS }, (_, i) => `K-${i},Kill ${i},k${i}.example.jp,o${i % 9}@example.jp,O ${i % 9},D ${i % 9}\n`).join('')}`;
+    const received = await receiveImport(database.db, program.id, Readable.from([csv]), { dryRun: false, allOrNothing: true, encoding: 'auto', maxBytes: 2 ** 30 }, { name: 'test' }, new Date());
+    expect(received.bytesReceived).toBe(Buffer.byteLength(csv));
+    await queueImport(database.db, received.id, new Date());
+    await bull.enqueue('imports', 'run-import', { importId: received.id }, `import-${received.id}`);
+    const state = async () => (await database.db.select().from(imports).where(eq(imports.id, received.id)))[0]!;
+
+    const env = { DATABASE_URL: created.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, DNS_SERVERS: server.address, JOB_LOCK_MS: '2000', LOG_LEVEL: 'info' };
+    const first = startProcess('dist/jobs/worker.js', [], env);
+    running.push(first);
+    await eventually(async () => {
+      const s = await state();
+      return s.state === 'running' && s.rowsWritten > 0 && s.rowsWritten < ROWS;
+    }, 60_000, 'the import to be writing');
+    expect(await first.stop('SIGKILL')).toBeNull();
+    const cut = await state();
+    expect(await database.db.$count(customers, eq(customers.programId, program.id))).toBe(0);
+
+    const second = startProcess('dist/jobs/worker.js', [], env);
+    running.push(second);
+    const done = await eventually(async () => {
+      const s = await state();
+      return s.state === 'done' ? s : undefined;
+    }, 90_000, 'the retried import to finish');
+    console.log(`[fault] import worker SIGKILLed after ${cut.rowsWritten} of ${ROWS} rows written: nothing committed; the retry wrote all ${ROWS}`);
+    expect(done.result).toMatchObject({ created: ROWS, written: true, errorCount: 0 });
+    expect(await database.db.$count(customers, eq(customers.programId, program.id))).toBe(ROWS);
+    expect(await database.db.$count(auditLog, eq(auditLog.action, 'program.import'))).toBe(1);
+    expect(await second.stop()).toBe(0);
+  }, 180_000);
 });

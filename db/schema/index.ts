@@ -9,3 +9,4 @@ export * from './api-tokens.ts';
 export * from './audit-log.ts';
 export * from './outbox.ts';
 export * from './notifications.ts';
+export * from './imports.ts';

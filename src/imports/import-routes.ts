@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, Problem, problem, sendProblem, toProblem } from '../errors.ts';
+import { AppError, FieldError, Problem, problem, sendProblem, toProblem } from '../errors.ts';
 import { IdParams } from '../http/common-schemas.ts';
 import { actorOf } from '../plugins/auth.ts';
-import { importColumns, importCustomers } from './import-service.ts';
+import { importStates } from '../../db/schema/imports.ts';
+import { getImport, importColumns, LISTED, queueImport, receiveImport, runOrFail, type ImportRecord, type ImportResult as ImportResultValue } from './import-service.ts';
 
 const ImportError = z.object({
   line: z.number().int().meta({ description: '1-based line in the file; the header is line 1' }),
@@ -12,25 +13,68 @@ const ImportError = z.object({
   message: z.string(),
 });
 
-export const ImportResult = z
+const ImportConflict = z.object({ line: z.number().int(), externalRef: z.string(), message: z.string() });
+
+const ImportSummary = z.object({
+  importId: z.uuid(),
+  created: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
+  ownersCreated: z.number().int(),
+  ownersUpdated: z.number().int(),
+  domainsAdded: z.number().int(),
+  errorCount: z.number().int().meta({ description: `Every error found; the first ${LISTED} by line are listed` }),
+  conflicts: z
+    .array(ImportConflict)
+    .meta({ description: `Rows not written because the customer (or a domain) changed while the import ran; the change made meanwhile stands. Import again to apply them. The first ${LISTED} by line.` }),
+  conflictCount: z.number().int(),
+  dryRun: z.boolean(),
+  written: z.boolean(),
+});
+
+export const ImportResult = ImportSummary.extend({
+  errors: z.array(ImportError).meta({ description: `The first ${LISTED} errors by line` }),
+}).meta({
+  id: 'ImportResult',
+  examples: [
+    { importId: '3f1c0c9e-8f5a-4b8e-9d55-2f7a1e0b6c11', created: 5, updated: 1, unchanged: 0, ownersCreated: 2, ownersUpdated: 0, domainsAdded: 8, errors: [], errorCount: 0, conflicts: [], conflictCount: 0, dryRun: false, written: true },
+  ],
+});
+
+const Import = z
   .object({
-    created: z.number().int(),
-    updated: z.number().int(),
-    unchanged: z.number().int(),
-    ownersCreated: z.number().int(),
-    ownersUpdated: z.number().int(),
-    domainsAdded: z.number().int(),
-    errors: z.array(ImportError),
-    conflicts: z
-      .array(z.object({ line: z.number().int(), externalRef: z.string(), message: z.string() }))
-      .meta({ description: 'Rows not written because the customer (or a domain) changed while the import ran; the change made meanwhile stands. Import again to apply them.' }),
+    id: z.uuid(),
+    programId: z.uuid(),
+    state: z.enum(importStates).meta({ description: 'receiving → queued → running → done (see `result`) or failed (see `failure`)' }),
     dryRun: z.boolean(),
-    written: z.boolean(),
+    allOrNothing: z.boolean(),
+    progress: z.object({
+      bytesReceived: z.number().int(),
+      rowsRead: z.number().int(),
+      rowsPlanned: z.number().int(),
+      rowsWritten: z.number().int().meta({ description: 'Rows written in the import\u2019s transaction; committed together when it is done' }),
+    }),
+    result: ImportResult.nullable(),
+    failure: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable(),
   })
-  .meta({
-    id: 'ImportResult',
-    examples: [{ created: 5, updated: 1, unchanged: 0, ownersCreated: 2, ownersUpdated: 0, domainsAdded: 8, errors: [], conflicts: [], dryRun: false, written: true }],
-  });
+  .meta({ id: 'Import' });
+
+const toImport = (r: ImportRecord): z.infer<typeof Import> => ({
+  id: r.id,
+  programId: r.programId,
+  state: r.state,
+  dryRun: r.dryRun,
+  allOrNothing: r.allOrNothing,
+  progress: { bytesReceived: r.bytesReceived, rowsRead: r.rowsRead, rowsPlanned: r.rowsPlanned, rowsWritten: r.rowsWritten },
+  result: (r.result as ImportResultValue | null) ?? null,
+  failure: r.failure,
+  createdAt: r.createdAt.toISOString(),
+  startedAt: r.startedAt?.toISOString() ?? null,
+  finishedAt: r.finishedAt?.toISOString() ?? null,
+});
 
 const encodings: Record<string, 'auto' | 'utf-8' | 'shift_jis'> = {
   auto: 'auto',
@@ -80,14 +124,15 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       body: z.string().meta({ description: 'The CSV file', examples: [CSV_EXAMPLE] }),
       response: {
         200: ImportResult,
+        202: Import.describe('A file over IMPORT_INLINE_BYTES: the import runs as a job; follow `Location` (GET /v1/imports/{id})'),
         400: problem('Invalid query'),
         404: problem('No such program'),
-        409: problem('Another import into this program is running'),
+        409: problem('Another import into this program has not finished (`runningImport` names it)'),
         413: problem('The file is larger than IMPORT_MAX_BYTES'),
         415: problem('The body is not text/csv'),
         422: {
-          description: 'The file has errors and nothing was written; `errors` lists each by line and column, the counts say what would have happened',
-          content: { 'application/problem+json': { schema: Problem.extend({ import: ImportResult }) } },
+          description: `The file has errors and nothing was written: \`errors\` lists the first ${LISTED} by line and column, \`import\` counts them all and says what would have happened`,
+          content: { 'application/problem+json': { schema: Problem.extend({ errors: z.array(FieldError.extend({ line: z.number().int(), column: z.enum(importColumns).nullable() })), import: ImportSummary }) } },
         },
       },
     },
@@ -96,22 +141,34 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!body || typeof (body as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') {
         throw new AppError('APP_UNSUPPORTED_MEDIA_TYPE', 415, 'Send the file as text/csv');
       }
-      const result = await importCustomers(
-        app.db,
-        request.params.id,
-        body as AsyncIterable<Buffer>,
-        { ...request.query, maxBytes: app.config.IMPORT_MAX_BYTES },
-        actorOf(request),
-        app.now(),
-      );
-      if (result.errors.length > 0 && !result.written && !result.dryRun) {
-        const err = new AppError('APP_IMPORT_INVALID', 422, `The file has ${result.errors.length} error(s); nothing was written`, {
-          errors: result.errors.map((e) => ({ path: `line ${e.line}${e.column ? `, column ${e.column}` : ''}`, message: e.message })),
-          import: result,
+      const options = { ...request.query, maxBytes: app.config.IMPORT_MAX_BYTES };
+      const received = await receiveImport(app.db, request.params.id, body as AsyncIterable<Buffer>, options, actorOf(request), app.now());
+      const location = `/v1/imports/${received.id}`;
+      if (received.bytesReceived > app.config.IMPORT_INLINE_BYTES) {
+        return reply.code(202).header('location', location).send(toImport(await queueImport(app.db, received.id, app.now())));
+      }
+      const result = await runOrFail(app.db, received.id, app.now());
+      reply.header('content-location', location);
+      if (result.errorCount > 0 && !result.written && !result.dryRun) {
+        const { errors: listed, ...summary } = result;
+        const err = new AppError('APP_IMPORT_INVALID', 422, `The file has ${result.errorCount} error(s); nothing was written`, {
+          errors: listed.map((e) => ({ path: `line ${e.line}${e.column ? `, column ${e.column}` : ''}`, message: e.message, line: e.line, column: e.column })),
+          import: summary,
         });
         return sendProblem(reply, toProblem(err, request, 0));
       }
       return result;
     },
+  });
+
+  app.get('/imports/:id', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['imports'],
+      summary: 'An import: its state, progress (rows read, planned, written) and, once done, its result',
+      params: IdParams,
+      response: { 200: Import, 404: problem('No such import') },
+    },
+    handler: async (request) => toImport(await getImport(app.db, request.params.id)),
   });
 };

@@ -1,35 +1,41 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.ts';
-import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
-import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
+import { customers, domains, importChunks, importRows, imports, programs, salesOwners } from '../../db/schema/index.ts';
+import type { CustomerStatus } from '../../db/schema/enums.ts';
+import { activeImportStates } from '../../db/schema/imports.ts';
 import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
 import { chunk } from '../batches.ts';
 import { insertImportedCustomers, updateCustomersAtVersion } from '../customers/customer-writer.ts';
 import { decideTransition } from '../customers/customer-workflow.ts';
-import { normalizeDnsName } from '../dns/dns-name.ts';
-import { AppError, errors } from '../errors.ts';
-import { unstorable } from '../http/text-guard.ts';
+import { AppError, errors, isUniqueViolation } from '../errors.ts';
+import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import { moveOpenTasksWithCustomers } from '../tasks/task-service.ts';
 import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
+import { initialStatuses, parseRow, readHeader, type Column, type ImportError, type Row } from './import-rows.ts';
 
-export const importColumns = [
-  'external_ref',
-  'customer_name',
-  'domains',
-  'sales_owner_email',
-  'sales_owner_name',
-  'department',
-  'status',
-  'planned_migration_at',
-] as const;
-type Column = (typeof importColumns)[number];
-const requiredColumns: Column[] = ['external_ref', 'customer_name', 'sales_owner_email'];
+/*
+ * The customer-list import, in three steps that keep memory flat whatever the file's size:
+ *   1. receive: the bytes are stored as they arrive (import_chunks), nothing more, so even a 200 MB
+ *      file is in within the request timeout;
+ *   2. parse: the stored file is decoded and parsed, each row checked on its own and staged
+ *      (import_rows), and rows repeating an earlier line's external ref or domain marked, set-based;
+ *   3. run: the staged rows are planned against the database and written a batch at a time (one
+ *      statement reads what a batch needs), all in one transaction, so all-or-nothing holds across a
+ *      crash too: a worker killed midway commits nothing and the job starts over.
+ * A small file goes through all three in the request; a large one is handed to the `imports` job after
+ * step 1 and followed at GET /v1/imports/{id}. This module is the one writer of imports,
+ * import_chunks and import_rows.
+ */
 
-export interface ImportError {
-  line: number;
-  column: Column | null;
-  message: string;
-}
+export { importColumns } from './import-rows.ts';
+export type { ImportError } from './import-rows.ts';
+
+/** Errors and conflicts listed in a result (the first ones by line); all are counted. */
+export const LISTED = 1000;
+/** Rows staged, planned and written per statement. */
+const BATCH = 2000;
+/** An unfinished import whose heartbeat is older than this was cut off (its process died, its job was lost). */
+const STALE_MS = 30 * 60_000;
 
 export interface ImportOptions {
   dryRun: boolean;
@@ -37,7 +43,6 @@ export interface ImportOptions {
   allOrNothing: boolean;
   encoding: CsvEncoding | 'auto';
   maxBytes: number;
-  onProgress?: (rowsRead: number) => void;
 }
 
 /** A row the import planned but did not write, because someone changed the customer meanwhile. */
@@ -48,302 +53,678 @@ export interface ImportConflict {
 }
 
 export interface ImportResult {
+  importId: string;
   created: number;
   updated: number;
   unchanged: number;
   ownersCreated: number;
   ownersUpdated: number;
   domainsAdded: number;
+  /** The first LISTED errors by line; `errorCount` counts them all. */
   errors: ImportError[];
+  errorCount: number;
   /** Rows left alone because the customer changed between planning and writing (nothing of theirs was lost). */
   conflicts: ImportConflict[];
+  conflictCount: number;
   dryRun: boolean;
   /** Whether anything was written. */
   written: boolean;
 }
 
-interface Row {
-  line: number;
-  externalRef: string;
-  name: string;
-  email: string;
-  ownerName?: string;
-  department?: string;
-  status?: CustomerStatus;
-  plannedMigrationAt?: string;
-  domains: { ascii: string; unicode: string }[];
+export type ImportRecord = typeof imports.$inferSelect;
+/** What reports progress while an import runs (rows read, planned, written so far). */
+export type ImportProgress = (progress: { rowsRead?: number; rowsPlanned?: number; rowsWritten?: number }) => void;
+
+/** A capped list, sorted by line at the end, that counts everything offered to it. */
+class Listed<T extends { line: number }> {
+  items: T[] = [];
+  count = 0;
+  constructor(initial: T[] = [], count = initial.length) {
+    this.items = [...initial];
+    this.count = count;
+  }
+  add(item: T) {
+    this.count++;
+    // Rows come in line order within each source, so the first LISTED of each source suffice.
+    if (this.items.length < 2 * LISTED) this.items.push(item);
+  }
+  list() {
+    return this.items.sort((a, b) => a.line - b.line).slice(0, LISTED);
+  }
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const initialStatuses = customerStatuses.filter((s) => s !== 'on_hold' && s !== 'completed');
+// ---------------------------------------------------------------------------------------------------
+// 1. Receive: the bytes, stored as they arrive (fast whatever the file's size: no parsing in the request)
 
-/** `2022-09-30`, `2022/9/30` (what Excel writes in Japan) → `2022-09-30`; undefined when not a real date. */
-export function parseCsvDate(value: string): string | undefined {
-  const m = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$/.exec(value);
-  if (!m) return undefined;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return undefined;
-  return date.toISOString().slice(0, 10);
-}
+/** Bytes of the file per stored piece. */
+const CHUNK_BYTES = 1024 * 1024;
 
-/** Validates one record; every problem is reported with its column. */
-function parseRow(line: number, fields: string[], index: Map<Column, number>, problems: ImportError[]): Row | undefined {
-  const cell = (c: Column) => (index.has(c) ? (fields[index.get(c)!] ?? '').trim() : '');
-  const fail = (column: Column | null, message: string) => problems.push({ line, column, message });
-  const before = problems.length;
-  if (fields.length > index.size) fail(null, `has ${fields.length} fields; the header has ${index.size}`);
-  // Text PostgreSQL cannot store is found here, by the dry run too, not by the write.
-  for (const [column, at] of index) {
-    const why = unstorable(fields[at] ?? '');
-    if (why) fail(column, why);
-  }
-  if (problems.length > before) return undefined;
-  const externalRef = cell('external_ref');
-  const name = cell('customer_name');
-  const email = cell('sales_owner_email').toLowerCase();
-  if (!externalRef) fail('external_ref', 'is empty');
-  else if (externalRef.length > 200) fail('external_ref', 'is longer than 200 characters');
-  if (!name) fail('customer_name', 'is empty');
-  else if (name.length > 300) fail('customer_name', 'is longer than 300 characters');
-  if (!EMAIL.test(email) || email.length > 254) fail('sales_owner_email', `"${email.slice(0, 80)}" is not an email address`);
-  const status = cell('status');
-  if (status && !(customerStatuses as readonly string[]).includes(status)) {
-    fail('status', `"${status.slice(0, 40)}" is not a status (one of ${customerStatuses.join(', ')})`);
-  }
-  const plannedRaw = cell('planned_migration_at');
-  const planned = plannedRaw ? parseCsvDate(plannedRaw) : undefined;
-  if (plannedRaw && !planned) fail('planned_migration_at', `"${plannedRaw.slice(0, 40)}" is not a date (YYYY-MM-DD or YYYY/MM/DD)`);
-  const domainList: Row['domains'] = [];
-  for (const raw of cell('domains').split(/[\s;]+/).filter(Boolean)) {
-    const normalized = normalizeDnsName(raw);
-    if (!normalized.ok) fail('domains', `"${raw.slice(0, 80)}" ${normalized.reason}`);
-    else if (!domainList.some((d) => d.ascii === normalized.ascii)) domainList.push({ ascii: normalized.ascii, unicode: normalized.unicode });
-  }
-  const ownerName = cell('sales_owner_name');
-  const department = cell('department');
-  if (ownerName.length > 200) fail('sales_owner_name', 'is longer than 200 characters');
-  if (department.length > 100) fail('department', 'is longer than 100 characters');
-  if (problems.length > before) return undefined;
-  return {
-    line,
-    externalRef,
-    name,
-    email,
-    ...(ownerName ? { ownerName } : {}),
-    ...(department ? { department } : {}),
-    ...(status ? { status: status as CustomerStatus } : {}),
-    ...(planned ? { plannedMigrationAt: planned } : {}),
-    domains: domainList,
-  };
-}
-
-type CustomerRow = typeof customers.$inferSelect;
-type Plan = {
-  ownersToCreate: Map<string, { name: string; department: string }>;
-  ownersToUpdate: Map<string, { id: string; name: string; department: string }>;
-  creates: Row[];
-  /** `ownerChanged`: the row names another owner (maybe one this import creates, so no id yet). */
-  updates: { row: Row; current: CustomerRow; changes: Partial<CustomerRow>; ownerChanged: boolean; addDomains: Row['domains'] }[];
-  unchanged: number;
-};
-
-/**
- * Imports the legacy customer list of a program: upsert by external ref, owners by email, domains
- * added (never removed). Streamed parse; planned against the database; written in one transaction
- * with batched statements.
- */
-export async function importCustomers(
+/** Claims the program for a new import (409 naming the running one otherwise), then stores the file. */
+export async function receiveImport(
   db: Db,
   programId: string,
   source: AsyncIterable<Buffer | string>,
   options: ImportOptions,
   actor: Actor,
   now: Date,
-): Promise<ImportResult> {
+): Promise<ImportRecord> {
   const [program] = await db.select({ id: programs.id }).from(programs).where(eq(programs.id, programId));
   if (!program) throw errors.programNotFound(programId);
-
-  const problems: ImportError[] = [];
-  const rows: Row[] = [];
-  let index: Map<Column, number> | undefined;
+  const record = await claimProgram(db, programId, options, actor, now);
+  let bytesReceived = 0;
+  let seq = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const store = async () => {
+    if (pendingBytes === 0) return;
+    await db.insert(importChunks).values({ importId: record.id, seq: seq++, data: Buffer.concat(pending) });
+    pending = [];
+    pendingBytes = 0;
+    await db.update(imports).set({ bytesReceived, heartbeatAt: new Date() }).where(eq(imports.id, record.id));
+  };
   try {
-    for await (const record of readCsv(source, { encoding: options.encoding, maxBytes: options.maxBytes })) {
+    for await (const piece of source) {
+      const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
+      bytesReceived += bytes.length;
+      if (bytesReceived > options.maxBytes) throw new AppError('APP_BODY_TOO_LARGE', 413, `The file is larger than ${options.maxBytes} bytes`);
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+      if (pendingBytes >= CHUNK_BYTES) await store();
+    }
+    await store();
+    return { ...record, bytesReceived };
+  } catch (err) {
+    await finishFailed(db, record.id, err instanceof AppError ? err.message : 'the upload was cut off', new Date());
+    throw err;
+  }
+}
+
+/**
+ * The new import's row, holding the program. An unfinished import whose heartbeat stopped (the process
+ * receiving or running it died, or its job was lost) gives way instead of holding the program for good;
+ * should its job still run later, it finds the import failed and does nothing.
+ */
+async function claimProgram(db: Db, programId: string, options: ImportOptions, actor: Actor, now: Date): Promise<ImportRecord> {
+  await db
+    .update(imports)
+    .set({ state: 'failed', failure: `no progress for ${STALE_MS / 60_000} minutes: the process receiving or running it stopped`, finishedAt: now })
+    .where(and(eq(imports.programId, programId), inArray(imports.state, activeImportStates), lt(imports.heartbeatAt, new Date(now.getTime() - STALE_MS))));
+  try {
+    const [row] = await db
+      .insert(imports)
+      .values({
+        programId,
+        dryRun: options.dryRun,
+        allOrNothing: options.allOrNothing,
+        encoding: options.encoding,
+        actor: actor.name,
+        actorTokenId: actor.tokenId ?? null,
+        requestId: actor.requestId ?? null,
+        createdAt: now,
+        heartbeatAt: now,
+      })
+      .returning();
+    return row!;
+  } catch (err) {
+    if (!isUniqueViolation(err, 'imports_one_active_per_program')) throw err;
+    const [running] = await db
+      .select({ id: imports.id, state: imports.state })
+      .from(imports)
+      .where(and(eq(imports.programId, programId), inArray(imports.state, activeImportStates)));
+    const which = running ? `import ${running.id} (${running.state}, /v1/imports/${running.id})` : 'another import';
+    throw new AppError('APP_IMPORT_RUNNING', 409, `${which} into program ${programId} has not finished; send this one again when it has`, {
+      runningImport: running?.id ?? null,
+    });
+  }
+}
+
+const col = (values: unknown[]) => sql.param(values);
+
+async function stageRows(db: Db, importId: string, rows: Row[]) {
+  if (rows.length === 0) return;
+  await db.execute(sql`
+    INSERT INTO import_rows (import_id, line, external_ref, name, email, owner_name, department, status, planned_migration_at, domains, domain_display_names)
+    SELECT ${importId}, r.line, r.external_ref, r.name, r.email, r.owner_name, r.department, r.status, r.planned,
+           string_to_array(r.domains, ' '), string_to_array(r.display, ' ')
+    FROM unnest(${col(rows.map((r) => r.line))}::int[], ${col(rows.map((r) => r.externalRef))}::text[], ${col(rows.map((r) => r.name))}::text[],
+                ${col(rows.map((r) => r.email))}::text[], ${col(rows.map((r) => r.ownerName ?? null))}::text[], ${col(rows.map((r) => r.department ?? null))}::text[],
+                ${col(rows.map((r) => r.status ?? null))}::text[], ${col(rows.map((r) => r.plannedMigrationAt ?? null))}::date[],
+                ${col(rows.map((r) => r.domains.map((d) => d.ascii).join(' ')))}::text[], ${col(rows.map((r) => r.domains.map((d) => d.unicode).join(' ')))}::text[])
+      AS r(line, external_ref, name, email, owner_name, department, status, planned, domains, display)`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 2. Parse: the stored file, read a piece at a time, each row checked on its own and staged
+
+async function* storedFile(db: Db, importId: string) {
+  for (let seq = 0; ; seq++) {
+    const [chunk] = await db.select({ data: importChunks.data }).from(importChunks).where(and(eq(importChunks.importId, importId), eq(importChunks.seq, seq)));
+    if (!chunk) return;
+    yield chunk.data;
+  }
+}
+
+/**
+ * Parses the stored file into staged rows (starting over if an earlier attempt was cut off), keeps the
+ * first LISTED errors and counts them all, then marks which rows repeat an earlier line's external ref
+ * or domain: one set-based statement each, so the planner needs no memory of earlier batches.
+ */
+async function parseImport(db: Db, record: ImportRecord, options: { encoding: CsvEncoding | 'auto' }, report: ImportProgress): Promise<ImportRecord> {
+  await db.delete(importRows).where(eq(importRows.importId, record.id));
+  const problems = new Listed<ImportError>();
+  let rowsRead = 0;
+  let batch: Row[] = [];
+  const flush = async () => {
+    await stageRows(db, record.id, batch);
+    batch = [];
+    report({ rowsRead });
+  };
+  let index: Map<Column, number> | undefined;
+  const rowProblems: ImportError[] = [];
+  try {
+    for await (const csv of readCsv(storedFile(db, record.id), { encoding: options.encoding, maxBytes: Number.MAX_SAFE_INTEGER })) {
+      rowProblems.length = 0;
       if (!index) {
-        index = readHeader(record.fields, problems);
+        index = readHeader(csv.fields, rowProblems);
+        for (const p of rowProblems) problems.add(p);
         if (!index) break;
         continue;
       }
-      const row = parseRow(record.line, record.fields, index, problems);
-      if (row) rows.push(row);
-      if ((rows.length + problems.length) % 1000 === 0) options.onProgress?.(rows.length);
+      rowsRead++;
+      const row = parseRow(csv.line, csv.fields, index, rowProblems);
+      for (const p of rowProblems) problems.add(p);
+      if (row) batch.push(row);
+      if (batch.length >= BATCH) await flush();
     }
   } catch (err) {
     if (!(err instanceof CsvReadError)) throw err;
-    if (err.kind === 'too_large') throw new AppError('APP_BODY_TOO_LARGE', 413, err.message);
-    problems.push({ line: err.line, column: null, message: err.message });
+    problems.add({ line: err.line, column: null, message: err.message });
   }
-  if (!index && problems.length === 0) problems.push({ line: 1, column: null, message: 'the file is empty; expected a header row' });
-  options.onProgress?.(rows.length);
-
-  // A dry run plans and returns; a real import plans and writes in one transaction that holds the
-  // program's import lock, so a second import of the same program meanwhile gets a 409.
-  const run = async (tx: Db) => {
-    const plan = await planImport(tx, programId, rows, problems);
-    const failedLines = new Set(problems.map((p) => p.line));
-    const result: ImportResult = {
-      created: plan.creates.length,
-      updated: plan.updates.length,
-      unchanged: plan.unchanged,
-      ownersCreated: plan.ownersToCreate.size,
-      ownersUpdated: plan.ownersToUpdate.size,
-      domainsAdded: plan.creates.reduce((n, r) => n + r.domains.length, 0) + plan.updates.reduce((n, u) => n + u.addDomains.length, 0),
-      errors: problems.sort((a, b) => a.line - b.line),
-      conflicts: [],
-      dryRun: options.dryRun,
-      written: false,
-    };
-    if (options.dryRun || (problems.length > 0 && options.allOrNothing) || failedLines.has(1)) return result;
-    if (result.created + result.updated + result.ownersCreated + result.ownersUpdated === 0) return result;
-    await applyImport(tx, programId, plan, actor, now, result);
-    return { ...result, written: true };
-  };
-  if (options.dryRun) return run(db);
-  const result = await db.transaction(async (tx) => {
-    await lockProgramImports(tx, programId);
-    return run(tx);
-  });
-  if (result.written && result.created + result.domainsAdded >= ANALYZE_AFTER_ROWS) {
-    // Fresh statistics at once, not at autovacuum's next round: until then PostgreSQL plans the
-    // next sweep's and reports' queries as if the new rows were not there. Advisory: the import is
-    // committed whatever happens here, and autovacuum analyzes the tables later anyway.
-    await db.execute(sql`ANALYZE customers, domains, sales_owners`).catch(() => {});
-  }
-  return result;
+  if (!index && problems.count === 0) problems.add({ line: 1, column: null, message: 'the file is empty; expected a header row' });
+  await flush();
+  if (rowsRead >= ANALYZE_AFTER_ROWS) await db.execute(sql`ANALYZE import_rows`);
+  await db.execute(sql`
+    UPDATE import_rows r SET ref_first_line = f.first
+    FROM (SELECT external_ref, min(line) AS first FROM import_rows WHERE import_id = ${record.id} GROUP BY external_ref HAVING count(*) > 1) f
+    WHERE r.import_id = ${record.id} AND r.external_ref = f.external_ref AND r.line <> f.first`);
+  await db.execute(sql`
+    UPDATE import_rows r SET domain_first_lines = d.firsts
+    FROM (SELECT line, jsonb_object_agg(name, first) AS firsts
+          FROM (SELECT r.line, n.name, min(r.line) OVER (PARTITION BY n.name) AS first
+                FROM import_rows r, unnest(r.domains) AS n(name) WHERE r.import_id = ${record.id}) x
+          WHERE line <> first GROUP BY line) d
+    WHERE r.import_id = ${record.id} AND r.line = d.line`);
+  const [parsed] = await db
+    .update(imports)
+    .set({ parsedAt: new Date(), parseErrors: problems.list(), parseErrorCount: problems.count, rowsRead, heartbeatAt: new Date() })
+    .where(eq(imports.id, record.id))
+    .returning();
+  return parsed!;
 }
 
-/** One import per program at a time: a transaction-scoped advisory lock, or a 409 at once. */
-async function lockProgramImports(tx: Db, programId: string) {
-  const [got] = rowsOf<{ locked: boolean }>(await tx.execute(sql`SELECT pg_try_advisory_xact_lock(hashtextextended(${`mdt:import:${programId}`}, 0)) AS locked`));
-  if (!got?.locked) {
-    throw new AppError('APP_IMPORT_RUNNING', 409, `Another import into program ${programId} is running; send this one again when it has finished`);
+// ---------------------------------------------------------------------------------------------------
+// 3. Run: planned and written a batch at a time, in one transaction
+
+/** Thrown inside the import's transaction to undo it: all-or-nothing found an error after writing began. */
+class RollBack extends Error {}
+
+/**
+ * Parses a received import (unless done before) and plans and writes it, a batch of staged rows at a
+ * time, in one transaction. Returns the result, also stored on the import; running it again after it
+ * finished returns the stored result.
+ */
+export async function runImport(db: Db, importId: string, now: Date, onProgress?: ImportProgress): Promise<ImportResult> {
+  let [record] = await db.select().from(imports).where(eq(imports.id, importId));
+  if (!record) throw errors.importNotFound(importId);
+  if (record.state === 'done') return record.result as ImportResult;
+  if (record.state === 'failed') throw new AppError('APP_IMPORT_FAILED', 409, `Import ${importId} failed: ${record.failure}`);
+  await db.update(imports).set({ state: 'running', startedAt: new Date(), heartbeatAt: new Date() }).where(eq(imports.id, importId));
+  const report: ImportProgress = (p) => {
+    onProgress?.(p);
+    void db
+      .update(imports)
+      .set({ ...p, heartbeatAt: new Date() })
+      .where(eq(imports.id, importId))
+      .catch(() => {}); // progress is advisory
+  };
+  if (!record.parsedAt) record = await parseImport(db, record, { encoding: record.encoding as CsvEncoding | 'auto' }, report);
+  const parseErrors = record.parseErrors as ImportError[];
+  const headerFailed = parseErrors.some((e) => e.line === 1);
+  const run = new ImportRun(record, now, parseErrors, report);
+  const finish = async (tx: Db, result: ImportResult) => {
+    await tx.update(imports).set({ state: 'done', result, rowsWritten: run.rowsWritten, finishedAt: new Date() }).where(eq(imports.id, importId));
+    await dropStaged(tx, importId);
+    return result;
+  };
+
+  const writes = !record.dryRun && !headerFailed && !(record.allOrNothing && record.parseErrorCount > 0);
+  try {
+    const result = await db.transaction(async (tx) => {
+      await lockProgramImports(tx, record.programId);
+      // Two deliveries of the job at once: the second waits for the lock, then finds the import done.
+      const [again] = await tx.select({ state: imports.state, result: imports.result }).from(imports).where(eq(imports.id, importId));
+      if (again?.state === 'done') return again.result as ImportResult;
+      const result = await run.plan(tx, writes);
+      if (record.allOrNothing && result.errorCount > 0 && run.rowsWritten > 0) throw new RollBack();
+      return finish(tx, result);
+    });
+    if (result.written && result.created + result.domainsAdded >= ANALYZE_AFTER_ROWS) {
+      // Fresh statistics at once, not at autovacuum's next round: until then PostgreSQL plans the
+      // next sweep's and reports' queries as if the new rows were not there. Advisory: the import is
+      // committed whatever happens here, and autovacuum analyzes the tables later anyway.
+      await db.execute(sql`ANALYZE customers, domains, sales_owners`).catch(() => {});
+    }
+    return result;
+  } catch (err) {
+    if (!(err instanceof RollBack)) throw err;
+    return finish(db, run.result(false));
   }
+}
+
+/** The stored file and the staged rows of an import that ended. */
+async function dropStaged(db: Db, importId: string) {
+  await db.delete(importRows).where(eq(importRows.importId, importId));
+  await db.delete(importChunks).where(eq(importChunks.importId, importId));
+}
+
+/** Marks an import failed (a job that gave up, a file that could not be read); its staged rows go. */
+export async function finishFailed(db: Db, importId: string, failure: string, now: Date) {
+  await db.transaction(async (tx) => {
+    await tx.update(imports).set({ state: 'failed', failure, finishedAt: now }).where(and(eq(imports.id, importId), inArray(imports.state, activeImportStates)));
+    await dropStaged(tx, importId);
+  });
+}
+
+/** Hands a received import to the `imports` job: queued, and the job in the outbox, in one transaction. */
+export async function queueImport(db: Db, importId: string, now: Date): Promise<ImportRecord> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.update(imports).set({ state: 'queued', heartbeatAt: now }).where(eq(imports.id, importId)).returning();
+    await enqueueInOutbox(tx, 'imports', 'run-import', { importId }, `import-${importId}`, now);
+    return row!;
+  });
+}
+
+export async function getImport(db: Db, id: string): Promise<ImportRecord> {
+  const [row] = await db.select().from(imports).where(eq(imports.id, id));
+  if (!row) throw errors.importNotFound(id);
+  return row;
+}
+
+/** Receives and runs an import in one go, as the CLI does (the API decides by size between this and the job). */
+export async function importFile(
+  db: Db,
+  programId: string,
+  source: AsyncIterable<Buffer | string>,
+  options: ImportOptions,
+  actor: Actor,
+  now: Date,
+  onProgress?: ImportProgress,
+): Promise<ImportResult> {
+  const received = await receiveImport(db, programId, source, options, actor, now);
+  return runOrFail(db, received.id, now, onProgress);
+}
+
+/** Runs an import; one that throws is marked failed (its transaction undone) before the error goes on. */
+export async function runOrFail(db: Db, importId: string, now: Date, onProgress?: ImportProgress) {
+  try {
+    return await runImport(db, importId, now, onProgress);
+  } catch (err) {
+    if (!(err instanceof AppError)) await finishFailed(db, importId, 'the import failed; nothing was written', new Date()).catch(() => {});
+    throw err;
+  }
+}
+
+/** One import per program at a time, also across processes: a transaction-scoped advisory lock. */
+async function lockProgramImports(tx: Db, programId: string) {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`mdt:import:${programId}`}, 0))`);
 }
 
 /** Rows an import must add before it refreshes the planner's statistics itself. */
 const ANALYZE_AFTER_ROWS = 1000;
 
-function readHeader(fields: string[], problems: ImportError[]): Map<Column, number> | undefined {
-  const index = new Map<Column, number>();
-  fields.forEach((raw, i) => {
-    const name = raw.trim().toLowerCase();
-    if ((importColumns as readonly string[]).includes(name)) {
-      if (index.has(name as Column)) problems.push({ line: 1, column: name as Column, message: 'appears twice in the header' });
-      index.set(name as Column, i);
-    } else if (name) {
-      problems.push({ line: 1, column: null, message: `unknown column "${raw.slice(0, 40)}" (expected ${importColumns.join(', ')})` });
-    }
-  });
-  const missing = requiredColumns.filter((c) => !index.has(c));
-  for (const column of missing) problems.push({ line: 1, column, message: 'is missing from the header' });
-  return problems.some((p) => p.line === 1) ? undefined : index;
+type CustomerRow = typeof customers.$inferSelect;
+type StagedRow = typeof importRows.$inferSelect;
+interface Owner {
+  id: string | null;
+  name: string;
+  department: string;
+  active: boolean;
+}
+interface Update {
+  row: Row;
+  current: CustomerRow;
+  changes: Partial<CustomerRow>;
+  /** The row names another owner (maybe one this import creates, so no id yet). */
+  ownerChanged: boolean;
+  addDomains: Row['domains'];
 }
 
-/** Decides what each row does, against the database; conflicts become errors of the later row. */
-async function planImport(db: Db, programId: string, rows: Row[], problems: ImportError[]): Promise<Plan> {
-  const existing = new Map((await db.select().from(customers).where(eq(customers.programId, programId))).map((c) => [c.externalRef, c]));
-  const domainOwner = new Map(
-    (await db.select({ name: domains.name, customerId: domains.customerId, verdict: domains.latestVerdict }).from(domains).where(and(eq(domains.programId, programId), isNull(domains.archivedAt)))).map((d) => [d.name, d]),
-  );
-  const verdictsOf = new Map<string, (string | null)[]>();
-  for (const d of domainOwner.values()) verdictsOf.set(d.customerId, [...(verdictsOf.get(d.customerId) ?? []), d.verdict]);
-  const owners = new Map((await db.select().from(salesOwners)).map((o) => [o.email.toLowerCase(), o]));
-  const plan: Plan = { ownersToCreate: new Map(), ownersToUpdate: new Map(), creates: [], updates: [], unchanged: 0 };
-  const seenRefs = new Map<string, number>();
-  const seenDomains = new Map<string, number>();
-  const ownerDefinedAt = new Map<string, { name?: string; department?: string; line: number }>();
+const toRow = (s: StagedRow): Row => ({
+  line: s.line,
+  externalRef: s.externalRef,
+  name: s.name,
+  email: s.email,
+  ...(s.ownerName ? { ownerName: s.ownerName } : {}),
+  ...(s.department ? { department: s.department } : {}),
+  ...(s.status ? { status: s.status as CustomerStatus } : {}),
+  ...(s.plannedMigrationAt ? { plannedMigrationAt: s.plannedMigrationAt } : {}),
+  domains: s.domains.map((ascii, i) => ({ ascii, unicode: s.domainDisplayNames[i] ?? ascii })),
+});
 
-  for (const row of rows) {
-    const fail = (column: Column | null, message: string) => problems.push({ line: row.line, column, message });
-    const before = problems.length;
-    const firstRef = seenRefs.get(row.externalRef);
-    if (firstRef !== undefined) fail('external_ref', `${row.externalRef} already appears on line ${firstRef}`);
-    seenRefs.set(row.externalRef, row.line);
+/**
+ * One run of an import: walks the staged rows in line order, a batch at a time; for each batch, reads
+ * what it needs from the database in a few set-based statements, decides each row, and (when it
+ * writes) writes the batch. What it carries from batch to batch is bounded by the number of sales
+ * owners, not rows: counts, the owners, and the first LISTED errors and conflicts.
+ */
+class ImportRun {
+  private errors: Listed<ImportError>;
+  private conflicts = new Listed<ImportConflict>();
+  private counts = { created: 0, updated: 0, unchanged: 0, ownersCreated: 0, ownersUpdated: 0, domainsAdded: 0 };
+  private written = false;
+  rowsWritten = 0;
+  private analyzeAt = BATCH;
+  /** Owners by lower-case email, as the database has them and as this import creates or renames them. */
+  private owners = new Map<string, Owner>();
+  /** Where each owner's name and department were first given in the file (a later row may not disagree). */
+  private ownerDefinedAt = new Map<string, { name?: string; department?: string; line: number }>();
+  private ownersUpdated = new Set<string>();
 
-    // Owners: the first row that names an owner's name or department sets it; a later row may not disagree.
-    const defined = ownerDefinedAt.get(row.email);
-    for (const [field, column] of [['name', 'sales_owner_name'], ['department', 'department']] as const) {
-      const value = field === 'name' ? row.ownerName : row.department;
-      if (value && defined?.[field] && defined[field] !== value) {
-        fail(column, `disagrees with line ${defined.line} for ${row.email} ("${defined[field]}")`);
+  constructor(
+    private record: ImportRecord,
+    private now: Date,
+    parseErrors: ImportError[],
+    private report: ImportProgress,
+  ) {
+    this.errors = new Listed(parseErrors, record.parseErrorCount);
+  }
+
+  private get actor(): Actor {
+    return { name: this.record.actor, tokenId: this.record.actorTokenId, requestId: this.record.requestId };
+  }
+
+  result(written = this.written): ImportResult {
+    return {
+      importId: this.record.id,
+      ...this.counts,
+      errors: this.errors.list(),
+      errorCount: this.errors.count,
+      conflicts: this.conflicts.list(),
+      conflictCount: this.conflicts.count,
+      dryRun: this.record.dryRun,
+      written,
+    };
+  }
+
+  /** Plans every batch, and writes each while `write` holds (all-or-nothing stops writing at the first error). */
+  async plan(db: Db, write: boolean): Promise<ImportResult> {
+    for (const o of await db.select().from(salesOwners)) {
+      this.owners.set(o.email.toLowerCase(), { id: o.id, name: o.name, department: o.department, active: o.active });
+    }
+    let after = 0;
+    let planned = 0;
+    for (;;) {
+      const staged = await this.readBatch(db, after);
+      if (staged.length === 0) break;
+      after = staged.at(-1)!.row.line;
+      const batch = this.planBatch(staged);
+      planned += staged.length;
+      this.report({ rowsPlanned: planned });
+      if (write && (!this.record.allOrNothing || this.errors.count === 0)) {
+        await this.writeBatch(db, batch);
+        this.rowsWritten += batch.creates.length + batch.updates.length;
+        this.report({ rowsWritten: this.rowsWritten });
+        if (this.rowsWritten >= this.analyzeAt) {
+          // Statistics taken before the import say this program has few customers and domains, and
+          // PostgreSQL would then look a batch's rows up by the program alone, scanning all it has so
+          // far for every batch. ANALYZE inside the transaction counts the rows it wrote; doubling
+          // the threshold keeps that to a handful of runs.
+          await db.execute(sql`ANALYZE customers, domains`);
+          this.analyzeAt *= 2;
+        }
       }
     }
-    const owner = owners.get(row.email);
-    if (owner && !owner.active) fail('sales_owner_email', `${row.email} is an inactive sales owner`);
-    if (!owner && !plan.ownersToCreate.has(row.email) && (!row.ownerName || !row.department)) {
-      if (!row.ownerName) fail('sales_owner_name', `is needed to create the new sales owner ${row.email}`);
-      if (!row.department) fail('department', `is needed to create the new sales owner ${row.email}`);
+    if (this.written) {
+      const { created, updated, unchanged, ownersCreated, ownersUpdated, domainsAdded } = this.counts;
+      const summary = { created, updated, unchanged, ownersCreated, ownersUpdated, domainsAdded, errors: this.errors.count, conflicts: this.conflicts.count };
+      await appendAudits(db, this.actor, [{ action: 'program.import', entityType: 'program', entityId: this.record.programId, after: summary }], this.now);
     }
-
-    const current = existing.get(row.externalRef);
-    const newDomains: Row['domains'] = [];
-    for (const d of row.domains) {
-      const other = seenDomains.get(d.ascii);
-      if (other !== undefined) fail('domains', `${d.unicode} already appears on line ${other}`);
-      const holder = domainOwner.get(d.ascii);
-      if (holder && holder.customerId !== current?.id) fail('domains', `${d.unicode} already belongs to another customer of this program`);
-      if (!holder) newDomains.push(d);
-    }
-
-    let changes: Partial<CustomerRow> = {};
-    if (current && row.status && row.status !== current.status) {
-      const decision = decideTransition({ from: current.status, to: row.status, statusBeforeHold: current.statusBeforeHold, role: 'admin', domainVerdicts: verdictsOf.get(current.id) ?? [] });
-      if (!decision.ok) fail('status', `${current.status} → ${row.status}: ${decision.message}`);
-      else changes = { status: row.status, statusBeforeHold: row.status === 'on_hold' ? current.status : null };
-    }
-    if (!current && row.status && !(initialStatuses as readonly CustomerStatus[]).includes(row.status)) {
-      fail('status', `a new customer cannot start as ${row.status} (one of ${initialStatuses.join(', ')})`);
-    }
-    if (problems.length > before) continue;
-
-    // The row is valid: record its effects.
-    for (const d of row.domains) seenDomains.set(d.ascii, row.line);
-    ownerDefinedAt.set(row.email, {
-      name: defined?.name ?? row.ownerName,
-      department: defined?.department ?? row.department,
-      line: defined?.line ?? row.line,
-    });
-    if (!owner && !plan.ownersToCreate.has(row.email)) plan.ownersToCreate.set(row.email, { name: row.ownerName!, department: row.department! });
-    if (owner && ((row.ownerName && row.ownerName !== owner.name) || (row.department && row.department !== owner.department))) {
-      plan.ownersToUpdate.set(row.email, { id: owner.id, name: row.ownerName ?? owner.name, department: row.department ?? owner.department });
-    }
-    if (!current) {
-      plan.creates.push(row);
-      continue;
-    }
-    if (row.name !== current.name) changes.name = row.name;
-    const ownerChanged = owner?.id !== current.salesOwnerId;
-    if (row.plannedMigrationAt && row.plannedMigrationAt !== current.plannedMigrationAt) changes.plannedMigrationAt = row.plannedMigrationAt;
-    if (Object.keys(changes).length === 0 && !ownerChanged && newDomains.length === 0) plan.unchanged++;
-    else plan.updates.push({ row, current, changes, ownerChanged, addDomains: newDomains });
+    return this.result();
   }
-  return plan;
+
+  /**
+   * The next batch of staged rows after `after`, each with what the plan needs from the database: the
+   * customer of its external ref, which customer holds each of its domains, and the verdicts of that
+   * customer's domains. Each a lookup of one table by an array of keys on a unique or plain index:
+   * the tables grow as the import writes, and a join planned on statistics taken before would scan
+   * them whole for every row.
+   */
+  private async readBatch(db: Db, after: number) {
+    const programId = this.record.programId;
+    const staged = await db
+      .select()
+      .from(importRows)
+      .where(and(eq(importRows.importId, this.record.id), gt(importRows.line, after)))
+      .orderBy(asc(importRows.line))
+      .limit(BATCH);
+    if (staged.length === 0) return [];
+    const refs = staged.map((r) => r.externalRef);
+    const names = [...new Set(staged.flatMap((r) => r.domains))];
+    const existing = new Map(
+      (await db.select().from(customers).where(and(eq(customers.programId, programId), sql`${customers.externalRef} = ANY(${col(refs)}::text[])`))).map((c) => [c.externalRef, c]),
+    );
+    const holders = new Map<string, string>();
+    if (names.length > 0) {
+      const held = await db
+        .select({ name: domains.name, customerId: domains.customerId })
+        .from(domains)
+        .where(and(eq(domains.programId, programId), sql`${domains.name} = ANY(${col(names)}::text[])`, isNull(domains.archivedAt)));
+      for (const d of held) holders.set(d.name, d.customerId);
+    }
+    const verdictsOf = new Map<string, (string | null)[]>();
+    if (existing.size > 0) {
+      const held = await db
+        .select({ customerId: domains.customerId, verdict: domains.latestVerdict })
+        .from(domains)
+        .where(and(sql`${domains.customerId} = ANY(${col([...existing.values()].map((c) => c.id))}::uuid[])`, isNull(domains.archivedAt)));
+      for (const d of held) verdictsOf.set(d.customerId, [...(verdictsOf.get(d.customerId) ?? []), d.verdict]);
+    }
+    return staged.map((s) => {
+      const current = existing.get(s.externalRef);
+      return {
+        row: toRow(s),
+        refFirstLine: s.refFirstLine,
+        domainFirstLines: s.domainFirstLines ?? {},
+        current,
+        holders,
+        verdicts: current ? (verdictsOf.get(current.id) ?? []) : [],
+      };
+    });
+  }
+
+  /** Decides what each row of a batch does; problems become errors of their row. */
+  private planBatch(staged: Awaited<ReturnType<ImportRun['readBatch']>>) {
+    const creates: Row[] = [];
+    const updates: Update[] = [];
+    for (const { row, refFirstLine, domainFirstLines, current, holders, verdicts } of staged) {
+      let failed = false;
+      const fail = (column: Column | null, message: string) => {
+        failed = true;
+        this.errors.add({ line: row.line, column, message });
+      };
+      if (refFirstLine !== null) fail('external_ref', `${row.externalRef} already appears on line ${refFirstLine}`);
+
+      // Owners: the first row that names an owner's name or department sets it; a later row may not disagree.
+      const defined = this.ownerDefinedAt.get(row.email);
+      for (const [field, column] of [['name', 'sales_owner_name'], ['department', 'department']] as const) {
+        const value = field === 'name' ? row.ownerName : row.department;
+        if (value && defined?.[field] && defined[field] !== value) fail(column, `disagrees with line ${defined.line} for ${row.email} ("${defined[field]}")`);
+      }
+      const owner = this.owners.get(row.email);
+      if (owner && !owner.active) fail('sales_owner_email', `${row.email} is an inactive sales owner`);
+      if (!owner && (!row.ownerName || !row.department)) {
+        if (!row.ownerName) fail('sales_owner_name', `is needed to create the new sales owner ${row.email}`);
+        if (!row.department) fail('department', `is needed to create the new sales owner ${row.email}`);
+      }
+
+      const newDomains: Row['domains'] = [];
+      for (const d of row.domains) {
+        const other = domainFirstLines[d.ascii];
+        if (other !== undefined) {
+          fail('domains', `${d.unicode} already appears on line ${other}`);
+          continue;
+        }
+        const holder = holders.get(d.ascii);
+        if (holder && holder !== current?.id) fail('domains', `${d.unicode} already belongs to another customer of this program`);
+        if (!holder) newDomains.push(d);
+      }
+
+      let changes: Partial<CustomerRow> = {};
+      if (current && row.status && row.status !== current.status) {
+        const decision = decideTransition({ from: current.status, to: row.status, statusBeforeHold: current.statusBeforeHold, role: 'admin', domainVerdicts: verdicts });
+        if (!decision.ok) fail('status', `${current.status} → ${row.status}: ${decision.message}`);
+        else changes = { status: row.status, statusBeforeHold: row.status === 'on_hold' ? current.status : null };
+      }
+      if (!current && row.status && !(initialStatuses as readonly CustomerStatus[]).includes(row.status)) {
+        fail('status', `a new customer cannot start as ${row.status} (one of ${initialStatuses.join(', ')})`);
+      }
+      if (failed) continue;
+
+      // The row is valid: record its effects.
+      this.ownerDefinedAt.set(row.email, { name: defined?.name ?? row.ownerName, department: defined?.department ?? row.department, line: defined?.line ?? row.line });
+      if (!owner) {
+        this.owners.set(row.email, { id: null, name: row.ownerName!, department: row.department!, active: true });
+        this.counts.ownersCreated++;
+      } else if ((row.ownerName && row.ownerName !== owner.name) || (row.department && row.department !== owner.department)) {
+        owner.name = row.ownerName ?? owner.name;
+        owner.department = row.department ?? owner.department;
+        if (owner.id && !this.ownersUpdated.has(row.email)) this.counts.ownersUpdated++;
+        if (owner.id) this.ownersUpdated.add(row.email);
+      }
+      if (!current) {
+        creates.push(row);
+        this.counts.created++;
+        this.counts.domainsAdded += row.domains.length;
+        continue;
+      }
+      if (row.name !== current.name) changes.name = row.name;
+      const ownerChanged = owner?.id !== current.salesOwnerId;
+      if (row.plannedMigrationAt && row.plannedMigrationAt !== current.plannedMigrationAt) changes.plannedMigrationAt = row.plannedMigrationAt;
+      if (Object.keys(changes).length === 0 && !ownerChanged && newDomains.length === 0) {
+        this.counts.unchanged++;
+        continue;
+      }
+      updates.push({ row, current, changes, ownerChanged, addDomains: newDomains });
+      this.counts.updated++;
+      this.counts.domainsAdded += newDomains.length;
+    }
+    return { creates, updates };
+  }
+
+  /**
+   * Writes a planned batch. The counts become what was written: a customer or domain someone else
+   * created, or a customer someone changed, since the plan read it is a conflict, and theirs stands.
+   */
+  private async writeBatch(tx: Db, batch: { creates: Row[]; updates: Update[] }) {
+    const { now, actor } = this;
+    const ownerIds = await this.writeOwners(tx);
+    const audit: AuditEntry[] = [];
+    const newDomains: { customerId: string; ascii: string; unicode: string; line: number; externalRef: string }[] = [];
+    const conflict = (row: Row, message: string) => this.conflicts.add({ line: row.line, externalRef: row.externalRef, message });
+
+    const creates = batch.creates.map((row) => ({
+      row,
+      customer: { externalRef: row.externalRef, name: row.name, salesOwnerId: ownerIds(row.email), status: row.status ?? 'not_contacted', plannedMigrationAt: row.plannedMigrationAt ?? null, note: `import line ${row.line}` },
+    }));
+    const idOf = await insertImportedCustomers(tx, this.record.programId, creates.map((c) => c.customer), actor, now);
+    for (const { row, customer } of creates) {
+      const id = idOf.get(row.externalRef);
+      if (id === undefined) {
+        conflict(row, 'a customer with this external_ref was created meanwhile; import the file again to update it');
+        this.counts.created--;
+        this.counts.domainsAdded -= row.domains.length;
+        continue;
+      }
+      for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
+      const { note: _, ...after } = customer;
+      audit.push({ action: 'customer.import', entityType: 'customer', entityId: id, after: { ...after, domains: row.domains.map((d) => d.ascii), line: row.line } });
+    }
+
+    const updates = batch.updates.map((u) => {
+      if (u.ownerChanged) u.changes.salesOwnerId = ownerIds(u.row.email);
+      return { ...u, next: { ...u.current, ...u.changes }, note: `import line ${u.row.line}` };
+    });
+    const written = await updateCustomersAtVersion(tx, updates, actor, now);
+    const applied = updates.filter((u) => written.has(u.current.id));
+    for (const u of updates) {
+      if (written.has(u.current.id)) continue;
+      conflict(u.row, 'the customer changed while the import ran (a status change, reassignment or edit); nothing of that change was overwritten');
+      this.counts.updated--;
+      this.counts.domainsAdded -= u.addDomains.length;
+    }
+    // Open tasks follow the customer to its new owner, as with /reassign.
+    await moveOpenTasksWithCustomers(
+      tx,
+      applied.filter((u) => u.ownerChanged).map((u) => ({ customerId: u.current.id, fromOwnerId: u.current.salesOwnerId, toOwnerId: u.next.salesOwnerId })),
+      now,
+    );
+    for (const u of applied) {
+      const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
+      for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d, line: u.row.line, externalRef: u.row.externalRef });
+      audit.push({
+        action: 'customer.import',
+        entityType: 'customer',
+        entityId: u.current.id,
+        before: Object.fromEntries(keys.map((k) => [k, u.current[k]])),
+        after: { ...Object.fromEntries(keys.map((k) => [k, u.next[k]])), addedDomains: u.addDomains.map((d) => d.ascii), line: u.row.line },
+      });
+    }
+
+    const added = await insertDomainRows(tx, this.record.programId, newDomains, now);
+    for (const d of newDomains) {
+      if (added.has(d.ascii)) continue;
+      this.conflicts.add({ line: d.line, externalRef: d.externalRef, message: `${d.unicode} was added to another customer meanwhile; it stays there` });
+      this.counts.domainsAdded--;
+    }
+    await appendAudits(tx, actor, audit, now);
+    if (idOf.size + applied.length + added.size > 0) this.written = true;
+  }
+
+  /** Creates the owners planned so far that have no id yet and renames those planned; email → id. */
+  private async writeOwners(tx: Db) {
+    const { now } = this;
+    const toCreate = [...this.owners].filter(([, o]) => o.id === null);
+    if (toCreate.length > 0) {
+      await tx.execute(sql`
+        INSERT INTO sales_owners (email, name, department, created_at, updated_at)
+        SELECT o.email, o.name, o.department, ${now}, ${now}
+        FROM unnest(${col(toCreate.map(([email]) => email))}::text[], ${col(toCreate.map(([, o]) => o.name))}::text[], ${col(toCreate.map(([, o]) => o.department))}::text[]) AS o(email, name, department)
+        ON CONFLICT DO NOTHING`);
+      // Created here or, meanwhile, by someone else: found by email either way.
+      const found = await tx
+        .select({ id: salesOwners.id, email: salesOwners.email })
+        .from(salesOwners)
+        .where(sql`lower(${salesOwners.email}) = ANY(${col(toCreate.map(([email]) => email))}::text[])`);
+      for (const o of found) this.owners.get(o.email.toLowerCase())!.id = o.id;
+      this.written = true;
+    }
+    for (const email of this.ownersUpdated) {
+      const o = this.owners.get(email)!;
+      await tx
+        .update(salesOwners)
+        .set({ name: o.name, department: o.department, version: sql`${salesOwners.version} + 1`, updatedAt: now })
+        .where(eq(salesOwners.id, o.id!));
+      this.written = true;
+    }
+    this.ownersUpdated.clear();
+    return (email: string) => this.owners.get(email)!.id!;
+  }
 }
-
-const BATCH = 5000;
-
-/** One array bound as a single parameter (drizzle would otherwise spread it into a list). */
-const col = (values: unknown[]) => sql.param(values);
-
-/*
- * Bulk writes send one array per column and let PostgreSQL unnest them: one statement and a handful
- * of parameters per batch, instead of building a statement with thousands of bound values.
- */
 
 /** Adds the domains; one a concurrent request gave another customer meanwhile is left out. The names added. */
 async function insertDomainRows(tx: Db, programId: string, rows: { customerId: string; ascii: string; unicode: string }[], now: Date): Promise<Set<string>> {
   const added = new Set<string>();
-  for (const b of chunk(rows, BATCH)) {
+  for (const b of chunk(rows, 5000)) {
     const inserted = await tx.execute(sql`
       INSERT INTO domains (program_id, customer_id, name, display_name, next_check_at, created_at, updated_at)
       SELECT ${programId}, d.customer_id, d.name, d.display_name, ${now}, ${now}, ${now}
@@ -354,86 +735,4 @@ async function insertDomainRows(tx: Db, programId: string, rows: { customerId: s
     for (const r of rowsOf<{ name: string }>(inserted)) added.add(r.name);
   }
   return added;
-}
-
-async function applyImport(tx: Db, programId: string, plan: Plan, actor: Actor, now: Date, result: ImportResult) {
-  const ownerIds = new Map<string, string>();
-  for (const b of chunk([...plan.ownersToCreate], BATCH)) {
-    const created = await tx.execute(sql`
-      INSERT INTO sales_owners (email, name, department, created_at, updated_at)
-      SELECT o.email, o.name, o.department, ${now}, ${now}
-      FROM unnest(${col(b.map(([email]) => email))}::text[], ${col(b.map(([, o]) => o.name))}::text[], ${col(b.map(([, o]) => o.department))}::text[]) AS o(email, name, department)
-      ON CONFLICT DO NOTHING
-      RETURNING id, email`);
-    // An owner created meanwhile by someone else is found below with the others.
-    for (const o of rowsOf<{ id: string; email: string }>(created)) ownerIds.set(o.email, o.id);
-  }
-  for (const [email, o] of plan.ownersToUpdate) {
-    await tx
-      .update(salesOwners)
-      .set({ name: o.name, department: o.department, version: sql`${salesOwners.version} + 1`, updatedAt: now })
-      .where(eq(salesOwners.id, o.id));
-    ownerIds.set(email, o.id);
-  }
-  const existingOwners = await tx.select({ id: salesOwners.id, email: salesOwners.email }).from(salesOwners);
-  for (const o of existingOwners) if (!ownerIds.has(o.email.toLowerCase())) ownerIds.set(o.email.toLowerCase(), o.id);
-
-  const audit: AuditEntry[] = [];
-  const newDomains: (Parameters<typeof insertDomainRows>[2][number] & { line: number; externalRef: string })[] = [];
-  const conflict = (row: Row, message: string) => result.conflicts.push({ line: row.line, externalRef: row.externalRef, message });
-
-  const creates = plan.creates.map((row) => ({
-    row,
-    customer: { externalRef: row.externalRef, name: row.name, salesOwnerId: ownerIds.get(row.email)!, status: row.status ?? 'not_contacted', plannedMigrationAt: row.plannedMigrationAt ?? null, note: `import line ${row.line}` },
-  }));
-  const idOf = await insertImportedCustomers(tx, programId, creates.map((c) => c.customer), actor, now);
-  for (const { row, customer } of creates) {
-    const id = idOf.get(row.externalRef);
-    if (id === undefined) {
-      conflict(row, 'a customer with this external_ref was created meanwhile; import the file again to update it');
-      continue;
-    }
-    for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
-    const { note: _, ...after } = customer;
-    audit.push({ action: 'customer.import', entityType: 'customer', entityId: id, after: { ...after, domains: row.domains.map((d) => d.ascii), line: row.line } });
-  }
-
-  const updates = plan.updates.map((u) => {
-    if (u.ownerChanged) u.changes.salesOwnerId = ownerIds.get(u.row.email)!;
-    return { ...u, next: { ...u.current, ...u.changes }, note: `import line ${u.row.line}` };
-  });
-  const written = await updateCustomersAtVersion(tx, updates, actor, now);
-  const applied = updates.filter((u) => written.has(u.current.id));
-  for (const u of updates) if (!written.has(u.current.id)) conflict(u.row, 'the customer changed while the import ran (a status change, reassignment or edit); nothing of that change was overwritten');
-  // Open tasks follow the customer to its new owner, as with /reassign.
-  await moveOpenTasksWithCustomers(
-    tx,
-    applied.filter((u) => u.ownerChanged).map((u) => ({ customerId: u.current.id, fromOwnerId: u.current.salesOwnerId, toOwnerId: u.next.salesOwnerId })),
-    now,
-  );
-  for (const u of applied) {
-    const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
-    for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d, line: u.row.line, externalRef: u.row.externalRef });
-    audit.push({
-      action: 'customer.import',
-      entityType: 'customer',
-      entityId: u.current.id,
-      before: Object.fromEntries(keys.map((k) => [k, u.current[k]])),
-      after: { ...Object.fromEntries(keys.map((k) => [k, u.next[k]])), addedDomains: u.addDomains.map((d) => d.ascii), line: u.row.line },
-    });
-  }
-
-  const domainsAdded = await insertDomainRows(tx, programId, newDomains, now);
-  for (const d of newDomains) {
-    if (!domainsAdded.has(d.ascii)) result.conflicts.push({ line: d.line, externalRef: d.externalRef, message: `${d.unicode} was added to another customer meanwhile; it stays there` });
-  }
-  Object.assign(result, { created: idOf.size, updated: applied.length, domainsAdded: domainsAdded.size });
-  result.conflicts.sort((a, b) => a.line - b.line);
-  audit.push({
-    action: 'program.import',
-    entityType: 'program',
-    entityId: programId,
-    after: { created: result.created, updated: result.updated, unchanged: result.unchanged, ownersCreated: result.ownersCreated, ownersUpdated: result.ownersUpdated, domainsAdded: result.domainsAdded, errors: result.errors.length, conflicts: result.conflicts.length },
-  });
-  await appendAudits(tx, actor, audit, now);
 }
