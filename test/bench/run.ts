@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { apiBenchmark } from './api-bench.ts';
 import { dnsBenchmark } from './dns-bench.ts';
 import { importBenchmark } from './import-bench.ts';
+import { importLoadBenchmark } from './import-load-bench.ts';
 import { remindersBenchmark } from './reminders-bench.ts';
 import { reportsBenchmark } from './reports-bench.ts';
 
@@ -14,6 +15,7 @@ type Result = Record<string, string | number>;
 const benchmarks: Record<string, (size: number) => Promise<Result[]>> = {
   dns: dnsBenchmark,
   import: importBenchmark,
+  'import-load': importLoadBenchmark,
   reports: reportsBenchmark,
   reminders: remindersBenchmark,
   api: apiBenchmark,
