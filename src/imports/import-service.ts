@@ -209,7 +209,7 @@ async function* storedFile(db: Db, importId: string) {
  * first LISTED errors and counts them all, then marks which rows repeat an earlier line's external ref
  * or domain: one set-based statement each, so the planner needs no memory of earlier batches.
  */
-async function parseImport(db: Db, record: ImportRecord, options: { encoding: CsvEncoding | 'auto' }, report: ImportProgress): Promise<ImportRecord> {
+async function parseImport(db: Db, record: ImportRecord, report: ImportProgress): Promise<ImportRecord> {
   await db.delete(importRows).where(eq(importRows.importId, record.id));
   const problems = new Listed<ImportError>();
   let rowsRead = 0;
@@ -222,7 +222,8 @@ async function parseImport(db: Db, record: ImportRecord, options: { encoding: Cs
   let index: Map<Column, number> | undefined;
   const rowProblems: ImportError[] = [];
   try {
-    for await (const csv of readCsv(storedFile(db, record.id), { encoding: options.encoding, maxBytes: Number.MAX_SAFE_INTEGER })) {
+    const encoding = record.encoding as CsvEncoding | 'auto';
+    for await (const csv of readCsv(storedFile(db, record.id), { encoding, maxBytes: Number.MAX_SAFE_INTEGER })) {
       rowProblems.length = 0;
       if (!index) {
         index = readHeader(csv.fields, rowProblems);
@@ -287,7 +288,7 @@ export async function runImport(db: Db, importId: string, now: Date, onProgress?
       .where(eq(imports.id, importId))
       .catch(() => {}); // progress is advisory
   };
-  if (!record.parsedAt) record = await parseImport(db, record, { encoding: record.encoding as CsvEncoding | 'auto' }, report);
+  if (!record.parsedAt) record = await parseImport(db, record, report);
   const parseErrors = record.parseErrors as ImportError[];
   const headerFailed = parseErrors.some((e) => e.line === 1);
   const run = new ImportRun(record, now, parseErrors, report);
