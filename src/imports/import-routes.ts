@@ -103,7 +103,7 @@ const CSV_EXAMPLE =
   'IIJ-000123,株式会社サンプル商事,sample-shoji.co.jp;sample.jp,suzuki@example.co.jp,鈴木 一郎,法人営業1部,contacted,2022/06/30\n';
 
 export const importRoutes: FastifyPluginAsyncZod = async (app) => {
-  // The body stays a stream: it is decoded and parsed as it arrives.
+  // The body stays a stream: it is stored as it arrives, and parsed from the database afterwards.
   app.addContentTypeParser(['text/csv', 'application/csv'], (_request, payload, done) => done(null, payload));
 
   app.post('/programs/:id/imports', {
@@ -117,7 +117,8 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       description:
         'Columns (header row required, any order): ' + importColumns.join(', ') +
         '. `domains` are separated by spaces or `;`. Empty cells leave an existing customer\u2019s value alone; domains are added, never removed. ' +
-        'A changed status must be a legal workflow move. By default any error writes nothing and answers 422 listing every error by line and column.',
+        'A changed status must be a legal workflow move. By default any error writes nothing and answers 422 listing the errors by line and column ' +
+        `(the first ${LISTED}; all are counted). A file over IMPORT_INLINE_BYTES answers 202 and runs as a job: follow \`Location\`.`,
       consumes: ['text/csv'],
       params: IdParams,
       querystring: ImportQuery,
