@@ -66,8 +66,11 @@ describe('distributed mode', () => {
       return d!.nextCheckAt < later;
     }, 20_000, 'the worker process to run the job');
 
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toMatch(/jobs\{queue="programs",state="completed"\} 1/);
+    // The job writes the domains before BullMQ records it completed: wait for that too.
+    await eventually(async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /jobs\{queue="programs",state="completed"\} 1/.test(metrics);
+    }, 10_000, 'the programs job to be recorded completed in /metrics');
 
     expect(await api.stop()).toBe(0);
     expect(await worker.stop()).toBe(0);
