@@ -57,7 +57,10 @@ export function createBullRuntime(options: BullOptions, onError: (err: Error) =>
           })),
         ),
       );
-      return all.flat().sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? '')).slice(0, limit);
+      return all
+        .flat()
+        .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? ''))
+        .slice(0, limit);
     },
     async ping() {
       await connection.ping();
@@ -111,9 +114,7 @@ export async function startBullWorkers(
       maxStalledCount: MAX_STALLS,
     });
     worker.on('error', (err) => deps.log.error({ err, queue: name }, 'worker error'));
-    worker.on('failed', (job, err) =>
-      deps.log.warn({ err, queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade }, 'job failed'),
-    );
+    worker.on('failed', (job, err) => deps.log.warn({ err, queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade }, 'job failed'));
     return worker;
   });
   await applySchedules(producer.queues, options.schedules);

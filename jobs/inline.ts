@@ -118,7 +118,9 @@ export class InlineJobRuntime implements JobRuntime {
     const parsed = definition?.payload.safeParse(job.data);
     if (!definition || !parsed?.success) {
       job.attemptsMade++;
-      job.failedReason = definition ? `Invalid payload for job "${job.name}": ${parsed!.error!.message}` : `No processor for job "${job.name}" on queue "${job.queue}"`;
+      job.failedReason = definition
+        ? `Invalid payload for job "${job.name}": ${parsed!.error!.message}`
+        : `No processor for job "${job.name}" on queue "${job.queue}"`;
       this.deps.log.warn({ queue: job.queue, jobId: job.id, reason: job.failedReason }, 'job failed for good');
       this.finish(job, 'failed');
       return;

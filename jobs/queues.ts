@@ -66,9 +66,7 @@ export const queues = {
 
 export type QueueName = keyof typeof queues;
 export type JobName<Q extends QueueName> = keyof (typeof queues)[Q]['jobs'] & string;
-export type JobPayload<Q extends QueueName, N extends JobName<Q>> = z.infer<
-  (typeof queues)[Q]['jobs'][N] extends JobDefinition<infer S> ? S : never
->;
+export type JobPayload<Q extends QueueName, N extends JobName<Q>> = z.infer<(typeof queues)[Q]['jobs'][N] extends JobDefinition<infer S> ? S : never>;
 export const queueNames = Object.keys(queues) as QueueName[];
 
 export function findJob(queue: string, name: string): JobDefinition<z.ZodType> | undefined {

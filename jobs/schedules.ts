@@ -19,7 +19,14 @@ export const schedulesFor = (config: Pick<Config, 'DIGEST_TIMEZONE'>): Schedule[
   // Hourly, because each program keeps its own calendar (time zone); the work is idempotent.
   { id: 'reminders-hourly', queue: 'tasks', name: 'create-reminders', pattern: '5 * * * *', tz: 'UTC', data: {} },
   { id: 'escalations-hourly', queue: 'tasks', name: 'escalate-tasks', pattern: '35 * * * *', tz: 'UTC', data: {} },
-  { id: 'digest-daily', queue: 'notifications', name: 'create-digests', pattern: '0 8 * * *', tz: config.DIGEST_TIMEZONE, data: { timeZone: config.DIGEST_TIMEZONE } },
+  {
+    id: 'digest-daily',
+    queue: 'notifications',
+    name: 'create-digests',
+    pattern: '0 8 * * *',
+    tz: config.DIGEST_TIMEZONE,
+    data: { timeZone: config.DIGEST_TIMEZONE },
+  },
   { id: 'deliver-notifications-every-minute', queue: 'notifications', name: 'deliver-notifications', pattern: '* * * * *', tz: 'UTC', data: {} },
   {
     id: 'prune-outbox-daily',

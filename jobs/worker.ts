@@ -20,11 +20,15 @@ async function main() {
   const log = pino(loggerOptions(config) as object);
   const now = () => new Date();
   const database = await openDataStore(config, log);
-  const bull = createBullRuntime({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, (err) =>
-    log.warn({ err }, 'redis connection error'),
-  );
+  const bull = createBullRuntime({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, (err) => log.warn({ err }, 'redis connection error'));
   const workers = await startBullWorkers(
-    { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config), lockMs: config.JOB_LOCK_MS },
+    {
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.JOB_CONCURRENCY,
+      schedules: schedulesFor(config),
+      lockMs: config.JOB_LOCK_MS,
+    },
     { db: database.db, now, log, dns: createJobDns(config), webhook: webhookOf(config) },
     bull,
   );

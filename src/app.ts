@@ -52,7 +52,17 @@ export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>): FastifyServerO
     level: config.LOG_LEVEL,
     // Fastify logs no headers or bodies by default; these cover anything that would log them anyway.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'token', '*.token', '*.secret', '*.password', '*.NOTIFY_WEBHOOK_SECRET', '*.DATABASE_URL'],
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+        'token',
+        '*.token',
+        '*.secret',
+        '*.password',
+        '*.NOTIFY_WEBHOOK_SECRET',
+        '*.DATABASE_URL',
+      ],
       censor: '[redacted]',
     },
     ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),

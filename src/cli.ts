@@ -100,7 +100,9 @@ const commands: Record<string, Command> = {
       for (const row of rows) {
         const state = row.revokedAt ? 'revoked' : row.expiresAt && row.expiresAt < new Date() ? 'expired' : 'active';
         const binding = row.salesOwnerId ? ` owner=${row.salesOwnerId}` : row.department ? ` department=${row.department}` : '';
-        out(`${row.id}  ${row.tokenPrefix}…  ${row.role.padEnd(7)} ${state.padEnd(7)} ${row.name}${binding}  last used ${row.lastUsedAt?.toISOString() ?? 'never'}`);
+        out(
+          `${row.id}  ${row.tokenPrefix}…  ${row.role.padEnd(7)} ${state.padEnd(7)} ${row.name}${binding}  last used ${row.lastUsedAt?.toISOString() ?? 'never'}`,
+        );
       }
     },
   },
@@ -135,7 +137,8 @@ const commands: Record<string, Command> = {
       const size = fs.statSync(file).size;
       const progress: ImportProgress | undefined = process.stderr.isTTY
         ? ({ rowsRead, rowsPlanned, rowsWritten }) => {
-            const [what, rows] = rowsWritten !== undefined ? ['writing', rowsWritten] : rowsPlanned !== undefined ? ['planning', rowsPlanned] : ['reading', rowsRead ?? 0];
+            const [what, rows] =
+              rowsWritten !== undefined ? ['writing', rowsWritten] : rowsPlanned !== undefined ? ['planning', rowsPlanned] : ['reading', rowsRead ?? 0];
             process.stderr.write(`\r${what} ${path.basename(file)}: ${rows.toLocaleString('en')} rows   `);
           }
         : undefined;
@@ -206,7 +209,9 @@ const commands: Record<string, Command> = {
         if (!program) throw new UsageError(`no program ${programId}`);
         // The program's identifiers, then those given as options.
         const fromProgram = identifiersOf(program);
-        ids = Object.fromEntries(Object.entries(ids).map(([key, extra]) => [key, [...(fromProgram[key as keyof Identifiers] ?? []), ...extra]])) as Required<Identifiers>;
+        ids = Object.fromEntries(
+          Object.entries(ids).map(([key, extra]) => [key, [...(fromProgram[key as keyof Identifiers] ?? []), ...extra]]),
+        ) as Required<Identifiers>;
       }
       if (ids.legacySpfIncludes.length + ids.legacyMxSuffixes.length === 0) {
         throw new UsageError('name the legacy service: --program ID, or --legacy-spf-include and/or --legacy-mx-suffix');
@@ -243,7 +248,13 @@ const commands: Record<string, Command> = {
   'spf-test': {
     usage: 'spf-test DOMAIN IP [--sender ADDRESS] [--helo NAME] [--program ID] [--legacy-spf-include D]… [--json]',
     summary: 'Will mail from this server pass SPF? check_host() today and once the legacy SPF record is deleted, with the terms evaluated',
-    options: { sender: { type: 'string' }, helo: { type: 'string' }, program: { type: 'string' }, 'legacy-spf-include': { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    options: {
+      sender: { type: 'string' },
+      helo: { type: 'string' },
+      program: { type: 'string' },
+      'legacy-spf-include': { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+    },
     async run({ values, positionals }, config) {
       const [input, ip] = positionals;
       const domain = input === undefined ? undefined : normalizeDnsName(input);
@@ -259,13 +270,22 @@ const commands: Record<string, Command> = {
       if (includes.length === 0) throw new UsageError('name the legacy SPF record: --program ID or --legacy-spf-include D');
       const c = config();
       const dns = createResolver({ servers: c.DNS_SERVERS, timeoutMs: c.DNS_TIMEOUT_MS, tries: 2 });
-      const answer = await testSpf(domain.ascii, { legacySpfIncludes: includes }, dns, { ip, sender: values.sender as string | undefined, helo: values.helo as string | undefined }, new Date());
+      const answer = await testSpf(
+        domain.ascii,
+        { legacySpfIncludes: includes },
+        dns,
+        { ip, sender: values.sender as string | undefined, helo: values.helo as string | undefined },
+        new Date(),
+      );
       if (values.json) {
         out(JSON.stringify(answer));
         return;
       }
       out(`${answer.domain}: ${answer.ip} as ${answer.sender} (HELO ${answer.helo})`);
-      for (const [label, e] of [['today', answer.today], ['after the deletion', answer.afterDeletion]] as const) {
+      for (const [label, e] of [
+        ['today', answer.today],
+        ['after the deletion', answer.afterDeletion],
+      ] as const) {
         out(`  ${label}: ${e.result} (${e.reason}; ${e.lookups} lookups, ${e.voidLookups} void)`);
         for (const term of e.terms) out(`    ${term.path.join(' → ')}: ${term.term} ${term.outcome}${term.detail ? ` (${term.detail})` : ''}`);
       }
@@ -304,14 +324,21 @@ const commands: Record<string, Command> = {
         const claimed = await claimDueDomains(db, now, limit, values.program as string | undefined);
         const counts: Record<string, number> = {};
         // Batches of 50, as the sweep job makes them; --concurrency batches at once.
-        await forEachConcurrently(chunk(claimed.map((d) => d.id), 50), concurrency, async (batch) => {
-          const results = await probeDomains(deps, batch, 'cli');
-          for (const id of batch) {
-            const result = results.get(id);
-            const key = result ? checkLabel(result) : 'gone';
-            counts[key] = (counts[key] ?? 0) + 1;
-          }
-        });
+        await forEachConcurrently(
+          chunk(
+            claimed.map((d) => d.id),
+            50,
+          ),
+          concurrency,
+          async (batch) => {
+            const results = await probeDomains(deps, batch, 'cli');
+            for (const id of batch) {
+              const result = results.get(id);
+              const key = result ? checkLabel(result) : 'gone';
+              counts[key] = (counts[key] ?? 0) + 1;
+            }
+          },
+        );
         return { checked: claimed.length, ...counts };
       });
       out(JSON.stringify(summary));

@@ -15,15 +15,9 @@ const DnsServer = z.string().refine(
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
 export const Config = z.object({
-  DATABASE_URL: z.preprocess(
-    emptyAsUndefined,
-    z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional(),
-  ),
+  DATABASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional()),
   DATA_DIR: z.string().min(1).default('./data'),
-  REDIS_URL: z.preprocess(
-    emptyAsUndefined,
-    z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
-  ),
+  REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional()),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only (it becomes part of Redis keys)')
@@ -31,18 +25,29 @@ export const Config = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DNS_SERVERS: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()) : undefined),
-    z.array(DnsServer).optional(),
-  ),
+  DNS_SERVERS: z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()) : undefined), z.array(DnsServer).optional()),
   DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
   /** Questions per second each process may send to the resolvers; unset: no limit. */
   DNS_QPS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(100_000).optional()),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(1024 * 1024),
   /** Largest CSV import; it is streamed, so this bounds work, not memory. */
-  IMPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 ** 3).default(200 * 1024 * 1024),
+  IMPORT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(2 * 1024 ** 3)
+    .default(200 * 1024 * 1024),
   /** Imports of up to this many bytes are parsed, planned and written in the request (200); larger ones by a job (202). */
-  IMPORT_INLINE_BYTES: z.coerce.number().int().min(0).default(2 * 1024 * 1024),
+  IMPORT_INLINE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(2 * 1024 * 1024),
   /** Where digests and escalation events are POSTed as JSON; unset: they are only logged. */
   NOTIFY_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional()),
   /** HMAC-SHA256 key; the signature is sent as `x-mdt-signature: sha256=<hex>` over the raw body. */

@@ -46,7 +46,11 @@ export class AppError extends Error {
 function define(code: string, message: string, statusCode: number) {
   return (...args: unknown[]) => {
     let i = 0;
-    return new AppError(code, statusCode, message.replace(/%s/g, () => String(args[i++])));
+    return new AppError(
+      code,
+      statusCode,
+      message.replace(/%s/g, () => String(args[i++])),
+    );
   };
 }
 
@@ -90,7 +94,11 @@ function describeFieldErrors(fieldErrors: FieldError[]) {
   return `${first.path}: ${first.message}${more}`;
 }
 
-const slug = (code: string) => code.replace(/^(APP|FST_ERR)_/, '').toLowerCase().replace(/_/g, '-');
+const slug = (code: string) =>
+  code
+    .replace(/^(APP|FST_ERR)_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
 const problemType = (code: string) => `urn:mdt:problem:${slug(code)}`;
 
 const contextNames: Record<string, string> = { querystring: 'query', params: 'path' };
@@ -172,8 +180,7 @@ export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: numb
   // The text guard refuses such input by field first; this is the net under any path it misses.
   else if (['22021', '22P05'].includes(pgError(err)?.code ?? '')) {
     appError = validationError([{ path: 'body', message: 'holds text the database cannot store (a NUL character or invalid Unicode)' }]);
-  }
-  else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
+  } else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
     const fe = err as FastifyError;
     appError = fromFastifyError(fe, bodyLimit) ?? new AppError(fe.code ?? 'APP_BAD_REQUEST', fe.statusCode!, fe.message);
   }
@@ -194,12 +201,7 @@ export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: numb
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}) {
-  return reply
-    .code(problem.status)
-    .headers(headers)
-    .type('application/problem+json')
-    .serializer(JSON.stringify)
-    .send(problem);
+  return reply.code(problem.status).headers(headers).type('application/problem+json').serializer(JSON.stringify).send(problem);
 }
 
 /** Errors the router raises before any route (Fastify's `frameworkErrors` option). */

@@ -36,20 +36,27 @@ async function main() {
   let jobs: JobRuntime;
   let workers: BullWorkers | undefined;
   if (config.REDIS_URL) {
-    const bull = createBullRuntime({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, (err) =>
-      log.warn({ err }, 'redis connection error'),
-    );
+    const bull = createBullRuntime({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, (err) => log.warn({ err }, 'redis connection error'));
     jobs = bull;
     if (!apiOnly) {
       workers = await startBullWorkers(
-        { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config), lockMs: config.JOB_LOCK_MS },
+        {
+          redisUrl: config.REDIS_URL,
+          prefix: config.QUEUE_PREFIX,
+          concurrency: config.JOB_CONCURRENCY,
+          schedules: schedulesFor(config),
+          lockMs: config.JOB_LOCK_MS,
+        },
         { db: database.db, now, log, dns, webhook: webhookOf(config) },
         bull,
       );
     }
   } else {
     if (apiOnly) log.warn('REDIS_URL is not set: jobs run in this process (there is no queue for separate workers)');
-    jobs = new InlineJobRuntime({ db: database.db, now, log, dns, webhook: webhookOf(config) }, { concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) });
+    jobs = new InlineJobRuntime(
+      { db: database.db, now, log, dns, webhook: webhookOf(config) },
+      { concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) },
+    );
   }
 
   const app = await buildApp(config, { database, jobs, now, logger: log });

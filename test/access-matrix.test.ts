@@ -45,11 +45,26 @@ const unique = () => randomBytes(4).toString('hex');
 beforeAll(async () => {
   t = await buildTestApp();
   programId = (await makeProgram(t.db)).id;
-  for (const [side, department] of [['own', 'D1'], ['other', 'D2']] as const) {
+  for (const [side, department] of [
+    ['own', 'D1'],
+    ['other', 'D2'],
+  ] as const) {
     const owner = await makeSalesOwner(t.db, { department });
     const customer = await makeCustomer(t.db, programId, owner.id);
     const domain = await makeDomain(t.db, customer);
-    const [task] = await t.db.insert(tasks).values({ programId, customerId: customer.id, assigneeId: owner.id, kind: 'reminder', milestone: 'T-30', dedupeKey: `m-${side}`, title: 'call', dueAt: new Date() }).returning();
+    const [task] = await t.db
+      .insert(tasks)
+      .values({
+        programId,
+        customerId: customer.id,
+        assigneeId: owner.id,
+        kind: 'reminder',
+        milestone: 'T-30',
+        dedupeKey: `m-${side}`,
+        title: 'call',
+        dueAt: new Date(),
+      })
+      .returning();
     f[side] = { owner: owner.id, customer: customer.id, ref: customer.externalRef, domain: domain.id, task: task!.id, department };
   }
   token.admin = (await makeToken(t.db, 'admin')).token;
@@ -90,12 +105,19 @@ const rules: Record<string, Rule> = {
   },
   'GET /v1/sales-owners': { kind: 'list', access: 'any', request: () => ({ url: '/v1/sales-owners?limit=200' }), marker: (side) => f[side].owner },
   'GET /v1/sales-owners/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/sales-owners/${f[side].owner}` }) },
-  'PATCH /v1/sales-owners/:id': { kind: 'owned', access: 'manager', request: (side) => ({ url: `/v1/sales-owners/${f[side].owner}`, body: { name: 'x' }, headers: stale }) },
+  'PATCH /v1/sales-owners/:id': {
+    kind: 'owned',
+    access: 'manager',
+    request: (side) => ({ url: `/v1/sales-owners/${f[side].owner}`, body: { name: 'x' }, headers: stale }),
+  },
   'POST /v1/sales-owners/:id/handover': {
     kind: 'owned',
     access: 'manager',
     // From a new owner of that side's department (with nothing to move), so no one's book changes.
-    request: async (side) => ({ url: `/v1/sales-owners/${(await makeSalesOwner(t.db, { department: f[side].department })).id}/handover`, body: { toSalesOwnerId: f[side].owner } }),
+    request: async (side) => ({
+      url: `/v1/sales-owners/${(await makeSalesOwner(t.db, { department: f[side].department })).id}/handover`,
+      body: { toSalesOwnerId: f[side].owner },
+    }),
   },
 
   'POST /v1/customers': {
@@ -104,10 +126,19 @@ const rules: Record<string, Rule> = {
     request: (side) => ({ url: '/v1/customers', body: { programId, externalRef: `M-${unique()}`, name: 'New', salesOwnerId: f[side].owner } }),
     refusedAt: 'body.salesOwnerId',
   },
-  'GET /v1/customers': { kind: 'list', access: 'any', request: () => ({ url: `/v1/customers?programId=${programId}&limit=200` }), marker: (side) => f[side].customer },
+  'GET /v1/customers': {
+    kind: 'list',
+    access: 'any',
+    request: () => ({ url: `/v1/customers?programId=${programId}&limit=200` }),
+    marker: (side) => f[side].customer,
+  },
   'GET /v1/customers.csv': { kind: 'list', access: 'any', request: () => ({ url: `/v1/customers.csv?programId=${programId}` }), marker: (side) => f[side].ref },
   'GET /v1/customers/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}` }) },
-  'PATCH /v1/customers/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}`, body: { notes: 'x' }, headers: stale }) },
+  'PATCH /v1/customers/:id': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}`, body: { notes: 'x' }, headers: stale }),
+  },
   'POST /v1/customers/:id/transitions': {
     kind: 'owned',
     access: 'any',
@@ -148,7 +179,11 @@ const rules: Record<string, Rule> = {
       url: `/v1/domains/${(await makeDomain(t.db, { id: f[side].customer, programId }, { archivedAt: new Date(), archivedBy: 'test' })).id}/restore`,
     }),
   },
-  'GET /v1/customers/:id/archived-domains': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}/archived-domains` }) },
+  'GET /v1/customers/:id/archived-domains': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}/archived-domains` }),
+  },
 
   'GET /v1/tasks': { kind: 'list', access: 'any', request: () => ({ url: '/v1/tasks?status=open&limit=200' }), marker: (side) => f[side].task },
   'POST /v1/tasks/:id/complete': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/tasks/${f[side].task}/complete`, body: {} }) },
@@ -205,7 +240,8 @@ describe('the role × own/other × read/write matrix', () => {
           if (!passed(res.statusCode)) wrong.push(`${label}, expected to pass: ${res.body.slice(0, 160)}`);
           if (rule.kind === 'list') {
             if (!res.body.includes(rule.marker('own'))) wrong.push(`${label}: own item missing`);
-            if (res.body.includes(rule.marker('other')) !== (role === 'admin')) wrong.push(`${label}: another's item ${role === 'admin' ? 'missing' : 'shown'}`);
+            if (res.body.includes(rule.marker('other')) !== (role === 'admin'))
+              wrong.push(`${label}: another's item ${role === 'admin' ? 'missing' : 'shown'}`);
           }
         }
       }

@@ -36,7 +36,16 @@ afterAll(async () => {
   await t.close();
 });
 
-const flags = ['--legacy-spf-include', 'spf.po.2iij.net', '--legacy-mx-suffix', 'po.2iij.net', '--successor-spf-include', 'spf.gateway.example', '--successor-mx-suffix', 'mx.gateway.example'];
+const flags = [
+  '--legacy-spf-include',
+  'spf.po.2iij.net',
+  '--legacy-mx-suffix',
+  'po.2iij.net',
+  '--successor-spf-include',
+  'spf.gateway.example',
+  '--successor-mx-suffix',
+  'mx.gateway.example',
+];
 
 describe('check', () => {
   it('prints one JSON object per domain, in input order, with the contracted fields and nothing else', async () => {
@@ -78,7 +87,11 @@ describe('check', () => {
   });
 
   it('takes the identifiers from a program', async () => {
-    const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'], successorSpfIncludes: ['spf.gateway.example'] });
+    const program = await makeProgram(t.db, {
+      legacySpfIncludes: ['spf.po.2iij.net'],
+      legacyMxHostSuffixes: ['po.2iij.net'],
+      successorSpfIncludes: ['spf.gateway.example'],
+    });
     const res = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', '--json', '--program', program.id], env);
     expect(JSON.parse(res.stdout)).toMatchObject({ verdict: 'needs_mx_and_spf', spf: { suggestedRecord: 'v=spf1 include:spf.gateway.example -all' } });
   });
@@ -93,7 +106,10 @@ describe('check', () => {
     expect(JSON.parse(res.stdout).dkim).toMatchObject({
       legacyCleanup: ['s1._domainkey.legacy.example.jp'],
       successorKeyPublished: true,
-      selectors: [{ selector: 's1', pointsInto: 'legacy' }, { selector: 'gw1', side: 'successor', cnameTarget: null, keyPublished: true }],
+      selectors: [
+        { selector: 's1', pointsInto: 'legacy' },
+        { selector: 'gw1', side: 'successor', cnameTarget: null, keyPublished: true },
+      ],
     });
     const bad = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', ...flags, '--legacy-dkim-selector', 's1._domainkey'], env);
     expect(bad.code).toBe(64);
@@ -114,7 +130,11 @@ describe('check', () => {
     const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'] });
     const owner = await makeSalesOwner(t.db);
     const customer = await makeCustomer(t.db, program.id, owner.id);
-    const due = await makeDomain(t.db, customer, { name: 'legacy.example.jp', displayName: 'legacy.example.jp', nextCheckAt: new Date('2022-05-01T00:00:00Z') });
+    const due = await makeDomain(t.db, customer, {
+      name: 'legacy.example.jp',
+      displayName: 'legacy.example.jp',
+      nextCheckAt: new Date('2022-05-01T00:00:00Z'),
+    });
     await makeDomain(t.db, customer, { name: 'done.example.jp', displayName: 'done.example.jp', nextCheckAt: new Date('2022-07-01T00:00:00Z') });
     const res = await runProcess('src/cli.ts', ['jobs', 'run', 'dns-sweep', '--program', program.id, '--now', '2022-06-01T09:00:00+09:00'], env);
     expect(res.code).toBe(0);
@@ -137,9 +157,29 @@ describe('spf-test', () => {
   });
 
   it('answers in JSON with the sender and HELO given', async () => {
-    const res = await runProcess('src/cli.ts', ['spf-test', 'done.example.jp', '203.0.113.9', '--sender', 'a@done.example.jp', '--helo', 'mx.example.net', '--json', '--legacy-spf-include', 'spf.po.2iij.net'], env);
+    const res = await runProcess(
+      'src/cli.ts',
+      [
+        'spf-test',
+        'done.example.jp',
+        '203.0.113.9',
+        '--sender',
+        'a@done.example.jp',
+        '--helo',
+        'mx.example.net',
+        '--json',
+        '--legacy-spf-include',
+        'spf.po.2iij.net',
+      ],
+      env,
+    );
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toMatchObject({ sender: 'a@done.example.jp', helo: 'mx.example.net', today: { result: 'pass' }, afterDeletion: { result: 'pass' } });
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      sender: 'a@done.example.jp',
+      helo: 'mx.example.net',
+      today: { result: 'pass' },
+      afterDeletion: { result: 'pass' },
+    });
   });
 
   it('says what is missing: the address, or the legacy record', async () => {

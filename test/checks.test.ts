@@ -84,9 +84,19 @@ describe('a check', () => {
     expect(d).toMatchObject({ latestVerdict: 'needs_mx_and_spf', lastCheckedAt: clock, lastDeterminedAt: clock, consecutiveFailures: 0 });
     expect(d.nextCheckAt.getTime() - clock.getTime()).toBe(6 * HOUR);
     const [check] = await t.db.select().from(dnsChecks).where(eq(dnsChecks.domainId, domain.id));
-    expect(check).toMatchObject({ outcome: 'determined', verdict: 'needs_mx_and_spf', mxState: 'legacy', spfState: 'legacy_referenced', resolver: server.address, trigger: 'sweep' });
+    expect(check).toMatchObject({
+      outcome: 'determined',
+      verdict: 'needs_mx_and_spf',
+      mxState: 'legacy',
+      spfState: 'legacy_referenced',
+      resolver: server.address,
+      trigger: 'sweep',
+    });
     expect((check!.result as { spf: { suggestedRecord: string } }).spf.suggestedRecord).toBe('v=spf1 include:spf.gateway.example -all');
-    const events = await t.db.select().from(auditLog).where(and(eq(auditLog.entityId, domain.id), eq(auditLog.action, 'domain.verdict_changed')));
+    const events = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.entityId, domain.id), eq(auditLog.action, 'domain.verdict_changed')));
     expect(events).toHaveLength(1);
   });
 
@@ -114,7 +124,10 @@ describe('a check', () => {
       expect(d.nextCheckAt.getTime() - clock.getTime()).toBe(Math.min(5 * 60_000 * 2 ** (i - 1), 6 * HOUR));
     }
     expect((await tasksOf(domain.id)).map((x) => [x.kind, x.status])).toEqual([['unable_to_verify', 'open']]);
-    const errors = await t.db.select().from(dnsChecks).where(and(eq(dnsChecks.domainId, domain.id), eq(dnsChecks.outcome, 'error')));
+    const errors = await t.db
+      .select()
+      .from(dnsChecks)
+      .where(and(eq(dnsChecks.domainId, domain.id), eq(dnsChecks.outcome, 'error')));
     expect(errors).toHaveLength(4);
     expect(errors.every((c) => c.verdict === null)).toBe(true);
     put(name, 'spfOnly');
@@ -161,7 +174,11 @@ describe('a check', () => {
   });
 
   it('keeps on the domain what the reports need: breaks at deletion, DMARC policy, successor DKIM key', async () => {
-    const p = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], successorSpfIncludes: ['spf.gateway.example'], successorDkimSelectors: ['gw1'] });
+    const p = await makeProgram(t.db, {
+      legacySpfIncludes: ['spf.po.2iij.net'],
+      successorSpfIncludes: ['spf.gateway.example'],
+      successorDkimSelectors: ['gw1'],
+    });
     const { domain, name } = await domainIn('spfOnly', 'contacted', p.id);
     server.set(`_dmarc.${name}`, { records: [{ type: 'TXT', data: 'v=DMARC1; p=reject' }] });
     await probeDomain(deps(), domain.id, 'sweep');
@@ -211,12 +228,26 @@ describe('regressions', () => {
     // Overdue, it was escalated; closing the task closes its escalation too.
     const [escalation] = await t.db
       .insert(tasks)
-      .values({ programId: program.id, customerId: task!.customerId, assigneeId: owner.id, kind: 'escalation', milestone: 'escalation', dedupeKey: `escalation:${task!.id}`, title: 'overdue', details: {}, dueAt: clock, escalatedFromId: task!.id })
+      .values({
+        programId: program.id,
+        customerId: task!.customerId,
+        assigneeId: owner.id,
+        kind: 'escalation',
+        milestone: 'escalation',
+        dedupeKey: `escalation:${task!.id}`,
+        title: 'overdue',
+        details: {},
+        dueAt: clock,
+        escalatedFromId: task!.id,
+      })
       .returning();
     put(name, 'clean');
     await probeDomain(deps(), domain.id, 'sweep');
     expect((await tasksOf(domain.id))[0]!.status).toBe('closed');
-    expect((await t.db.select().from(tasks).where(eq(tasks.id, escalation!.id)))[0]).toMatchObject({ status: 'closed', closeReason: 'the escalated task is closed' });
+    expect((await t.db.select().from(tasks).where(eq(tasks.id, escalation!.id)))[0]).toMatchObject({
+      status: 'closed',
+      closeReason: 'the escalated task is closed',
+    });
   });
 
   it('create nothing for a flap that reverts on the next check', async () => {
@@ -337,7 +368,10 @@ describe('sweeps', () => {
     const runtime = new InlineJobRuntime({ db: t.db, now: () => clock, log, dns }, { concurrency: 4, schedules: [] });
     const jobDeps = { db: t.db, now: () => clock, log, dns, enqueue: runtime.enqueue.bind(runtime) };
     const ctx = { jobId: 'x', attemptsMade: 0, deps: jobDeps };
-    const [a, b] = await Promise.all([sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx), sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx)]);
+    const [a, b] = await Promise.all([
+      sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx),
+      sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx),
+    ]);
     expect((a as { enqueued: number }).enqueued + (b as { enqueued: number }).enqueued).toBe(12);
     await runtime.close();
     for (const { domain } of made) expect(await t.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(1);
@@ -354,7 +388,11 @@ describe('sweeps', () => {
         bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-a-${p.id}`),
         bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-b-${p.id}`),
       ]);
-      await eventually(async () => (await Promise.all(made.map(({ domain }) => domainRow(domain.id)))).every((r) => r.latestVerdict !== null), 15_000, 'every domain checked');
+      await eventually(
+        async () => (await Promise.all(made.map(({ domain }) => domainRow(domain.id)))).every((r) => r.latestVerdict !== null),
+        15_000,
+        'every domain checked',
+      );
       await new Promise((r) => setTimeout(r, 500));
       for (const { domain } of made) expect(await t.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(1);
     } finally {
@@ -372,10 +410,14 @@ describe('sweeps', () => {
     const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, schedules: [] }, { db: t.db, now: () => clock, log, dns }, bull);
     try {
       await bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-${p.id}`);
-      await eventually(async () => {
-        const rows = await Promise.all(made.map(({ domain }) => domainRow(domain.id)));
-        return rows.every((r) => r.latestVerdict === 'needs_mx_and_spf');
-      }, 15_000, 'the workers to persist every verdict');
+      await eventually(
+        async () => {
+          const rows = await Promise.all(made.map(({ domain }) => domainRow(domain.id)));
+          return rows.every((r) => r.latestVerdict === 'needs_mx_and_spf');
+        },
+        15_000,
+        'the workers to persist every verdict',
+      );
     } finally {
       await workers.close();
       for (const q of Object.values(bull.queues)) await q.obliterate({ force: true });
@@ -400,7 +442,10 @@ describe('on-demand checks', () => {
     const history = await call('GET', `/v1/domains/${domain.id}/checks`, token);
     expect(history.json().items).toMatchObject([{ trigger: 'on_demand', verdict: 'needs_mx_and_spf', outcome: 'determined' }]);
     const shown = await call('GET', `/v1/domains/${domain.id}`, token);
-    expect(shown.json()).toMatchObject({ latestVerdict: 'needs_mx_and_spf', latestCheck: { result: { spf: { suggestedRecord: 'v=spf1 include:spf.gateway.example -all' } } } });
+    expect(shown.json()).toMatchObject({
+      latestVerdict: 'needs_mx_and_spf',
+      latestCheck: { result: { spf: { suggestedRecord: 'v=spf1 include:spf.gateway.example -all' } } },
+    });
     clock = new Date(clock.getTime() + 61_000);
     expect((await call('POST', `/v1/domains/${domain.id}/checks`, token)).statusCode).toBe(202);
     const other = await makeSalesOwner(t.db);

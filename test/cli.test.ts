@@ -28,7 +28,10 @@ describe('the CLI', () => {
     expect((await listWith(token)).statusCode).toBe(200);
 
     const listed = await cli('token', 'list', '--json');
-    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const row = rows.find((r) => r.name === 'ops');
     expect(row).toMatchObject({ role: 'admin', tokenPrefix: token.slice(0, 10), createdBy: expect.stringMatching(/^cli:/) });
     expect(listed.stdout).not.toContain(token);

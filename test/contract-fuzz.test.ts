@@ -18,8 +18,22 @@ import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from
 const REQUESTS = 10_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 20260930);
 
-type Schema = Record<string, unknown> & { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; anyOf?: Schema[]; oneOf?: Schema[]; enum?: unknown[] };
-type Operation = { method: string; path: string; parameters?: { name: string; in: string; required?: boolean; schema: Schema }[]; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { content?: Record<string, { schema: Schema }> }> };
+type Schema = Record<string, unknown> & {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  enum?: unknown[];
+};
+type Operation = {
+  method: string;
+  path: string;
+  parameters?: { name: string; in: string; required?: boolean; schema: Schema }[];
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+};
 
 let t: TestApp;
 let operations: Operation[] = [];
@@ -40,7 +54,18 @@ beforeAll(async () => {
   const domainsMade = await Promise.all(customersMade.map((c) => makeDomain(t.db, c)));
   const taskRows = await t.db
     .insert(tasks)
-    .values(customersMade.map((c, i) => ({ programId: program.id, customerId: c.id, assigneeId: owner.id, kind: 'reminder' as const, milestone: 'm', dedupeKey: `fuzz-${i}`, title: 'fuzz', dueAt: new Date() })))
+    .values(
+      customersMade.map((c, i) => ({
+        programId: program.id,
+        customerId: c.id,
+        assigneeId: owner.id,
+        kind: 'reminder' as const,
+        milestone: 'm',
+        dedupeKey: `fuzz-${i}`,
+        title: 'fuzz',
+        dueAt: new Date(),
+      })),
+    )
     .returning();
   Object.assign(ids, {
     programs: [program.id],
@@ -72,7 +97,25 @@ const forgedCursors = [
 function valueFor(schema: Schema | undefined, valid: boolean, rnd: () => number, depth = 0): unknown {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   if (!schema || depth > 6) return null;
-  if (!valid && rnd() < 0.3) return pick([null, 42, -1, 1e308, 'x'.repeat(300_00), '', '\u0000', 'a\u0000b', '\ud800', 'x\udc00y', true, [], {}, '../../etc/passwd', "' OR 1=1 --", '<script>']);
+  if (!valid && rnd() < 0.3)
+    return pick([
+      null,
+      42,
+      -1,
+      1e308,
+      'x'.repeat(300_00),
+      '',
+      '\u0000',
+      'a\u0000b',
+      '\ud800',
+      'x\udc00y',
+      true,
+      [],
+      {},
+      '../../etc/passwd',
+      "' OR 1=1 --",
+      '<script>',
+    ]);
   if ('const' in schema) return schema.const;
   if (schema.enum) return pick(schema.enum);
   const variants = schema.anyOf ?? schema.oneOf;
@@ -113,7 +156,12 @@ function valueFor(schema: Schema | undefined, valid: boolean, rnd: () => number,
           return `fuzz${Math.floor(rnd() * 1e6)}@example.jp`;
       }
       const length = Math.max(typeof schema.minLength === 'number' ? schema.minLength : 1, Math.floor(rnd() * 12));
-      return pick(['fuzz-', '株式会社', 'example.jp', 'FUZZ ', '']) + Math.floor(rnd() * 1e9).toString(36).padEnd(length, 'x');
+      return (
+        pick(['fuzz-', '株式会社', 'example.jp', 'FUZZ ', '']) +
+        Math.floor(rnd() * 1e9)
+          .toString(36)
+          .padEnd(length, 'x')
+      );
     }
     default:
       return pick(['x', 1, null]);
@@ -179,7 +227,12 @@ describe('the contract fuzzer', () => {
       }
 
       const qs = query.toString();
-      const res = await t.app.inject({ method: op.method as 'GET', url: `${url}${qs ? `?${qs}` : ''}`, headers, ...(payload !== undefined ? { payload } : {}) });
+      const res = await t.app.inject({
+        method: op.method as 'GET',
+        url: `${url}${qs ? `?${qs}` : ''}`,
+        headers,
+        ...(payload !== undefined ? { payload } : {}),
+      });
       const key = `${op.method} ${op.path}`;
       perOperation[key] = (perOperation[key] ?? 0) + 1;
       statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
@@ -202,7 +255,7 @@ describe('the contract fuzzer', () => {
 
     console.log(`[fuzz] ${REQUESTS} requests over ${Object.keys(perOperation).length} operations, seed ${SEED}; statuses ${JSON.stringify(statuses)}`);
     expect(Object.keys(perOperation)).toHaveLength(operations.length);
-    const distinct = [...new Set(violations.map((v) => v.replace(/[0-9a-f-]{36}/g, ":id").replace(/\?[^ ]*/, "")))];
+    const distinct = [...new Set(violations.map((v) => v.replace(/[0-9a-f-]{36}/g, ':id').replace(/\?[^ ]*/, '')))];
     expect(distinct.slice(0, 30)).toEqual([]);
   }, 300_000);
 });

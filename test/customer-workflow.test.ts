@@ -39,8 +39,14 @@ describe('the status workflow', () => {
         const admin = decideTransition({ from, to, statusBeforeHold: null, role: 'admin', overrideReason: 'customer came back', domainVerdicts: clean });
         expect(admin.ok, `${from} → ${to}`).toBe(reopenable.includes(to));
         if (reopenable.includes(to)) {
-          expect(decideTransition({ from, to, statusBeforeHold: null, role: 'manager', overrideReason: 'x', domainVerdicts: clean })).toMatchObject({ ok: false, status: 403 });
-          expect(decideTransition({ from, to, statusBeforeHold: null, role: 'admin', domainVerdicts: clean })).toMatchObject({ ok: false, code: 'APP_REASON_REQUIRED' });
+          expect(decideTransition({ from, to, statusBeforeHold: null, role: 'manager', overrideReason: 'x', domainVerdicts: clean })).toMatchObject({
+            ok: false,
+            status: 403,
+          });
+          expect(decideTransition({ from, to, statusBeforeHold: null, role: 'admin', domainVerdicts: clean })).toMatchObject({
+            ok: false,
+            code: 'APP_REASON_REQUIRED',
+          });
         }
       }
     }
@@ -52,7 +58,10 @@ describe('the status workflow', () => {
     for (const verdicts of [['clean', 'needs_spf_cleanup'], ['clean', null], ['unknown'], []]) {
       expect(decideTransition({ ...base, role: 'sales', domainVerdicts: verdicts })).toMatchObject({ ok: false, status: 409, code: 'APP_NOT_CLEAN' });
       expect(decideTransition({ ...base, role: 'sales', overrideReason: 'trust me', domainVerdicts: verdicts })).toMatchObject({ ok: false, status: 403 });
-      expect(decideTransition({ ...base, role: 'manager', overrideReason: 'domain retired', domainVerdicts: verdicts })).toEqual({ ok: true, kind: 'override' });
+      expect(decideTransition({ ...base, role: 'manager', overrideReason: 'domain retired', domainVerdicts: verdicts })).toEqual({
+        ok: true,
+        kind: 'override',
+      });
       expect(decideTransition({ ...base, role: 'admin', overrideReason: '   ', domainVerdicts: verdicts })).toMatchObject({ ok: false, code: 'APP_NOT_CLEAN' });
     }
   });

@@ -81,7 +81,10 @@ describe('customers', () => {
     const ok = await call('PATCH', `/v1/customers/${c.id}`, salesA, { notes: '連絡済み', plannedMigrationAt: '2022-07-15' }, ifMatch(1));
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ notes: '連絡済み', plannedMigrationAt: '2022-07-15', version: 2 });
-    const [audit] = await t.db.select().from(auditLog).where(and(eq(auditLog.entityId, c.id), eq(auditLog.action, 'customer.update')));
+    const [audit] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.entityId, c.id), eq(auditLog.action, 'customer.update')));
     expect(audit).toMatchObject({ before: { notes: null, version: 1 }, after: ok.json() });
     const status = await call('PATCH', `/v1/customers/${c.id}`, salesA, { status: 'migrated' }, ifMatch(2));
     expect(status.statusCode).toBe(400);
@@ -198,7 +201,11 @@ describe('customer lists', () => {
         status: statuses[i]!,
         plannedMigrationAt: i % 3 === 0 ? null : `2022-0${(i % 9) + 1}-15`,
       });
-      await makeDomain(t.db, c, { name: `mail${i}.acme.example.jp`, displayName: `mail${i}.acme.example.jp`, latestVerdict: i < 2 ? 'needs_spf_cleanup' : 'clean' });
+      await makeDomain(t.db, c, {
+        name: `mail${i}.acme.example.jp`,
+        displayName: `mail${i}.acme.example.jp`,
+        latestVerdict: i < 2 ? 'needs_spf_cleanup' : 'clean',
+      });
       rows.push(c);
     }
     const ids = async (query: string, token = admin) => {
@@ -230,7 +237,10 @@ describe('customer lists', () => {
       updatedAt: order(all, (r) => r.updatedAt.getTime()),
     };
     for (const [key, asc] of Object.entries(expected)) {
-      for (const [sort, want] of [[key, asc], [`-${key}`, [...asc].reverse()]] as const) {
+      for (const [sort, want] of [
+        [key, asc],
+        [`-${key}`, [...asc].reverse()],
+      ] as const) {
         const seen: string[] = [];
         let cursor: string | null = null;
         do {
@@ -391,7 +401,8 @@ describe('sales owners', () => {
 
 describe('visibility: role × own/other × read/write', () => {
   it('lets sales see and change only their own customers, managers their department, admins all; others are 404', async () => {
-    const mk = async (owner: { id: string }) => (await call('POST', '/v1/customers', admin, newCustomer({ salesOwnerId: owner.id, domains: [`v${++seq}.example.jp`] }))).json();
+    const mk = async (owner: { id: string }) =>
+      (await call('POST', '/v1/customers', admin, newCustomer({ salesOwnerId: owner.id, domains: [`v${++seq}.example.jp`] }))).json();
     const own = await mk(ownerA);
     const sameDept = await mk(ownerB);
     const otherDept = await mk(ownerC);

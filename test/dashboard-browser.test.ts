@@ -22,27 +22,76 @@ let adminToken: string;
 describe.skipIf(!haveChromium)(`the dashboard in a real browser (skipped without Chromium at ${chromiumPath})`, () => {
   beforeAll(async () => {
     t = await buildTestApp({ now: () => now });
-    const program = await makeProgram(t.db, { name: 'Legacy mail shutdown', shutdownAt: '2022-09-30', spfRecordDeletionAt: '2022-10-31', createdAt: new Date('2022-08-01T03:00:00Z') });
+    const program = await makeProgram(t.db, {
+      name: 'Legacy mail shutdown',
+      shutdownAt: '2022-09-30',
+      spfRecordDeletionAt: '2022-10-31',
+      createdAt: new Date('2022-08-01T03:00:00Z'),
+    });
     programId = program.id;
     const a = await makeSalesOwner(t.db, { name: '鈴木', department: '営業1部' });
     const b = await makeSalesOwner(t.db, { name: 'Tanaka', department: 'Sales 2' });
     const created = new Date('2022-08-01T03:00:00Z');
     const c1 = await makeCustomer(t.db, programId, a.id, { name: '株式会社サンプル', status: 'not_contacted', createdAt: created });
-    await makeDomain(t.db, c1, { name: 'sample.example', displayName: 'sample.example', latestVerdict: 'needs_spf_cleanup', breaksAtDeletion: true, dmarcPolicy: 'reject', latestMxState: 'successor', lastDeterminedAt: now, createdAt: created });
+    await makeDomain(t.db, c1, {
+      name: 'sample.example',
+      displayName: 'sample.example',
+      latestVerdict: 'needs_spf_cleanup',
+      breaksAtDeletion: true,
+      dmarcPolicy: 'reject',
+      latestMxState: 'successor',
+      lastDeterminedAt: now,
+      createdAt: created,
+    });
     const c2 = await makeCustomer(t.db, programId, b.id, { name: 'Contacted Ltd', status: 'contacted', createdAt: created });
-    await makeDomain(t.db, c2, { name: 'contacted.example', displayName: 'contacted.example', latestVerdict: 'needs_mx_and_spf', breaksAtDeletion: true, latestMxState: 'legacy', lastDeterminedAt: now, createdAt: created });
+    await makeDomain(t.db, c2, {
+      name: 'contacted.example',
+      displayName: 'contacted.example',
+      latestVerdict: 'needs_mx_and_spf',
+      breaksAtDeletion: true,
+      latestMxState: 'legacy',
+      lastDeterminedAt: now,
+      createdAt: created,
+    });
     const c3 = await makeCustomer(t.db, programId, b.id, { name: 'Done Inc', status: 'migrated', createdAt: created });
-    const done = await makeDomain(t.db, c3, { name: 'done.example', displayName: 'done.example', latestVerdict: 'clean', breaksAtDeletion: false, latestMxState: 'successor', lastDeterminedAt: now, createdAt: created });
+    const done = await makeDomain(t.db, c3, {
+      name: 'done.example',
+      displayName: 'done.example',
+      latestVerdict: 'clean',
+      breaksAtDeletion: false,
+      latestMxState: 'successor',
+      lastDeterminedAt: now,
+      createdAt: created,
+    });
     // History for the burndown: Done Inc migrated on 20 Aug, its domain turned clean on 22 Aug.
-    await t.db.insert(statusEvents).values({ customerId: c3.id, fromStatus: 'migrating', toStatus: 'migrated', actor: 'test', at: new Date('2022-08-20T03:00:00Z') });
-    await t.db.insert(dnsChecks).values({ domainId: done.id, checkedAt: new Date('2022-08-22T03:00:00Z'), outcome: 'determined', verdict: 'clean', result: {}, durationMs: 1, resolver: 'test', verdictChanged: true });
+    await t.db
+      .insert(statusEvents)
+      .values({ customerId: c3.id, fromStatus: 'migrating', toStatus: 'migrated', actor: 'test', at: new Date('2022-08-20T03:00:00Z') });
+    await t.db.insert(dnsChecks).values({
+      domainId: done.id,
+      checkedAt: new Date('2022-08-22T03:00:00Z'),
+      outcome: 'determined',
+      verdict: 'clean',
+      result: {},
+      durationMs: 1,
+      resolver: 'test',
+      verdictChanged: true,
+    });
     adminToken = (await makeToken(t.db, 'admin')).token;
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: chromiumPath,
       // A fresh temporary profile each launch (Playwright's own). The machine has no internet: keep
       // Chromium from calling home, or its start-up stalls.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -50,12 +99,17 @@ describe.skipIf(!haveChromium)(`the dashboard in a real browser (skipped without
     await t?.close();
   });
 
-  for (const viewport of [{ name: 'laptop', width: 1280, height: 900 }, { name: 'phone', width: 390, height: 844 }]) {
+  for (const viewport of [
+    { name: 'laptop', width: 1280, height: 900 },
+    { name: 'phone', width: 390, height: 844 },
+  ]) {
     it(`signs in and shows the program's charts and tables with the right numbers (${viewport.name})`, async () => {
       const page = await browser.newPage({ viewport, locale: 'en-US' });
       page.setDefaultTimeout(8_000); // a Playwright error names the step; the test's timeout would not
       const errors: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
       await page.goto(`${base}/dashboard`);
       expect(page.url()).toBe(`${base}/dashboard/sign-in?lang=en`);
       await page.fill('input[name="token"]', adminToken);
@@ -79,16 +133,25 @@ describe.skipIf(!haveChromium)(`the dashboard in a real browser (skipped without
       expect(box!.width).toBeLessThanOrEqual(viewport.width);
       // Each series steps down once (3 to 2), so its last point is drawn lower than its first.
       for (const series of ['.series-customers', '.series-domains']) {
-        const points = (await page.locator(`polyline${series}`).getAttribute('points'))!.trim().split(/\s+/).map((p) => Number(p.split(',')[1]));
+        const points = (await page.locator(`polyline${series}`).getAttribute('points'))!
+          .trim()
+          .split(/\s+/)
+          .map((p) => Number(p.split(',')[1]));
         expect(points).toHaveLength(32);
         expect(new Set(points).size).toBe(2);
         expect(points.at(-1)!).toBeGreaterThan(points[0]!);
       }
 
-      const rows = async (table: string) => page.locator(`#${table} tr`).evaluateAll((trs) => trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
+      const rows = async (table: string) =>
+        page.locator(`#${table} tr`).evaluateAll((trs) => trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
       expect(await page.textContent('#status-table td[data-status="not_contacted"]')).toBe('1');
       expect(await page.textContent('#status-table td[data-status="migrated"]')).toBe('1');
-      expect((await rows('owner-table')).map((r) => r.slice(0, 2))).toEqual(expect.arrayContaining([['営業1部', '鈴木'], ['Sales 2', 'Tanaka']]));
+      expect((await rows('owner-table')).map((r) => r.slice(0, 2))).toEqual(
+        expect.arrayContaining([
+          ['営業1部', '鈴木'],
+          ['Sales 2', 'Tanaka'],
+        ]),
+      );
       const blast = await rows('blast-table');
       expect(blast.map((r) => r[0])).toEqual(['sample.example', 'contacted.example']); // DMARC reject first
       expect(blast[0]![1]).toBe('reject');

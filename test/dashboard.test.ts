@@ -12,12 +12,27 @@ const origin = 'http://localhost:80';
 
 beforeAll(async () => {
   t = await buildTestApp({ now: () => now });
-  const program = await makeProgram(t.db, { name: 'Legacy <b>mail</b> shutdown', shutdownAt: '2022-09-30', spfRecordDeletionAt: '2022-10-31', createdAt: new Date('2022-08-01T03:00:00Z') });
+  const program = await makeProgram(t.db, {
+    name: 'Legacy <b>mail</b> shutdown',
+    shutdownAt: '2022-09-30',
+    spfRecordDeletionAt: '2022-10-31',
+    createdAt: new Date('2022-08-01T03:00:00Z'),
+  });
   programId = program.id;
   const a = await makeSalesOwner(t.db, { name: '鈴木', department: '営業1部' });
   const b = await makeSalesOwner(t.db, { name: 'Tanaka', department: 'Sales 2' });
-  const hostile = await makeCustomer(t.db, programId, a.id, { name: '<script>alert(1)</script>', status: 'not_contacted', createdAt: new Date('2022-08-01T03:00:00Z') });
-  await makeDomain(t.db, hostile, { latestVerdict: 'needs_spf_cleanup', breaksAtDeletion: true, dmarcPolicy: 'reject', latestMxState: 'successor', lastDeterminedAt: now });
+  const hostile = await makeCustomer(t.db, programId, a.id, {
+    name: '<script>alert(1)</script>',
+    status: 'not_contacted',
+    createdAt: new Date('2022-08-01T03:00:00Z'),
+  });
+  await makeDomain(t.db, hostile, {
+    latestVerdict: 'needs_spf_cleanup',
+    breaksAtDeletion: true,
+    dmarcPolicy: 'reject',
+    latestMxState: 'successor',
+    lastDeterminedAt: now,
+  });
   const other = await makeCustomer(t.db, programId, b.id, { status: 'contacted', createdAt: new Date('2022-08-01T03:00:00Z') });
   await makeDomain(t.db, other, { latestVerdict: 'needs_mx_and_spf', breaksAtDeletion: true, latestMxState: 'legacy', lastDeterminedAt: now });
   admin = await makeToken(t.db, 'admin');
@@ -35,11 +50,22 @@ async function csrf() {
 }
 async function signIn(token: string, lang = 'en') {
   const c = await csrf();
-  const res = await t.app.inject({ method: 'POST', url: `/dashboard/sign-in?lang=${lang}`, headers: { origin, cookie: c.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${c.field}&token=${encodeURIComponent(token)}` });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/dashboard/sign-in?lang=${lang}`,
+    headers: { origin, cookie: c.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `csrf=${c.field}&token=${encodeURIComponent(token)}`,
+  });
   expect(res.statusCode).toBe(303);
-  return `${c.cookie}; ${[res.headers['set-cookie']].flat().find((h) => String(h).startsWith('mdt_session='))!.split(';')[0]}`;
+  return `${c.cookie}; ${
+    [res.headers['set-cookie']]
+      .flat()
+      .find((h) => String(h).startsWith('mdt_session='))!
+      .split(';')[0]
+  }`;
 }
-const get = (url: string, cookie?: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers: { ...(cookie ? { cookie } : {}), ...headers } });
+const get = (url: string, cookie?: string, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: 'GET', url, headers: { ...(cookie ? { cookie } : {}), ...headers } });
 
 describe('the dashboard', () => {
   it('sends visitors without a session to sign in, with security headers', async () => {
@@ -100,7 +126,12 @@ describe('the dashboard', () => {
     const forged = await t.app.inject({ method: 'POST', url: '/dashboard/sign-out', headers: { origin, cookie: adminCookie } });
     expect(forged.statusCode).toBe(403);
     const field = adminCookie.split(';')[0]!.split('=')[1]!;
-    const out = await t.app.inject({ method: 'POST', url: '/dashboard/sign-out', headers: { origin, cookie: adminCookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${field}` });
+    const out = await t.app.inject({
+      method: 'POST',
+      url: '/dashboard/sign-out',
+      headers: { origin, cookie: adminCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `csrf=${field}`,
+    });
     expect(out.statusCode).toBe(303);
     expect(out.headers['set-cookie']).toMatch(/Max-Age=0/);
   });

@@ -61,16 +61,24 @@ describe('distributed mode', () => {
     });
     expect(patched.status).toBe(200);
     // The API runs no workers (--api-only), so only the worker process can have done this.
-    await eventually(async () => {
-      const [d] = await database.db.select().from(domains).where(eq(domains.id, domain.id));
-      return d!.nextCheckAt < later;
-    }, 20_000, 'the worker process to run the job');
+    await eventually(
+      async () => {
+        const [d] = await database.db.select().from(domains).where(eq(domains.id, domain.id));
+        return d!.nextCheckAt < later;
+      },
+      20_000,
+      'the worker process to run the job',
+    );
 
     // The job writes the domains before BullMQ records it completed: wait for that too.
-    await eventually(async () => {
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return /jobs\{queue="programs",state="completed"\} 1/.test(metrics);
-    }, 10_000, 'the programs job to be recorded completed in /metrics');
+    await eventually(
+      async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /jobs\{queue="programs",state="completed"\} 1/.test(metrics);
+      },
+      10_000,
+      'the programs job to be recorded completed in /metrics',
+    );
 
     expect(await api.stop()).toBe(0);
     expect(await worker.stop()).toBe(0);

@@ -98,7 +98,7 @@ describe('legacy SPF references', () => {
     expect(c.instructions.ja.join(' ')).toContain('SPF レコード');
   });
 
-  it('finds one nested two levels down (upper case, trailing dot) and fixes the record that holds it, the customer\'s own', async () => {
+  it("finds one nested two levels down (upper case, trailing dot) and fixes the record that holds it, the customer's own", async () => {
     const c = await check('nested.example.jp');
     expect(c.verdict).toBe('needs_spf_cleanup');
     expect(c.spf.legacyReferences).toEqual([
@@ -115,11 +115,14 @@ describe('legacy SPF references', () => {
     expect(c.spf.resultIfLegacyDeleted).toBe('permerror');
     // The record at the domain itself stays as it is; the nested one changes.
     expect(c.spf.suggestedRecord).toBeNull();
-    expect(c.spf.suggestion).toMatchObject({ verified: true, records: [{ name: '_spf2.nested.example.jp', record: 'v=spf1 include:spf.gateway.example -all' }] });
+    expect(c.spf.suggestion).toMatchObject({
+      verified: true,
+      records: [{ name: '_spf2.nested.example.jp', record: 'v=spf1 include:spf.gateway.example -all' }],
+    });
     expect(c.instructions.en.join(' ')).toContain('Replace the SPF record of _spf2.nested.example.jp with: v=spf1 include:spf.gateway.example -all');
   });
 
-  it('§6.1: finds one through a redirect and replaces it with the successor and today\'s all, so a stranger still gets fail', async () => {
+  it("§6.1: finds one through a redirect and replaces it with the successor and today's all, so a stranger still gets fail", async () => {
     const c = await check('redirect.example.jp');
     expect(c.spf.legacyReferences[0]).toMatchObject({ term: 'redirect=spf.po.2iij.net', live: true });
     expect(c.spf.resultNow).toBe('fail');
@@ -296,7 +299,11 @@ describe('DMARC (RFC 9989)', () => {
   });
 
   it('B.4.1: the author domain and a DKIM identifier below it share the organizational domain example.com', async () => {
-    expect(await discoverDmarc('example.com', dns, true)).toMatchObject({ orgDomain: 'example.com', policyDomain: 'example.com', queried: ['example.com', 'com'] });
+    expect(await discoverDmarc('example.com', dns, true)).toMatchObject({
+      orgDomain: 'example.com',
+      policyDomain: 'example.com',
+      queried: ['example.com', 'com'],
+    });
     expect(await discoverDmarc('signing.example.com', dns, true)).toMatchObject({
       orgDomain: 'example.com',
       policyDomain: 'signing.example.com',

@@ -200,13 +200,21 @@ describe('the client', () => {
     server.close();
 
     const honest = await udpServer((query) => answer(query));
-    await expect(new DnsClient({ servers: [honest.address], timeoutMs: 500, tries: 1 }).query('TXT', 'x.test')).resolves.toEqual({ status: 'ok', records: [['ok']] });
+    await expect(new DnsClient({ servers: [honest.address], timeoutMs: 500, tries: 1 }).query('TXT', 'x.test')).resolves.toEqual({
+      status: 'ok',
+      records: [['ok']],
+    });
     honest.close();
   });
 
   it('asks again without EDNS0 a server that answers FORMERR to it (RFC 6891 §7)', async () => {
-    const server = await udpServer((query) => (query.additionals?.some((a) => a.type === 'OPT') ? answer(query, { answers: [], flags: dnsPacket.RECURSION_DESIRED | FORMERR }) : answer(query)));
-    await expect(new DnsClient({ servers: [server.address], timeoutMs: 500, tries: 1 }).query('TXT', 'old.test')).resolves.toEqual({ status: 'ok', records: [['ok']] });
+    const server = await udpServer((query) =>
+      query.additionals?.some((a) => a.type === 'OPT') ? answer(query, { answers: [], flags: dnsPacket.RECURSION_DESIRED | FORMERR }) : answer(query),
+    );
+    await expect(new DnsClient({ servers: [server.address], timeoutMs: 500, tries: 1 }).query('TXT', 'old.test')).resolves.toEqual({
+      status: 'ok',
+      records: [['ok']],
+    });
     expect(server.seen.map((s) => s.query.additionals?.length ?? 0)).toEqual([1, 0]);
     server.close();
   });
@@ -235,14 +243,22 @@ describe('the client', () => {
   });
 
   it('encodes a query as dns-packet does, byte for byte, with and without EDNS0', () => {
-    for (const [type, name] of [['TXT', 'example.jp'], ['AAAA', 'mail.d1.example.jp.'], ['MX', 'a b.test'], ['PTR', '1.2.0.192.in-addr.arpa'], ['CNAME', 'ü.example']] as const) {
+    for (const [type, name] of [
+      ['TXT', 'example.jp'],
+      ['AAAA', 'mail.d1.example.jp.'],
+      ['MX', 'a b.test'],
+      ['PTR', '1.2.0.192.in-addr.arpa'],
+      ['CNAME', 'ü.example'],
+    ] as const) {
       for (const edns of [true, false]) {
         const expected = dnsPacket.encode({
           type: 'query',
           id: 4242,
           flags: dnsPacket.RECURSION_DESIRED,
           questions: [{ type, name, class: 'IN' }],
-          ...(edns ? { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] } : {}),
+          ...(edns
+            ? { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] }
+            : {}),
         } as dnsPacket.Packet);
         expect(encodeQuery(4242, type, name, edns).toString('hex')).toBe(expected.toString('hex'));
       }

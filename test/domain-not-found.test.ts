@@ -52,7 +52,14 @@ const checkedAt = new Date('2022-09-01T00:00:00Z');
 const created = new Date('2022-08-01T00:00:00Z');
 /** A domain whose last check found it clean and on the successor. */
 const cleanDomain = (customer: { id: string; programId: string }) =>
-  makeDomain(t.db, customer, { latestVerdict: 'clean', latestMxState: 'successor', breaksAtDeletion: false, lastDeterminedAt: checkedAt, lastCheckedAt: checkedAt, createdAt: created });
+  makeDomain(t.db, customer, {
+    latestVerdict: 'clean',
+    latestMxState: 'successor',
+    breaksAtDeletion: false,
+    lastDeterminedAt: checkedAt,
+    lastCheckedAt: checkedAt,
+    createdAt: created,
+  });
 /** A domain whose last check found it missing from DNS. */
 const missingDomain = (customer: { id: string; programId: string }, overrides: Partial<typeof domains.$inferInsert> = {}) =>
   makeDomain(t.db, customer, {
@@ -80,7 +87,15 @@ describe('a domain missing from DNS (domain_not_found)', () => {
   it('keeps both readiness gates shut while it is not dismissed, and is counted apart', async () => {
     const { programId } = await programWithMissingDomain();
     const r = await readiness(programId);
-    expect(r.domains).toMatchObject({ total: 2, byVerdict: { clean: 1, domain_not_found: 1 }, notFound: 1, notFoundDismissed: 0, blastRadius: 0, mxOnLegacy: 0, unverified: 0 });
+    expect(r.domains).toMatchObject({
+      total: 2,
+      byVerdict: { clean: 1, domain_not_found: 1 },
+      notFound: 1,
+      notFoundDismissed: 0,
+      blastRadius: 0,
+      mxOnLegacy: 0,
+      unverified: 0,
+    });
     expect(r.gates.mxCutoverReady).toEqual({ ready: false, mxOnLegacy: 0, unverified: 0, domainsNotFound: 1 });
     expect(r.gates.spfRecordDeletionSafe).toMatchObject({ safe: false, blastRadius: 0, unverified: 0, domainsNotFound: 1 });
   });
@@ -119,7 +134,16 @@ describe('a domain missing from DNS (domain_not_found)', () => {
   });
 
   it('is checked at the cadence of a domain needing action, hourly before a deadline', () => {
-    const cadence = { shutdownAt: '2022-09-30', spfRecordDeletionAt: null, timezone: 'Asia/Tokyo', checkIntervalActionHours: 6, checkIntervalCleanHours: 24, checkIntervalCompletedHours: 168, urgentWindowDays: 14, urgentIntervalHours: 1 };
+    const cadence = {
+      shutdownAt: '2022-09-30',
+      spfRecordDeletionAt: null,
+      timezone: 'Asia/Tokyo',
+      checkIntervalActionHours: 6,
+      checkIntervalCleanHours: 24,
+      checkIntervalCompletedHours: 168,
+      urgentWindowDays: 14,
+      urgentIntervalHours: 1,
+    };
     const state = { verdict: 'domain_not_found', failed: false, consecutiveFailures: 0, customerStatus: 'completed' as const };
     expect(nextCheckAt(now, state, cadence).getTime() - now.getTime()).toBe(6 * 3_600_000);
     const urgent = new Date('2022-09-25T00:00:00Z');
@@ -134,9 +158,19 @@ describe('POST /v1/domains/{id}/not-found-dismissal', () => {
     expect(res.statusCode).toBe(200);
     const dismissal = res.json().notFoundDismissal;
     expect(dismissal).toEqual({ at: now.toISOString(), by: expect.stringMatching(/^token:manager-/), reason: '顧客がドメインを廃止済み' });
-    expect((await call('GET', `/v1/domains/${missing.id}`, token.sales)).json()).toMatchObject({ latestVerdict: 'domain_not_found', notFoundDismissal: dismissal });
-    const [audit] = await t.db.select().from(auditLog).where(and(eq(auditLog.entityId, missing.id), eq(auditLog.action, 'domain.not_found_dismissed')));
-    expect(audit).toMatchObject({ before: { notFoundDismissal: null }, after: { notFoundDismissal: dismissal, customerId: customer.id }, requestId: res.headers['x-request-id'] });
+    expect((await call('GET', `/v1/domains/${missing.id}`, token.sales)).json()).toMatchObject({
+      latestVerdict: 'domain_not_found',
+      notFoundDismissal: dismissal,
+    });
+    const [audit] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.entityId, missing.id), eq(auditLog.action, 'domain.not_found_dismissed')));
+    expect(audit).toMatchObject({
+      before: { notFoundDismissal: null },
+      after: { notFoundDismissal: dismissal, customerId: customer.id },
+      requestId: res.headers['x-request-id'],
+    });
     const history = (await call('GET', `/v1/customers/${customer.id}/history`, token.manager)).json();
     expect(history.items.map((e: { action?: string }) => e.action)).toContain('domain.not_found_dismissed');
   });
@@ -185,15 +219,23 @@ describe('POST /v1/domains/{id}/not-found-dismissal', () => {
     const res = await dismiss(d.id, { reason: 'retired' });
     expect(res.statusCode).toBe(409);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.json()).toMatchObject({ code: 'APP_VERDICT_NOT_DOMAIN_NOT_FOUND', status: 409, detail: expect.stringContaining(`is ${shown}, not domain_not_found`) });
+    expect(res.json()).toMatchObject({
+      code: 'APP_VERDICT_NOT_DOMAIN_NOT_FOUND',
+      status: 409,
+      detail: expect.stringContaining(`is ${shown}, not domain_not_found`),
+    });
     expect(await t.db.$count(auditLog, and(eq(auditLog.entityId, d.id), eq(auditLog.action, 'domain.not_found_dismissed')))).toBe(0);
   });
 
   it('cannot be stored on a domain whose verdict is not domain_not_found (database constraint)', async () => {
     const p = await program();
     const customer = await makeCustomer(t.db, p.id, owner.id);
-    await expect(makeDomain(t.db, customer, { latestVerdict: 'clean', notFoundDismissedAt: now, notFoundDismissedBy: 'test', notFoundDismissalReason: 'x' })).rejects.toThrow();
-    await expect(makeDomain(t.db, customer, { latestVerdict: 'domain_not_found', notFoundDismissedAt: now, notFoundDismissedBy: 'test', notFoundDismissalReason: ' ' })).rejects.toThrow();
+    await expect(
+      makeDomain(t.db, customer, { latestVerdict: 'clean', notFoundDismissedAt: now, notFoundDismissedBy: 'test', notFoundDismissalReason: 'x' }),
+    ).rejects.toThrow();
+    await expect(
+      makeDomain(t.db, customer, { latestVerdict: 'domain_not_found', notFoundDismissedAt: now, notFoundDismissedBy: 'test', notFoundDismissalReason: ' ' }),
+    ).rejects.toThrow();
   });
 });
 
@@ -210,14 +252,25 @@ describe('a check of a domain absent from DNS', () => {
     const { domain } = await absent();
     expect(await probeDomain(deps(), domain.id, 'sweep')).toMatchObject({ outcome: 'determined', verdict: 'domain_not_found', verdictChanged: true });
     const row = await domainRow(domain.id);
-    expect(row).toMatchObject({ latestVerdict: 'domain_not_found', latestMxState: 'nxdomain', lastDeterminedAt: now, consecutiveFailures: 0, breaksAtDeletion: false });
+    expect(row).toMatchObject({
+      latestVerdict: 'domain_not_found',
+      latestMxState: 'nxdomain',
+      lastDeterminedAt: now,
+      consecutiveFailures: 0,
+      breaksAtDeletion: false,
+    });
     expect(row.nextCheckAt.getTime() - now.getTime()).toBe(6 * 3_600_000);
   });
 
   it('never counts as clean for auto-progress: a migrated customer with such a domain stays migrated', async () => {
     const { customer, domain } = await absent('migrated');
     const clean = `clean-${randomBytes(3).toString('hex')}.example.jp`;
-    server.set(clean, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.gateway.example -all' }, { type: 'MX', data: [10, 'in.mx.gateway.example'] }] });
+    server.set(clean, {
+      records: [
+        { type: 'TXT', data: 'v=spf1 include:spf.gateway.example -all' },
+        { type: 'MX', data: [10, 'in.mx.gateway.example'] },
+      ],
+    });
     const other = await makeDomain(t.db, customer, { name: clean, displayName: clean });
     await probeDomain(deps(), other.id, 'sweep');
     const summary = await probeDomain(deps(), domain.id, 'sweep');
@@ -246,12 +299,28 @@ describe('a dismissal and later checks', () => {
 
   it('is cleared when a later check finds the domain again, and the verdict change says so', async () => {
     const { programId, domainId, name } = await dismissedDomain();
-    server.set(name, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' }, { type: 'MX', data: [10, 'in.mx.gateway.example'] }] });
+    server.set(name, {
+      records: [
+        { type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' },
+        { type: 'MX', data: [10, 'in.mx.gateway.example'] },
+      ],
+    });
     const summary = await probeDomain(deps(), domainId, 'sweep');
     expect(summary).toMatchObject({ outcome: 'determined', verdict: 'needs_spf_cleanup', verdictChanged: true });
-    expect(await domainRow(domainId)).toMatchObject({ latestVerdict: 'needs_spf_cleanup', notFoundDismissedAt: null, notFoundDismissedBy: null, notFoundDismissalReason: null });
-    const [change] = await t.db.select().from(auditLog).where(and(eq(auditLog.entityId, domainId), eq(auditLog.action, 'domain.verdict_changed')));
-    expect(change!.before).toMatchObject({ verdict: 'domain_not_found', notFoundDismissal: { reason: 'retired', by: expect.stringMatching(/^token:manager-/) } });
+    expect(await domainRow(domainId)).toMatchObject({
+      latestVerdict: 'needs_spf_cleanup',
+      notFoundDismissedAt: null,
+      notFoundDismissedBy: null,
+      notFoundDismissalReason: null,
+    });
+    const [change] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.entityId, domainId), eq(auditLog.action, 'domain.verdict_changed')));
+    expect(change!.before).toMatchObject({
+      verdict: 'domain_not_found',
+      notFoundDismissal: { reason: 'retired', by: expect.stringMatching(/^token:manager-/) },
+    });
     const r = await readiness(programId);
     expect(r.domains).toMatchObject({ notFound: 0, notFoundDismissed: 0 });
   });

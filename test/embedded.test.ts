@@ -62,7 +62,10 @@ describe('embedded mode (npm start on defaults)', () => {
     const stopped = server.stop();
     const statuses = await Promise.all(burst);
     expect(await stopped).toBe(0);
-    expect(statuses.every((s) => s === 201 || s === 503 || s === 'refused'), String(statuses)).toBe(true);
+    expect(
+      statuses.every((s) => s === 201 || s === 503 || s === 'refused'),
+      String(statuses),
+    ).toBe(true);
     const accepted = statuses.filter((s) => s === 201).length;
     expect(fs.existsSync(path.join(dataDir, 'lock.pid'))).toBe(false);
 

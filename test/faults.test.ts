@@ -93,7 +93,12 @@ describe('PostgreSQL unreachable mid-load', () => {
     await eventually(async () => pool.totalCount === pool.idleCount, 5_000, 'every pool client to be returned');
     const stored = await direct.db.select({ ref: customers.externalRef }).from(customers).where(inArray(customers.externalRef, acknowledged));
     expect(stored).toHaveLength(acknowledged.length);
-    report('postgres cut mid-load', { outcomes, acknowledgedWritesStored: `${stored.length}/${acknowledged.length}`, slowest503Ms: Math.round(slowest503), recoveryMs });
+    report('postgres cut mid-load', {
+      outcomes,
+      acknowledgedWritesStored: `${stored.length}/${acknowledged.length}`,
+      slowest503Ms: Math.round(slowest503),
+      recoveryMs,
+    });
   });
 });
 
@@ -120,7 +125,13 @@ describe('Redis unreachable', () => {
     await eventually(async () => (await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 503, 5_000, '/readyz to notice');
     const read = await call('GET', `/v1/customers/${customer.id}`, token);
     expect(read.statusCode).toBe(200);
-    const write = await call('PATCH', `/v1/customers/${customer.id}`, token, { notes: 'written while Redis was down' }, { 'if-match': String(read.headers.etag) });
+    const write = await call(
+      'PATCH',
+      `/v1/customers/${customer.id}`,
+      token,
+      { notes: 'written while Redis was down' },
+      { 'if-match': String(read.headers.etag) },
+    );
     expect(write.statusCode).toBe(200);
     for (const d of domains) expect((await call('POST', `/v1/domains/${d.id}/checks`, token)).statusCode).toBe(202);
     await sleep(1500); // the relay tries, fails and keeps the rows
@@ -149,7 +160,8 @@ describe('Redis cut during a sweep', () => {
     const DOMAINS = 200;
     const dnsServer = await TestDnsServer.start();
     dnsServer.set('spf.po.2iij.net', { records: [{ type: 'TXT', data: 'v=spf1 -all' }] });
-    for (let i = 0; i < DOMAINS; i++) dnsServer.set(`cut-${i}.example.jp`, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' }], delayMs: 300 });
+    for (let i = 0; i < DOMAINS; i++)
+      dnsServer.set(`cut-${i}.example.jp`, { records: [{ type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net -all' }], delayMs: 300 });
     const target = new URL(TEST_REDIS_URL);
     const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
     const prefix = `mdt-fault-${randomBytes(4).toString('hex')}`;
@@ -157,7 +169,11 @@ describe('Redis cut during a sweep', () => {
     const bull = createBullRuntime({ redisUrl, prefix }, () => {});
     const t = await buildTestApp({ jobs: () => bull });
     const dns = createResolver({ servers: [dnsServer.address], timeoutMs: 3000, tries: 2 });
-    const workers = await startBullWorkers({ redisUrl, prefix, concurrency: 4, schedules: [], lockMs: 1000 }, { db: t.db, now: () => new Date(), log: testLogger(), dns }, bull);
+    const workers = await startBullWorkers(
+      { redisUrl, prefix, concurrency: 4, schedules: [], lockMs: 1000 },
+      { db: t.db, now: () => new Date(), log: testLogger(), dns },
+      bull,
+    );
     cleanups.push(async () => {
       proxy.restore();
       await workers.close();
@@ -169,7 +185,8 @@ describe('Redis cut during a sweep', () => {
     const program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'] });
     const customer = await makeCustomer(t.db, program.id, (await makeSalesOwner(t.db)).id);
     const ids: string[] = [];
-    for (let i = 0; i < DOMAINS; i++) ids.push((await makeDomain(t.db, customer, { name: `cut-${i}.example.jp`, displayName: `cut-${i}.example.jp`, nextCheckAt: new Date(0) })).id);
+    for (let i = 0; i < DOMAINS; i++)
+      ids.push((await makeDomain(t.db, customer, { name: `cut-${i}.example.jp`, displayName: `cut-${i}.example.jp`, nextCheckAt: new Date(0) })).id);
     const checked = async () => (await t.db.selectDistinct({ id: dnsChecks.domainId }).from(dnsChecks).where(inArray(dnsChecks.domainId, ids))).length;
 
     await bull.enqueue('checks', 'sweep-domains', { limit: 1000, programId: program.id, batchSize: 50 }, `sweep-cut-${program.id}`);
@@ -179,11 +196,15 @@ describe('Redis cut during a sweep', () => {
     const checkedDuringCut = await checked();
     proxy.restore();
     await eventually(async () => (await checked()) === DOMAINS, 60_000, 'every domain checked');
-    await eventually(async () => {
-      // The queue's own connection may still be reconnecting: not yet is not an error.
-      const counts = await bull.queues.checks.getJobCounts('active', 'waiting', 'delayed').catch(() => undefined);
-      return counts !== undefined && (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) === 0;
-    }, 30_000, 'the queue to drain');
+    await eventually(
+      async () => {
+        // The queue's own connection may still be reconnecting: not yet is not an error.
+        const counts = await bull.queues.checks.getJobCounts('active', 'waiting', 'delayed').catch(() => undefined);
+        return counts !== undefined && (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) === 0;
+      },
+      30_000,
+      'the queue to drain',
+    );
     await sleep(1000);
 
     const perDomain = await t.db
@@ -193,7 +214,13 @@ describe('Redis cut during a sweep', () => {
       .groupBy(dnsChecks.domainId);
     const batches = (await bull.queues.checks.getJobs(['completed', 'failed'])).filter((j) => j.name === 'check-domains');
     const redelivered = batches.filter((j) => j.attemptsMade > 1 || (j as unknown as { stalledCounter?: number }).stalledCounter);
-    report('redis cut during a sweep', { domains: DOMAINS, checkedBeforeRestore: checkedDuringCut, batches: batches.length, redelivered: redelivered.length, maxChecksPerDomain: Math.max(...perDomain.map((r) => r.n)) });
+    report('redis cut during a sweep', {
+      domains: DOMAINS,
+      checkedBeforeRestore: checkedDuringCut,
+      batches: batches.length,
+      redelivered: redelivered.length,
+      maxChecksPerDomain: Math.max(...perDomain.map((r) => r.n)),
+    });
     expect(perDomain).toHaveLength(DOMAINS);
     expect(perDomain.filter((r) => r.n !== 1)).toEqual([]);
     const rows = await t.db.select({ verdict: domainsTable.latestVerdict }).from(domainsTable).where(inArray(domainsTable.id, ids));
@@ -211,16 +238,28 @@ describe('graceful shutdown under load', () => {
     const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const post = (i: number) =>
-      fetch(`${base}/v1/customers`, { method: 'POST', headers, body: JSON.stringify({ programId: program.id, externalRef: `G-${i}`, name: `G ${i}`, salesOwnerId: owner.id }) });
+      fetch(`${base}/v1/customers`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ programId: program.id, externalRef: `G-${i}`, name: `G ${i}`, salesOwnerId: owner.id }),
+      });
 
     // Close once the server has received all 30 requests: every one of them is in flight.
     let received = 0;
     const allIn = new Promise<void>((resolve) => t.app.server.on('request', () => ++received === 30 && resolve()));
-    const inFlight = Array.from({ length: 30 }, (_, i) => post(i).then((r) => r.status, (err: Error) => `cut: ${String(err.cause ?? err)}`));
+    const inFlight = Array.from({ length: 30 }, (_, i) =>
+      post(i).then(
+        (r) => r.status,
+        (err: Error) => `cut: ${String(err.cause ?? err)}`,
+      ),
+    );
     await allIn;
     const closeStarted = performance.now();
     const closed = t.app.close();
-    const late = await post(99).then(async (r) => ({ status: r.status, type: r.headers.get('content-type') }), (err: Error) => String(err.cause ?? err));
+    const late = await post(99).then(
+      async (r) => ({ status: r.status, type: r.headers.get('content-type') }),
+      (err: Error) => String(err.cause ?? err),
+    );
     const statuses = await Promise.all(inFlight);
     await closed; // promptly: busy keep-alive connections close after their answer
     const closeMs = Math.round(performance.now() - closeStarted);
@@ -230,7 +269,9 @@ describe('graceful shutdown under load', () => {
     // A request sent after the close began never starts: refused or reset at the socket before it is
     // read (a connection accepted in the last instant is closed as idle), or Fastify's 503.
     const lateOutcome = typeof late === 'string' ? late.replace(/ 127\.0\.0\.1:\d+$/, '') : `${late.status} ${late.type}`;
-    expect(['503 application/json; charset=utf-8', 'Error: connect ECONNREFUSED', 'Error: connect ECONNRESET', 'Error: read ECONNRESET']).toContain(lateOutcome);
+    expect(['503 application/json; charset=utf-8', 'Error: connect ECONNREFUSED', 'Error: connect ECONNRESET', 'Error: read ECONNRESET']).toContain(
+      lateOutcome,
+    );
     const stored = await t.db.select({ ref: customers.externalRef }).from(customers).where(eq(customers.programId, program.id));
     expect(stored.map((c) => c.ref).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `G-${i}`).sort());
     report('graceful shutdown', { inFlight: statuses.length, finished: statuses.filter((s) => s === 201).length, afterClose: lateOutcome, closeMs });

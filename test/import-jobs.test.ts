@@ -21,9 +21,17 @@ afterAll(() => t.close());
 
 const HEADER = 'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,status\n';
 const rows = (n: number, from = 0, name = 'Customer') =>
-  Array.from({ length: n }, (_, i) => `R-${from + i},${name} ${from + i},d${from + i}.example.jp,owner${i % 7}@example.jp,Owner ${i % 7},Sales ${(i % 7) % 3},contacted\n`).join('');
+  Array.from(
+    { length: n },
+    (_, i) => `R-${from + i},${name} ${from + i},d${from + i}.example.jp,owner${i % 7}@example.jp,Owner ${i % 7},Sales ${(i % 7) % 3},contacted\n`,
+  ).join('');
 const post = (programId: string, payload: string | PassThrough, query = '') =>
-  t.app.inject({ method: 'POST', url: `/v1/programs/${programId}/imports${query}`, headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' }, payload });
+  t.app.inject({
+    method: 'POST',
+    url: `/v1/programs/${programId}/imports${query}`,
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' },
+    payload,
+  });
 const get = (url: string) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${admin}` } });
 
 describe('an import over IMPORT_INLINE_BYTES', () => {
@@ -33,12 +41,23 @@ describe('an import over IMPORT_INLINE_BYTES', () => {
     expect(res.statusCode).toBe(202);
     const location = res.headers.location as string;
     expect(location).toBe(`/v1/imports/${res.json().id}`);
-    expect(res.json()).toMatchObject({ programId: program.id, state: 'queued', dryRun: false, allOrNothing: true, progress: { bytesReceived: (HEADER + rows(1000)).length, rowsRead: 0 }, result: null });
+    expect(res.json()).toMatchObject({
+      programId: program.id,
+      state: 'queued',
+      dryRun: false,
+      allOrNothing: true,
+      progress: { bytesReceived: (HEADER + rows(1000)).length, rowsRead: 0 },
+      result: null,
+    });
 
-    const done = await eventually(async () => {
-      const body = (await get(location)).json();
-      return body.state === 'done' ? body : undefined;
-    }, 30_000, 'the import job');
+    const done = await eventually(
+      async () => {
+        const body = (await get(location)).json();
+        return body.state === 'done' ? body : undefined;
+      },
+      30_000,
+      'the import job',
+    );
     expect(done).toMatchObject({
       progress: { rowsRead: 1000, rowsPlanned: 1000, rowsWritten: 1000 },
       result: { importId: done.id, created: 1000, ownersCreated: 7, domainsAdded: 1000, errors: [], errorCount: 0, conflictCount: 0, written: true },
@@ -54,10 +73,14 @@ describe('an import over IMPORT_INLINE_BYTES', () => {
 
     // The same file again: planned by the job, everything unchanged, nothing written.
     const again = await post(program.id, HEADER + rows(1000));
-    const second = await eventually(async () => {
-      const body = (await get(again.headers.location as string)).json();
-      return body.state === 'done' ? body : undefined;
-    }, 30_000, 'the second import job');
+    const second = await eventually(
+      async () => {
+        const body = (await get(again.headers.location as string)).json();
+        return body.state === 'done' ? body : undefined;
+      },
+      30_000,
+      'the second import job',
+    );
     expect(second.result).toMatchObject({ created: 0, updated: 0, unchanged: 1000, written: false });
   }, 60_000);
 
@@ -67,10 +90,14 @@ describe('an import over IMPORT_INLINE_BYTES', () => {
     const bad = Array.from({ length: 1500 }, (_, i) => `B-${i},,b${i}.example.jp,owner@example.jp,Owner,Sales,sideways\n`).join('');
     const res = await post(program.id, HEADER + bad + rows(1, 9000));
     expect(res.statusCode).toBe(202);
-    const done = await eventually(async () => {
-      const body = (await get(res.headers.location as string)).json();
-      return body.state === 'done' ? body : undefined;
-    }, 30_000, 'the import job');
+    const done = await eventually(
+      async () => {
+        const body = (await get(res.headers.location as string)).json();
+        return body.state === 'done' ? body : undefined;
+      },
+      30_000,
+      'the import job',
+    );
     const { errors, errorCount, written } = done.result;
     expect(written).toBe(false);
     expect(errorCount).toBe(3000);
@@ -102,12 +129,20 @@ describe('an import over IMPORT_INLINE_BYTES', () => {
     const body = new PassThrough();
     body.write(HEADER + rows(10));
     const first = post(program.id, body);
-    const receiving = await eventually(async () => (await t.db.select().from(imports).where(eq(imports.programId, program.id)))[0], 10_000, 'the first import to start');
+    const receiving = await eventually(
+      async () => (await t.db.select().from(imports).where(eq(imports.programId, program.id)))[0],
+      10_000,
+      'the first import to start',
+    );
     expect(receiving.state).toBe('receiving');
 
     const second = await post(program.id, HEADER + rows(10, 100));
     expect(second.statusCode).toBe(409);
-    expect(second.json()).toMatchObject({ code: 'APP_IMPORT_RUNNING', runningImport: receiving.id, detail: expect.stringContaining(`/v1/imports/${receiving.id}`) });
+    expect(second.json()).toMatchObject({
+      code: 'APP_IMPORT_RUNNING',
+      runningImport: receiving.id,
+      detail: expect.stringContaining(`/v1/imports/${receiving.id}`),
+    });
 
     body.end(rows(10, 10));
     expect((await first).json()).toMatchObject({ created: 20, written: true });

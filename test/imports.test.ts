@@ -49,7 +49,12 @@ describe('CSV import', () => {
     expect(hikari).toMatchObject({ displayName: 'ひかり商店.example.jp', name: expect.stringMatching(/^xn--/) });
     const [suzuki] = await t.db.select().from(salesOwners).where(eq(salesOwners.email, 'suzuki@example.co.jp'));
     expect(suzuki).toMatchObject({ name: '鈴木 一郎', department: '法人営業1部' });
-    expect(rows.filter((r) => r.salesOwnerId === suzuki!.id).map((r) => r.externalRef).sort()).toEqual(['LM-0001', 'LM-0002']);
+    expect(
+      rows
+        .filter((r) => r.salesOwnerId === suzuki!.id)
+        .map((r) => r.externalRef)
+        .sort(),
+    ).toEqual(['LM-0001', 'LM-0002']);
 
     const before = await snapshot();
     const again = await post(program.id, sample);
@@ -123,7 +128,9 @@ describe('CSV import', () => {
 
     // taken.example.jp belongs to another customer: reported once the row is otherwise valid.
     const claim = await post(program.id, `${header}NEW-1,会社,taken.example.jp,ok2@example.co.jp,OK,営業,,\n`);
-    expect(claim.json().errors).toEqual([{ path: 'line 2, column domains', line: 2, column: 'domains', message: expect.stringMatching(/already belongs to another customer/) }]);
+    expect(claim.json().errors).toEqual([
+      { path: 'line 2, column domains', line: 2, column: 'domains', message: expect.stringMatching(/already belongs to another customer/) },
+    ]);
   });
 
   it('reports without writing on a dry run, and writes the valid rows when told not to be all-or-nothing', async () => {
@@ -158,7 +165,8 @@ describe('CSV import', () => {
   it('refreshes the planner statistics of the tables it filled after a large import, not after a small one', async () => {
     const lastAnalyze = async () =>
       rowsOf<{ at: string | null }>(await t.db.execute(sql`SELECT last_analyze AS at FROM pg_stat_user_tables WHERE relname = 'domains'`))[0]!.at;
-    const rows = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i},C${i},${prefix.toLowerCase()}${i}.example.jp,o@example.co.jp,O,D,,`).join('\n');
+    const rows = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => `${prefix}${i},C${i},${prefix.toLowerCase()}${i}.example.jp,o@example.co.jp,O,D,,`).join('\n');
     const small = await post((await makeProgram(t.db)).id, header + rows(10, 'S'));
     expect(small.json()).toMatchObject({ created: 10, written: true });
     expect(await lastAnalyze()).toBeNull();
@@ -175,7 +183,9 @@ describe('CSV import', () => {
     expect((await post(program.id, '{"a":1}', '', admin, 'application/json')).statusCode).toBe(415);
     const badHeader = await post(program.id, 'ref,name\nA,B\n');
     expect(badHeader.statusCode).toBe(422);
-    expect(badHeader.json().errors.map((e: { column: string | null }) => e.column)).toEqual(expect.arrayContaining(['external_ref', 'customer_name', 'sales_owner_email']));
+    expect(badHeader.json().errors.map((e: { column: string | null }) => e.column)).toEqual(
+      expect.arrayContaining(['external_ref', 'customer_name', 'sales_owner_email']),
+    );
     expect((await post('6f1c1b2e-0000-4000-8000-000000000000', sample)).statusCode).toBe(404);
     const big = await post(program.id, header + 'X,'.repeat(40_000));
     expect(big.statusCode).toBe(413);

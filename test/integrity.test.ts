@@ -26,7 +26,12 @@ const call = (method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown, hea
     ...(body === undefined ? {} : { payload: body as string }),
   });
 const importCsv = (programId: string, csv: string, query = '') =>
-  t.app.inject({ method: 'POST', url: `/v1/programs/${programId}/imports${query}`, headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' }, payload: csv });
+  t.app.inject({
+    method: 'POST',
+    url: `/v1/programs/${programId}/imports${query}`,
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' },
+    payload: csv,
+  });
 const header = 'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,status,planned_migration_at\n';
 
 describe('text PostgreSQL cannot store', () => {
@@ -142,7 +147,15 @@ describe('races', () => {
       ]);
       expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
       // One ran after the other: the whole book ends with one of them.
-      const owners = await t.db.select({ owner: customers.salesOwnerId }).from(customers).where(inArray(customers.id, mine.map((c) => c.id)));
+      const owners = await t.db
+        .select({ owner: customers.salesOwnerId })
+        .from(customers)
+        .where(
+          inArray(
+            customers.id,
+            mine.map((c) => c.id),
+          ),
+        );
       expect(new Set(owners.map((o) => o.owner)).size).toBe(1);
     }
   });
@@ -182,7 +195,16 @@ describe('races', () => {
     const c = await makeCustomer(t.db, program.id, owner.id, { externalRef: 'FIN-1', status: 'contacted' });
     const [task] = await t.db
       .insert(tasks)
-      .values({ programId: program.id, customerId: c.id, assigneeId: owner.id, kind: 'reminder', milestone: 'm', dedupeKey: `fin-${c.id}`, title: 'call', dueAt: new Date() })
+      .values({
+        programId: program.id,
+        customerId: c.id,
+        assigneeId: owner.id,
+        kind: 'reminder',
+        milestone: 'm',
+        dedupeKey: `fin-${c.id}`,
+        title: 'call',
+        dueAt: new Date(),
+      })
       .returning();
     const res = await importCsv(program.id, `${header}FIN-1,${c.name},,fin@example.co.jp,,,cancelled,\n`);
     expect(res.statusCode, res.body).toBe(200);
@@ -194,7 +216,8 @@ describe('races', () => {
   it('a re-import running beside transitions never reverts an acknowledged one: the row is a conflict instead', async () => {
     const program = await makeProgram(t.db);
     const n = 400;
-    const rows = (suffix: string) => header + Array.from({ length: n }, (_, i) => `RE-${i},会社${i}${suffix},re${i}.example.jp,re@example.co.jp,R,営業,,`).join('\n') + '\n';
+    const rows = (suffix: string) =>
+      header + Array.from({ length: n }, (_, i) => `RE-${i},会社${i}${suffix},re${i}.example.jp,re@example.co.jp,R,営業,,`).join('\n') + '\n';
     expect((await importCsv(program.id, rows(''))).statusCode).toBe(200);
     const list = await t.db.select({ id: customers.id, ref: customers.externalRef }).from(customers).where(eq(customers.programId, program.id));
     const targets = list.slice(0, 60);
@@ -235,10 +258,30 @@ describe('deleting a domain keeps its history', () => {
     expect(added.statusCode).toBe(201);
     const domainId = added.json().id as string;
     await t.db.update(domains).set({ latestVerdict: 'needs_spf_cleanup', breaksAtDeletion: true }).where(eq(domains.id, domainId));
-    await t.db.insert(dnsChecks).values({ domainId, checkedAt: new Date(), outcome: 'determined', verdict: 'needs_spf_cleanup', result: {}, durationMs: 1, resolver: 'test', verdictChanged: true });
+    await t.db.insert(dnsChecks).values({
+      domainId,
+      checkedAt: new Date(),
+      outcome: 'determined',
+      verdict: 'needs_spf_cleanup',
+      result: {},
+      durationMs: 1,
+      resolver: 'test',
+      verdictChanged: true,
+    });
     const [task] = await t.db
       .insert(tasks)
-      .values({ programId: program.id, customerId: a.id, domainId, assigneeId: owner.id, kind: 'regression', milestone: 'regression', dedupeKey: `regression:${domainId}`, title: 't', details: {}, dueAt: new Date() })
+      .values({
+        programId: program.id,
+        customerId: a.id,
+        domainId,
+        assigneeId: owner.id,
+        kind: 'regression',
+        milestone: 'regression',
+        dedupeKey: `regression:${domainId}`,
+        title: 't',
+        details: {},
+        dueAt: new Date(),
+      })
       .returning();
     const readiness = async () => (await call('GET', `/v1/programs/${program.id}/readiness`)).json();
     expect((await readiness()).domains).toMatchObject({ total: 1, blastRadius: 1 });
@@ -265,7 +308,10 @@ describe('deleting a domain keeps its history', () => {
     expect((await call('GET', `/v1/customers/${a.id}/archived-domains`)).json().items).toEqual([expect.objectContaining({ id: domainId })]);
     expect((await readiness()).domains).toMatchObject({ total: 0, blastRadius: 0 });
     expect((await call('GET', `/v1/programs/${program.id}/blast-radius`)).json()).toMatchObject({ total: 0 });
-    await t.db.update(domains).set({ nextCheckAt: new Date(0) }).where(eq(domains.id, domainId));
+    await t.db
+      .update(domains)
+      .set({ nextCheckAt: new Date(0) })
+      .where(eq(domains.id, domainId));
     expect(await claimDueDomains(t.db, new Date(), 1000, program.id)).toEqual([]);
     expect((await call('POST', `/v1/domains/${domainId}/checks`)).statusCode).toBe(409);
 
@@ -274,7 +320,10 @@ describe('deleting a domain keeps its history', () => {
     const blocked = await call('POST', `/v1/domains/${domainId}/restore`);
     expect(blocked.statusCode).toBe(409);
     expect(blocked.json()).toMatchObject({ code: 'APP_DOMAIN_TAKEN', detail: expect.stringContaining(b.externalRef) });
-    const [held] = await t.db.select().from(domains).where(and(eq(domains.customerId, b.id), isNull(domains.archivedAt)));
+    const [held] = await t.db
+      .select()
+      .from(domains)
+      .where(and(eq(domains.customerId, b.id), isNull(domains.archivedAt)));
     expect((await t.app.inject({ method: 'DELETE', url: `/v1/domains/${held!.id}`, headers: manager })).statusCode).toBe(204);
 
     // Only an admin restores; the domain is back and due for a check at once.

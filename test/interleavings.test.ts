@@ -43,11 +43,14 @@ const status = fc.constantFrom(...customerStatuses);
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     kind: fc.constant('import' as const),
-    rows: fc.uniqueArray(fc.record({ customer, name: fc.constantFrom('Alpha', 'Beta', 'Gamma', '株式会社デルタ'), owner, status: fc.oneof(fc.constant('' as const), status) }), {
-      minLength: 1,
-      maxLength: CUSTOMERS,
-      selector: (r) => r.customer,
-    }),
+    rows: fc.uniqueArray(
+      fc.record({ customer, name: fc.constantFrom('Alpha', 'Beta', 'Gamma', '株式会社デルタ'), owner, status: fc.oneof(fc.constant('' as const), status) }),
+      {
+        minLength: 1,
+        maxLength: CUSTOMERS,
+        selector: (r) => r.customer,
+      },
+    ),
     allOrNothing: fc.boolean(),
   }),
   fc.record({ kind: fc.constant('transition' as const), customer, to: status }),
@@ -59,7 +62,12 @@ async function setUp() {
   const program = await makeProgram(t.db);
   const owners = await Promise.all(Array.from({ length: OWNERS }, () => makeSalesOwner(t.db)));
   const csv = `external_ref,customer_name,sales_owner_email\n${Array.from({ length: CUSTOMERS }, (_, i) => `R-${i},Initial ${i},${owners[i % OWNERS]!.email}`).join('\n')}\n`;
-  const created = await t.app.inject({ method: 'POST', url: `/v1/programs/${program.id}/imports`, headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv });
+  const created = await t.app.inject({
+    method: 'POST',
+    url: `/v1/programs/${program.id}/imports`,
+    headers: { ...auth(), 'content-type': 'text/csv' },
+    payload: csv,
+  });
   expect(created.statusCode).toBe(200);
   const rows = await t.db.select().from(customers).where(eq(customers.programId, program.id)).orderBy(asc(customers.externalRef));
   return { program, owners, ids: rows.map((r) => r.id), initial: rows };
@@ -91,7 +99,12 @@ describe('random interleavings of import, transitions, reassignment and handover
             return;
           }
           if (o.kind === 'handover') {
-            const res = await t.app.inject({ method: 'POST', url: `/v1/sales-owners/${owners[o.from]!.id}/handover`, headers: auth(), payload: { toSalesOwnerId: owners[o.to]!.id } });
+            const res = await t.app.inject({
+              method: 'POST',
+              url: `/v1/sales-owners/${owners[o.from]!.id}/handover`,
+              headers: auth(),
+              payload: { toSalesOwnerId: owners[o.to]!.id },
+            });
             record(o, res);
             return;
           }
@@ -100,8 +113,18 @@ describe('random interleavings of import, transitions, reassignment and handover
           const note = `op ${n}`;
           const res =
             o.kind === 'transition'
-              ? await t.app.inject({ method: 'POST', url: `/v1/customers/${id}/transitions`, headers: { ...auth(), 'if-match': etag }, payload: { to: o.to, note } })
-              : await t.app.inject({ method: 'POST', url: `/v1/customers/${id}/reassign`, headers: { ...auth(), 'if-match': etag }, payload: { salesOwnerId: owners[o.owner]!.id } });
+              ? await t.app.inject({
+                  method: 'POST',
+                  url: `/v1/customers/${id}/transitions`,
+                  headers: { ...auth(), 'if-match': etag },
+                  payload: { to: o.to, note },
+                })
+              : await t.app.inject({
+                  method: 'POST',
+                  url: `/v1/customers/${id}/reassign`,
+                  headers: { ...auth(), 'if-match': etag },
+                  payload: { salesOwnerId: owners[o.owner]!.id },
+                });
           record(o, res);
           if (o.kind === 'transition' && res.statusCode === 200) acknowledgedTransitions.push({ customerId: id, to: o.to, note });
         };

@@ -34,7 +34,11 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
           : new InlineJobRuntime({ db, now: () => new Date(), log, dns }, { concurrency: 2, schedules: [] }),
     });
     if (mode === 'bullmq') {
-      workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2, schedules: [] }, { db: t.db, now: () => new Date(), log, dns }, t.jobs as Bull);
+      workers = await startBullWorkers(
+        { redisUrl: TEST_REDIS_URL, prefix, concurrency: 2, schedules: [] },
+        { db: t.db, now: () => new Date(), log, dns },
+        t.jobs as Bull,
+      );
     }
   });
   afterAll(async () => {
@@ -58,10 +62,14 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
       payload: { successor: { spfIncludes: ['spf.new-gateway.example'] } },
     });
     expect(res.statusCode).toBe(200);
-    await eventually(async () => {
-      const [d] = await t.db.select().from(domains).where(eq(domains.id, domain.id));
-      return d!.nextCheckAt < later;
-    }, 15_000, 'the worker to mark the domain due');
+    await eventually(
+      async () => {
+        const [d] = await t.db.select().from(domains).where(eq(domains.id, domain.id));
+        return d!.nextCheckAt < later;
+      },
+      15_000,
+      'the worker to mark the domain due',
+    );
   });
 
   it('runs a job id once however often it is enqueued', async () => {
@@ -101,14 +109,20 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
       close: async () => {},
     };
     await new OutboxRelay({ db: t.db, jobs: broken, log, now: () => inAnHour }).drain();
-    const [kept] = await t.db.select().from(outbox).where(eq(outbox.jobId, `kept-${program.id}`));
+    const [kept] = await t.db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.jobId, `kept-${program.id}`));
     expect(kept).toMatchObject({ dispatchedAt: null, lastError: 'Redis is down', attempts: 1 });
     expect(kept!.availableAt.getTime()).toBeGreaterThan(inAnHour.getTime());
 
     // Once the retry time has come, a working relay delivers it.
     const future = () => new Date(inAnHour.getTime() + 10 * 60_000);
     await new OutboxRelay({ db: t.db, jobs: t.jobs, log, now: future }).drain();
-    const [delivered] = await t.db.select().from(outbox).where(eq(outbox.jobId, `kept-${program.id}`));
+    const [delivered] = await t.db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.jobId, `kept-${program.id}`));
     expect(delivered!.dispatchedAt).not.toBeNull();
     expect(delivered!.attempts).toBe(2);
   });
@@ -124,7 +138,12 @@ describe('schedules on BullMQ', () => {
       await applySchedules(bull.queues, schedules);
       await applySchedules(bull.queues, schedules);
       const found = await bull.queues.housekeeping.getJobSchedulers();
-      expect(found.map((s) => s.key).sort()).toEqual(schedules.filter((s) => s.queue === 'housekeeping').map((s) => s.id).sort());
+      expect(found.map((s) => s.key).sort()).toEqual(
+        schedules
+          .filter((s) => s.queue === 'housekeeping')
+          .map((s) => s.id)
+          .sort(),
+      );
       expect(found[0]).toMatchObject({ pattern: '30 3 * * *', tz: 'UTC' });
     } finally {
       for (const q of Object.values(bull.queues)) await q.obliterate({ force: true });
@@ -143,14 +162,27 @@ describe('schedules in-process', () => {
       { db: t.db, now: () => new Date(), log, dns },
       {
         concurrency: 1,
-        schedules: [{ id: 'every-second', queue: 'programs', name: 'mark-domains-due', pattern: '* * * * * *', tz: 'Asia/Tokyo', data: { programId: program.id, reason: 'cron' } }],
+        schedules: [
+          {
+            id: 'every-second',
+            queue: 'programs',
+            name: 'mark-domains-due',
+            pattern: '* * * * * *',
+            tz: 'Asia/Tokyo',
+            data: { programId: program.id, reason: 'cron' },
+          },
+        ],
       },
     );
     try {
-      await eventually(async () => {
-        const [d] = await t.db.select().from(domains).where(eq(domains.id, domain.id));
-        return d!.nextCheckAt < later;
-      }, 5000, 'the scheduled job to run');
+      await eventually(
+        async () => {
+          const [d] = await t.db.select().from(domains).where(eq(domains.id, domain.id));
+          return d!.nextCheckAt < later;
+        },
+        5000,
+        'the scheduled job to run',
+      );
       await eventually(async () => (await runtime.counts()).programs!.completed >= 2, 5000, 'a second firing');
     } finally {
       await runtime.close();
@@ -172,7 +204,10 @@ describe('prune-outbox', () => {
         { ...base, jobId: 'recent-delivered', createdAt: recent, dispatchedAt: recent },
         { ...base, jobId: 'old-pending', createdAt: old },
       ]);
-      const result = await pruneOutbox({ olderThanDays: 7 }, { jobId: 'x', attemptsMade: 0, deps: { db: t.db, now: () => now, log, dns, enqueue: async () => {} } });
+      const result = await pruneOutbox(
+        { olderThanDays: 7 },
+        { jobId: 'x', attemptsMade: 0, deps: { db: t.db, now: () => now, log, dns, enqueue: async () => {} } },
+      );
       expect(result).toEqual({ removed: 1 });
       expect((await t.db.select().from(outbox)).map((r) => r.jobId).sort()).toEqual(['old-pending', 'recent-delivered']);
     } finally {

@@ -44,7 +44,16 @@ async function overdueTask(dueAt: Date) {
   const customer = await makeCustomer(t.db, program.id, owner.id);
   const [task] = await t.db
     .insert(tasks)
-    .values({ programId: program.id, customerId: customer.id, assigneeId: owner.id, kind: 'reminder', milestone: 'T-30', dedupeKey: `r:${customer.id}`, title: 'Call them', dueAt })
+    .values({
+      programId: program.id,
+      customerId: customer.id,
+      assigneeId: owner.id,
+      kind: 'reminder',
+      milestone: 'T-30',
+      dedupeKey: `r:${customer.id}`,
+      title: 'Call them',
+      dueAt,
+    })
     .returning();
   return { manager, owner, program, task: task! };
 }
@@ -54,7 +63,10 @@ describe('notifications', () => {
     const now = new Date('2026-03-10T00:00:00Z');
     const { program, manager, task } = await overdueTask(new Date('2026-03-01T00:00:00Z'));
     expect((await escalateTasks(t.db, now, program.id)).escalated).toBe(1);
-    const [n] = await t.db.select().from(notifications).where(eq(notifications.dedupeKey, `task_escalated:${(await t.db.select().from(tasks).where(eq(tasks.escalatedFromId, task.id)))[0]!.id}`));
+    const [n] = await t.db
+      .select()
+      .from(notifications)
+      .where(eq(notifications.dedupeKey, `task_escalated:${(await t.db.select().from(tasks).where(eq(tasks.escalatedFromId, task.id)))[0]!.id}`));
     expect(n).toMatchObject({ kind: 'task_escalated', recipientId: manager.id, status: 'pending' });
 
     const before = received.length;
@@ -97,8 +109,18 @@ describe('notifications', () => {
     const first = await createDigests(t.db, now, 'Asia/Tokyo');
     expect(first.created).toBeGreaterThanOrEqual(1);
     expect((await createDigests(t.db, now, 'Asia/Tokyo')).created).toBe(0);
-    const [digest] = await t.db.select().from(notifications).where(eq(notifications.dedupeKey, `digest:${owner.id}:2026-06-10`));
-    expect(digest!.payload).toMatchObject({ event: 'digest', date: '2026-06-10', open: 1, overdue: 1, owner: { id: owner.id }, tasks: [{ title: 'Call them' }] });
+    const [digest] = await t.db
+      .select()
+      .from(notifications)
+      .where(eq(notifications.dedupeKey, `digest:${owner.id}:2026-06-10`));
+    expect(digest!.payload).toMatchObject({
+      event: 'digest',
+      date: '2026-06-10',
+      open: 1,
+      overdue: 1,
+      owner: { id: owner.id },
+      tasks: [{ title: 'Call them' }],
+    });
   });
 
   it('require a signing secret when a webhook is configured', () => {

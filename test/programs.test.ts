@@ -18,7 +18,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const create = (body: unknown, headers: Record<string, string> = admin) => t.app.inject({ method: 'POST', url: '/v1/programs', headers, payload: body as object });
+const create = (body: unknown, headers: Record<string, string> = admin) =>
+  t.app.inject({ method: 'POST', url: '/v1/programs', headers, payload: body as object });
 const counts = async () => ({ programs: await t.db.$count(programs), audit: await t.db.$count(auditLog) });
 
 describe('POST /v1/programs', () => {
@@ -50,7 +51,11 @@ describe('POST /v1/programs', () => {
   it('stores DKIM selectors and targets per side, normalized and without duplicates, and returns them', async () => {
     const res = await create(
       programBody({
-        legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: [' S1 ', 's1', 'Mail.2019', '_sel'], dkimTargets: ['DKIM.po.2iij.net.', 'dkim.po.2iij.net'] },
+        legacy: {
+          spfIncludes: ['spf.po.2iij.net'],
+          dkimSelectors: [' S1 ', 's1', 'Mail.2019', '_sel'],
+          dkimTargets: ['DKIM.po.2iij.net.', 'dkim.po.2iij.net'],
+        },
         successor: { spfIncludes: ['spf.gateway.example'], dkimSelectors: ['gw1'], dkimTargets: ['ｄｋｉｍ.gateway.example'] },
       }),
     );
@@ -62,7 +67,12 @@ describe('POST /v1/programs', () => {
     expect(res.json()).toMatchObject(expected);
     expect((await t.app.inject({ method: 'GET', url: `/v1/programs/${res.json().id}`, headers: admin })).json()).toMatchObject(expected);
     const [row] = await t.db.select().from(programs).where(eq(programs.id, res.json().id));
-    expect(row).toMatchObject({ legacyDkimSelectors: ['s1', 'mail.2019', '_sel'], legacyDkimTargets: ['dkim.po.2iij.net'], successorDkimSelectors: ['gw1'], successorDkimTargets: ['dkim.gateway.example'] });
+    expect(row).toMatchObject({
+      legacyDkimSelectors: ['s1', 'mail.2019', '_sel'],
+      legacyDkimTargets: ['dkim.po.2iij.net'],
+      successorDkimSelectors: ['gw1'],
+      successorDkimTargets: ['dkim.gateway.example'],
+    });
   });
 
   it('defaults every DKIM list to empty', async () => {
@@ -308,10 +318,14 @@ describe('PATCH /v1/programs/{id}', () => {
     expect(res.statusCode).toBe(200);
     const [row] = await t.db.select().from(outbox);
     expect(row).toMatchObject({ queue: 'programs', jobName: 'mark-domains-due', jobId: `program-${id}-v3` });
-    await eventually(async () => {
-      const [d] = await t.db.select().from(domains).where(eq(domains.id, domain.id));
-      return d!.nextCheckAt < later;
-    }, 10_000, 'the domain to be marked due');
+    await eventually(
+      async () => {
+        const [d] = await t.db.select().from(domains).where(eq(domains.id, domain.id));
+        return d!.nextCheckAt < later;
+      },
+      10_000,
+      'the domain to be marked due',
+    );
     await eventually(async () => (await t.db.select().from(outbox))[0]!.dispatchedAt !== null, 5000, 'the outbox row to be marked dispatched');
   });
 
@@ -324,18 +338,31 @@ describe('PATCH /v1/programs/{id}', () => {
   });
 
   it('changes the DKIM settings of one side, keeps the rest, and marks the program\u2019s domains due', async () => {
-    const { id } = (await create(programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1'], dkimTargets: ['dkim.po.2iij.net'] } }))).json();
+    const { id } = (
+      await create(programBody({ legacy: { spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1'], dkimTargets: ['dkim.po.2iij.net'] } }))
+    ).json();
     const res = await patch(id, { successor: { dkimSelectors: ['gw1'] } }, { ...admin, 'if-match': '"1"' });
     expect(res.statusCode).toBe(200);
     expect(res.json().legacy).toEqual({ mxHostSuffixes: [], spfIncludes: ['spf.po.2iij.net'], dkimSelectors: ['s1'], dkimTargets: ['dkim.po.2iij.net'] });
-    expect(res.json().successor).toEqual({ mxHostSuffixes: ['mx.gateway.example'], spfIncludes: ['spf.gateway.example'], dkimSelectors: ['gw1'], dkimTargets: [] });
-    const [row] = await t.db.select().from(outbox).where(eq(outbox.jobId, `program-${id}-v2`));
+    expect(res.json().successor).toEqual({
+      mxHostSuffixes: ['mx.gateway.example'],
+      spfIncludes: ['spf.gateway.example'],
+      dkimSelectors: ['gw1'],
+      dkimTargets: [],
+    });
+    const [row] = await t.db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.jobId, `program-${id}-v2`));
     expect(row).toMatchObject({ queue: 'programs', jobName: 'mark-domains-due' });
   });
 
   it('sets the re-check cadence and auto-progress per program, defaults first, merged field by field', async () => {
     const created = (await create(programBody())).json();
-    expect(created).toMatchObject({ checkCadence: { actionHours: 6, cleanHours: 24, completedHours: 168, urgentWindowDays: 14, urgentIntervalHours: 1 }, autoProgress: true });
+    expect(created).toMatchObject({
+      checkCadence: { actionHours: 6, cleanHours: 24, completedHours: 168, urgentWindowDays: 14, urgentIntervalHours: 1 },
+      autoProgress: true,
+    });
     const res = await patch(created.id, { checkCadence: { actionHours: 3 }, autoProgress: false }, { ...admin, 'if-match': '"1"' });
     expect(res.json()).toMatchObject({ checkCadence: { actionHours: 3, cleanHours: 24 }, autoProgress: false, version: 2 });
     const bad = await patch(created.id, { checkCadence: { cleanHours: 0 } }, { ...admin, 'if-match': '"2"' });

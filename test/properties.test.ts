@@ -54,11 +54,24 @@ describe('the SPF evaluator (check_host) over a loopback DNS server', () => {
     const dns = createResolver({ servers: [server.address], timeoutMs: 300, tries: 1 });
     await fc.assert(
       fc.asyncProperty(
-        fc.record(Object.fromEntries(names.slice(0, 5).map((n) => [n, fc.option(spfRecord, { nil: undefined })])) as Record<string, fc.Arbitrary<string | undefined>>),
+        fc.record(
+          Object.fromEntries(names.slice(0, 5).map((n) => [n, fc.option(spfRecord, { nil: undefined })])) as Record<string, fc.Arbitrary<string | undefined>>,
+        ),
         fc.ipV4(),
         async (zone, ip) => {
           for (const [name, record] of Object.entries(zone)) {
-            server.set(name, record === undefined ? { records: [] } : { records: [{ type: 'TXT', data: record }, { type: 'A', data: '192.0.2.10' }, { type: 'MX', data: [10, 'b.test'] }] });
+            server.set(
+              name,
+              record === undefined
+                ? { records: [] }
+                : {
+                    records: [
+                      { type: 'TXT', data: record },
+                      { type: 'A', data: '192.0.2.10' },
+                      { type: 'MX', data: [10, 'b.test'] },
+                    ],
+                  },
+            );
           }
           server.queries.length = 0;
           const r = await checkHost(ip, 'a.test', 'user@a.test', { dns });
@@ -82,7 +95,12 @@ describe('domain name normalization', () => {
   const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?$/);
   const unicodeLabel = fc.constantFrom('例え', 'ひかり商店', 'münchen', 'bücher', 'δοκιμή', 'испытание', 'ＡＢＣ');
   const plausible = fc.array(fc.oneof(label, unicodeLabel), { minLength: 1, maxLength: 5 }).map((labels) => labels.join('.'));
-  const anyInput = fc.oneof(plausible, plausible.map((n) => `${n.toUpperCase()}.`), fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 80 }));
+  const anyInput = fc.oneof(
+    plausible,
+    plausible.map((n) => `${n.toUpperCase()}.`),
+    fc.string({ maxLength: 300 }),
+    fc.string({ unit: 'binary', maxLength: 80 }),
+  );
 
   it('never throws, and what it accepts is lower-case ASCII within the DNS limits, stable when normalized again', () => {
     fc.assert(
@@ -117,7 +135,12 @@ describe('the CSV importer', () => {
   afterAll(() => t.close());
   const header = 'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,status,planned_migration_at\n';
   const post = (body: Buffer, query = 'dryRun=true') =>
-    t.app.inject({ method: 'POST', url: `/v1/programs/${programId}/imports?${query}`, headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' }, payload: body });
+    t.app.inject({
+      method: 'POST',
+      url: `/v1/programs/${programId}/imports?${query}`,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' },
+      payload: body,
+    });
   const answersCleanly = (res: Awaited<ReturnType<typeof post>>) => {
     expect(res.statusCode).toBeLessThan(500);
     if (res.statusCode >= 400) {
@@ -125,7 +148,11 @@ describe('the CSV importer', () => {
       expect(res.json().detail.length).toBeGreaterThan(0);
     }
   };
-  const cell = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom('"', '""', '"a,b"', '\r', '\n', ',', '=1+1', '@SUM(A1)', '-2', '+3', '法人営業1部'));
+  const cell = fc.oneof(
+    fc.string({ maxLength: 30 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.constantFrom('"', '""', '"a,b"', '\r', '\n', ',', '=1+1', '@SUM(A1)', '-2', '+3', '法人営業1部'),
+  );
   const row = fc.array(cell, { minLength: 0, maxLength: 10 }).map((cells) => cells.join(','));
 
   it('answers garbage bytes, broken CSV and mixed encodings with a 4xx problem (or a result), never a 5xx', async () => {
@@ -133,9 +160,14 @@ describe('the CSV importer', () => {
       fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b)),
       fc.array(row, { maxLength: 20 }).map((rows) => Buffer.from(header + rows.join('\n'))),
       // UTF-8 header and rows with a Shift_JIS row in the middle
-      fc.tuple(fc.array(row, { maxLength: 5 }), row).map(([rows, sjis]) => Buffer.concat([Buffer.from(header + rows.join('\n') + '\n'), iconv.encode(`${sjis},株式会社テスト\n`, 'shift_jis')])),
+      fc
+        .tuple(fc.array(row, { maxLength: 5 }), row)
+        .map(([rows, sjis]) => Buffer.concat([Buffer.from(header + rows.join('\n') + '\n'), iconv.encode(`${sjis},株式会社テスト\n`, 'shift_jis')])),
     );
-    await fc.assert(fc.asyncProperty(bodies, async (body) => answersCleanly(await post(body))), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => answersCleanly(await post(body))),
+      { numRuns: 150 },
+    );
   });
 
   it('names the line of a 1 MB cell, and refuses a file over the size limit with 413', async () => {
@@ -155,7 +187,11 @@ describe('the CSV importer', () => {
         const ref = `F-${Math.random().toString(36).slice(2, 10)}`;
         const res = await post(Buffer.from(`${header}${ref},"${name}",,a@example.jp,A,D,contacted,\n`), '');
         expect(res.statusCode).toBe(200);
-        const csv = await t.app.inject({ method: 'GET', url: `/v1/customers.csv?programId=${programId}&q=${encodeURIComponent(ref)}`, headers: { authorization: `Bearer ${admin}` } });
+        const csv = await t.app.inject({
+          method: 'GET',
+          url: `/v1/customers.csv?programId=${programId}&q=${encodeURIComponent(ref)}`,
+          headers: { authorization: `Bearer ${admin}` },
+        });
         const line = csv.body.split('\r\n').find((l) => l.startsWith(ref))!;
         expect(line.split(',')[1]!.replace(/^"/, '').startsWith(`'${lead}`)).toBe(true);
       }),

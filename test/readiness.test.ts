@@ -34,7 +34,12 @@ beforeAll(async () => {
     domain: { verdict: 'clean' | 'needs_spf_cleanup' | 'needs_mx_and_spf' | null; mx?: string; breaks?: boolean; determined?: string },
     history: { done?: [CustomerStatus, string][]; cleanOn?: string; planned?: string } = {},
   ) => {
-    const c = await makeCustomer(t.db, programId, owner.id, { status, name: `Customer ${key}`, createdAt: at('2022-08-01'), plannedMigrationAt: history.planned ?? null });
+    const c = await makeCustomer(t.db, programId, owner.id, {
+      status,
+      name: `Customer ${key}`,
+      createdAt: at('2022-08-01'),
+      plannedMigrationAt: history.planned ?? null,
+    });
     ids[key] = c.id;
     const d = await makeDomain(t.db, c, {
       latestVerdict: domain.verdict,
@@ -43,19 +48,68 @@ beforeAll(async () => {
       lastDeterminedAt: domain.determined ? new Date(domain.determined) : null,
       createdAt: at('2022-08-01'),
     });
-    for (const [to, day] of history.done ?? []) await t.db.insert(statusEvents).values({ customerId: c.id, fromStatus: 'contacted', toStatus: to, actor: 'test', at: at(day) });
+    for (const [to, day] of history.done ?? [])
+      await t.db.insert(statusEvents).values({ customerId: c.id, fromStatus: 'contacted', toStatus: to, actor: 'test', at: at(day) });
     if (history.cleanOn) {
-      await t.db.insert(dnsChecks).values({ domainId: d.id, checkedAt: at(history.cleanOn), outcome: 'determined', verdict: 'clean', result: {}, durationMs: 1, resolver: 'test', verdictChanged: true });
+      await t.db.insert(dnsChecks).values({
+        domainId: d.id,
+        checkedAt: at(history.cleanOn),
+        outcome: 'determined',
+        verdict: 'clean',
+        result: {},
+        durationMs: 1,
+        resolver: 'test',
+        verdictChanged: true,
+      });
     }
   };
   await add('c1', a, 'not_contacted', { verdict: 'needs_mx_and_spf', mx: 'legacy', breaks: true, determined: '2022-08-31T03:00:00Z' });
-  await add('c2', a, 'contacted', { verdict: 'needs_spf_cleanup', mx: 'successor', breaks: true, determined: '2022-08-29T03:00:00Z' }, { planned: '2022-08-20' });
+  await add(
+    'c2',
+    a,
+    'contacted',
+    { verdict: 'needs_spf_cleanup', mx: 'successor', breaks: true, determined: '2022-08-29T03:00:00Z' },
+    { planned: '2022-08-20' },
+  );
   await add('c3', a, 'migrating', { verdict: null }, { planned: '2022-09-20' });
-  await add('c4', a, 'migrated', { verdict: 'clean', mx: 'successor', breaks: false, determined: '2022-08-31T03:00:00Z' }, { done: [['migrated', '2022-08-10']], cleanOn: '2022-08-15' });
-  await add('c5', b, 'completed', { verdict: 'clean', mx: 'successor', breaks: false, determined: '2022-08-31T03:00:00Z' }, { done: [['migrated', '2022-08-05'], ['completed', '2022-08-20']], cleanOn: '2022-08-05' });
-  await add('c6', b, 'declined', { verdict: 'needs_spf_cleanup', mx: 'successor', breaks: true, determined: '2022-08-31T03:00:00Z' }, { done: [['declined', '2022-08-25']] });
+  await add(
+    'c4',
+    a,
+    'migrated',
+    { verdict: 'clean', mx: 'successor', breaks: false, determined: '2022-08-31T03:00:00Z' },
+    { done: [['migrated', '2022-08-10']], cleanOn: '2022-08-15' },
+  );
+  await add(
+    'c5',
+    b,
+    'completed',
+    { verdict: 'clean', mx: 'successor', breaks: false, determined: '2022-08-31T03:00:00Z' },
+    {
+      done: [
+        ['migrated', '2022-08-05'],
+        ['completed', '2022-08-20'],
+      ],
+      cleanOn: '2022-08-05',
+    },
+  );
+  await add(
+    'c6',
+    b,
+    'declined',
+    { verdict: 'needs_spf_cleanup', mx: 'successor', breaks: true, determined: '2022-08-31T03:00:00Z' },
+    { done: [['declined', '2022-08-25']] },
+  );
   await add('c7', b, 'planned', { verdict: 'clean', mx: 'other', breaks: false, determined: '2022-08-31T03:00:00Z' }, { cleanOn: '2022-08-31' });
-  const task = (customerId: string, assigneeId: string, due: string, key: string) => ({ programId, customerId, assigneeId, kind: 'reminder' as const, milestone: key, dedupeKey: key, title: key, dueAt: at(due) });
+  const task = (customerId: string, assigneeId: string, due: string, key: string) => ({
+    programId,
+    customerId,
+    assigneeId,
+    kind: 'reminder' as const,
+    milestone: key,
+    dedupeKey: key,
+    title: key,
+    dueAt: at(due),
+  });
   await t.db.insert(tasks).values([task(ids.c1!, a.id, '2022-08-25', 'k1'), task(ids.c2!, a.id, '2022-09-15', 'k2')]);
 });
 afterAll(() => t.close());
@@ -87,7 +141,9 @@ describe('readiness', () => {
 
   it('breaks the numbers down by owner and department, and ranks the customers at risk', async () => {
     const r = (await call('GET', `/v1/programs/${programId}/readiness`, admin)).json();
-    expect(r.bySalesOwner.map((o: { name: string; openTasks: number; overdueTasks: number; atRisk: number }) => [o.name, o.openTasks, o.overdueTasks, o.atRisk])).toEqual([
+    expect(
+      r.bySalesOwner.map((o: { name: string; openTasks: number; overdueTasks: number; atRisk: number }) => [o.name, o.openTasks, o.overdueTasks, o.atRisk]),
+    ).toEqual([
       ['A', 2, 1, 2],
       ['B', 0, 0, 1],
     ]);
@@ -101,7 +157,10 @@ describe('readiness', () => {
       ['Customer c2', 43],
       ['Customer c7', 1],
     ]);
-    expect(r.atRiskCustomers[1].reasons).toEqual(['29 days to the shutdown, under the 60 a contacted customer needs', 'planned for 2022-08-20, which has passed']);
+    expect(r.atRiskCustomers[1].reasons).toEqual([
+      '29 days to the shutdown, under the 60 a contacted customer needs',
+      'planned for 2022-08-20, which has passed',
+    ]);
   });
 
   it('rebuilds the burndown from history and projects it at the trailing 14-day pace', async () => {
@@ -138,22 +197,47 @@ describe('readiness', () => {
   it('exports the per-owner figures as CSV', async () => {
     const res = await call('GET', `/v1/programs/${programId}/readiness.csv`, admin);
     const lines = res.body.slice(1).trim().split('\r\n');
-    expect(lines[0]).toBe('department,sales_owner,not_contacted,contacted,planned,migrating,migrated,completed,declined,cancelled,on_hold,open_tasks,overdue_tasks,at_risk');
+    expect(lines[0]).toBe(
+      'department,sales_owner,not_contacted,contacted,planned,migrating,migrated,completed,declined,cancelled,on_hold,open_tasks,overdue_tasks,at_risk',
+    );
     expect(lines[1]).toBe('D1,A,1,1,0,1,1,0,0,0,0,2,1,2');
     expect(lines[2]).toBe('D2,B,0,0,1,0,0,1,1,0,0,0,0,1');
   });
 
   // Runs last: it adds history to c4.
   it('counts each customer and domain out at its earliest exit, whatever order the history arrives in', async () => {
-    const series = async () => (await call('GET', `/v1/programs/${programId}/readiness`, admin)).json().burndown as { day: string; customersNotMigrated: number; domainsNotClean: number }[];
+    const series = async () =>
+      (await call('GET', `/v1/programs/${programId}/readiness`, admin)).json().burndown as {
+        day: string;
+        customersNotMigrated: number;
+        domainsNotClean: number;
+      }[];
     const before = await series();
     // A later re-completion and a later clean check change nothing: c4 left on 10 Aug, its domain on 15 Aug.
     const [domain] = await t.db.select().from(domains).where(eq(domains.customerId, ids.c4!));
     await t.db.insert(statusEvents).values({ customerId: ids.c4!, fromStatus: 'migrated', toStatus: 'completed', actor: 'test', at: at('2022-08-25') });
-    await t.db.insert(dnsChecks).values({ domainId: domain!.id, checkedAt: at('2022-08-28'), outcome: 'determined', verdict: 'clean', result: {}, durationMs: 1, resolver: 'test', verdictChanged: false });
+    await t.db.insert(dnsChecks).values({
+      domainId: domain!.id,
+      checkedAt: at('2022-08-28'),
+      outcome: 'determined',
+      verdict: 'clean',
+      result: {},
+      durationMs: 1,
+      resolver: 'test',
+      verdictChanged: false,
+    });
     expect(await series()).toEqual(before);
     // History arriving back-dated moves the exit earlier: a clean check on 12 Aug found late.
-    await t.db.insert(dnsChecks).values({ domainId: domain!.id, checkedAt: at('2022-08-12'), outcome: 'determined', verdict: 'clean', result: {}, durationMs: 1, resolver: 'test', verdictChanged: true });
+    await t.db.insert(dnsChecks).values({
+      domainId: domain!.id,
+      checkedAt: at('2022-08-12'),
+      outcome: 'determined',
+      verdict: 'clean',
+      result: {},
+      durationMs: 1,
+      resolver: 'test',
+      verdictChanged: true,
+    });
     const after = await series();
     const changed = after.filter((p, i) => p.domainsNotClean !== before[i]!.domainsNotClean).map((p) => p.day);
     expect(changed).toEqual(['2022-08-12', '2022-08-13', '2022-08-14']);

@@ -24,7 +24,12 @@ beforeAll(async () => {
   server.set('spf.gateway.example', { records: [{ type: 'TXT', data: 'v=spf1 ip4:203.0.113.0/24 ~all' }] });
   const dmarc = (name: string, p: string) => server.set(`_dmarc.${name}`, { records: [{ type: 'TXT', data: `v=DMARC1; p=${p}` }] });
   for (const name of ['r1.example.jp', 'r2.example.jp', 'r3.example.jp', 'r4.example.jp']) server.set(name, { records: legacy });
-  server.set('clean.example.jp', { records: [{ type: 'TXT', data: 'v=spf1 include:spf.gateway.example -all' }, { type: 'MX', data: [10, 'in.mx.gateway.example'] }] });
+  server.set('clean.example.jp', {
+    records: [
+      { type: 'TXT', data: 'v=spf1 include:spf.gateway.example -all' },
+      { type: 'MX', data: [10, 'in.mx.gateway.example'] },
+    ],
+  });
   server.set('dead.example.jp', { records: [{ type: 'TXT', data: 'v=spf1 -all include:spf.po.2iij.net' }] });
   dmarc('r1.example.jp', 'reject');
   dmarc('r3.example.jp', 'quarantine');
@@ -32,7 +37,11 @@ beforeAll(async () => {
   const dns = createResolver({ servers: [server.address], timeoutMs: 300, tries: 1 });
   t = await buildTestApp({ dns });
   call = apiClient(t.app);
-  program = await makeProgram(t.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'], successorSpfIncludes: ['spf.gateway.example'] });
+  program = await makeProgram(t.db, {
+    legacySpfIncludes: ['spf.po.2iij.net'],
+    legacyMxHostSuffixes: ['po.2iij.net'],
+    successorSpfIncludes: ['spf.gateway.example'],
+  });
   const a = await makeSalesOwner(t.db, { name: '鈴木', department: '営業1部' });
   const b = await makeSalesOwner(t.db, { name: '田中', department: '営業2部' });
   admin = (await makeToken(t.db, 'admin')).token;
@@ -112,7 +121,9 @@ describe('the blast radius by impact', () => {
     await add('g-reject.example.jp', 'reject', false);
     await add('h-clean-reject.example.jp', 'reject', false, false);
     const res = await call('GET', `/v1/programs/${p.id}/blast-radius`, admin);
-    expect(res.json().items.map((i: { domain: string; dmarcPolicy: string | null; successorDkim: boolean | null }) => [i.domain, i.dmarcPolicy, i.successorDkim])).toEqual([
+    expect(
+      res.json().items.map((i: { domain: string; dmarcPolicy: string | null; successorDkim: boolean | null }) => [i.domain, i.dmarcPolicy, i.successorDkim]),
+    ).toEqual([
       ['d-reject-unknown.example.jp', 'reject', null],
       ['g-reject.example.jp', 'reject', false],
       ['a-reject-key.example.jp', 'reject', true],

@@ -62,13 +62,17 @@ describe('rate limits', () => {
     // A second API instance on the same database and Redis, as another process would be.
     const two = await buildApp(loadConfig(env), {
       database: { db: one.db, kind: 'postgres', location: 'test', client: undefined as never, ping: async () => {}, close: async () => {} },
-      jobs: new InlineJobRuntime({ db: one.db, now: () => new Date(), log: pino({ level: 'silent' }), dns: createResolver() }, { concurrency: 1, schedules: [] }),
+      jobs: new InlineJobRuntime(
+        { db: one.db, now: () => new Date(), log: pino({ level: 'silent' }), dns: createResolver() },
+        { concurrency: 1, schedules: [] },
+      ),
       logger: pino({ level: 'silent' }),
     });
     await two.ready();
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push((await (i % 2 ? two : one.app).inject({ method: 'GET', url: '/v1/programs', headers: { authorization: `Bearer ${token}` } })).statusCode);
+      for (let i = 0; i < 7; i++)
+        statuses.push((await (i % 2 ? two : one.app).inject({ method: 'GET', url: '/v1/programs', headers: { authorization: `Bearer ${token}` } })).statusCode);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429]);
     } finally {
       await two.close();
@@ -83,7 +87,12 @@ describe('request limits', () => {
   it('refuses a body over BODY_LIMIT_BYTES with 413 and cuts a client that does not finish its request in REQUEST_TIMEOUT_MS', async () => {
     const t = await appWith({ BODY_LIMIT_BYTES: '2048', REQUEST_TIMEOUT_MS: '600' });
     const token = (await makeToken(t.db, 'admin')).token;
-    const big = await t.app.inject({ method: 'POST', url: '/v1/programs', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(4000) }) });
+    const big = await t.app.inject({
+      method: 'POST',
+      url: '/v1/programs',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'x'.repeat(4000) }),
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json()).toMatchObject({ code: 'APP_BODY_TOO_LARGE' });
 
@@ -91,7 +100,9 @@ describe('request limits', () => {
     const socket = net.connect(Number(base.port), '127.0.0.1');
     const started = Date.now();
     // Headers and half a body, then nothing: the slow-client attack a request timeout stops.
-    socket.write(`POST /v1/programs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`);
+    socket.write(
+      `POST /v1/programs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`,
+    );
     const answer = await new Promise<string>((resolve) => {
       let data = '';
       socket.on('data', (chunk) => (data += chunk));
@@ -108,7 +119,13 @@ describe('database sessions', () => {
     const database = await openDatabase({ databaseUrl: created.url, dataDir: '' });
     try {
       // Several at once, so the pool opens several connections.
-      const answers = await Promise.all(Array.from({ length: 4 }, () => database.db.execute(sql`SELECT current_setting('jit') AS jit, current_setting('max_parallel_workers_per_gather') AS parallel, pg_backend_pid() AS pid, pg_sleep(0.05)`)));
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          database.db.execute(
+            sql`SELECT current_setting('jit') AS jit, current_setting('max_parallel_workers_per_gather') AS parallel, pg_backend_pid() AS pid, pg_sleep(0.05)`,
+          ),
+        ),
+      );
       const rows = answers.map((a) => rowsOf<{ jit: string; parallel: string; pid: number }>(a)[0]!);
       expect(new Set(rows.map((r) => r.pid)).size).toBeGreaterThan(1);
       expect(rows.map((r) => [r.jit, r.parallel])).toEqual(rows.map(() => ['off', '0']));
@@ -134,7 +151,12 @@ describe('statement timeout', () => {
       await blocker.connect();
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM programs WHERE id = $1 FOR UPDATE', [program.id]);
-      const res = await app.inject({ method: 'PATCH', url: `/v1/programs/${program.id}`, headers: { ...headers, 'if-match': etag }, payload: { name: 'after' } });
+      const res = await app.inject({
+        method: 'PATCH',
+        url: `/v1/programs/${program.id}`,
+        headers: { ...headers, 'if-match': etag },
+        payload: { name: 'after' },
+      });
       expect(res.statusCode).toBe(503);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.json()).toMatchObject({ code: 'APP_DATABASE_TIMEOUT' });
@@ -158,7 +180,11 @@ describe('the audit log', () => {
     await t.app.inject({ method: 'POST', url: '/v1/programs', headers: { authorization: `Bearer ${token}` }, payload: programBody() });
     const [row] = await t.db.select().from(auditLog).limit(1);
     expect(row).toBeDefined();
-    for (const statement of [sql`UPDATE audit_log SET action = 'forged' WHERE id = ${row!.id}`, sql`DELETE FROM audit_log WHERE id = ${row!.id}`, sql`TRUNCATE audit_log`]) {
+    for (const statement of [
+      sql`UPDATE audit_log SET action = 'forged' WHERE id = ${row!.id}`,
+      sql`DELETE FROM audit_log WHERE id = ${row!.id}`,
+      sql`TRUNCATE audit_log`,
+    ]) {
       await expect(t.db.execute(statement)).rejects.toMatchObject({ cause: { code: '42501' } });
     }
     expect(await t.db.$count(auditLog)).toBeGreaterThan(0);
@@ -167,7 +193,10 @@ describe('the audit log', () => {
 
 describe('logs', () => {
   /** An app on a fresh database whose log lines, at `level`, are collected in `lines`. */
-  async function withLogLines(level: string, fn: (t: { db: Db; app: Awaited<ReturnType<typeof buildAppOn>>['app']; log: Logger; lines: string[] }) => Promise<void>) {
+  async function withLogLines(
+    level: string,
+    fn: (t: { db: Db; app: Awaited<ReturnType<typeof buildAppOn>>['app']; log: Logger; lines: string[] }) => Promise<void>,
+  ) {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
     const database = await openTestDatabase();
@@ -199,7 +228,12 @@ describe('logs', () => {
       await app.inject({ method: 'GET', url: `/v1/programs/${program.id}`, headers: auth });
       await app.inject({ method: 'POST', url: '/v1/programs', headers: { ...auth, 'content-type': 'application/json' }, payload: '{broken' });
       await app.inject({ method: 'GET', url: '/v1/programs', headers: { authorization: `Bearer ${token}x` } });
-      await app.inject({ method: 'POST', url: '/dashboard/sign-in', headers: { origin: 'http://localhost:80', 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` });
+      await app.inject({
+        method: 'POST',
+        url: '/dashboard/sign-in',
+        headers: { origin: 'http://localhost:80', 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${token}`,
+      });
       await app.inject({ method: 'GET', url: '/dashboard', headers: { cookie: `mdt_session=${token}` } });
       log.info({ token, req: { headers: { authorization: `Bearer ${token}` } }, webhook: { secret: 's3cret-s3cret-s3cret' } }, 'a careless log line');
       const text = lines.join('');

@@ -69,37 +69,37 @@ function toZone(zonedata: Scenario['zonedata'] = {}): Zone {
 /** Justified deviations from the suite: none. A deviation would be listed here with its reason. */
 const deviations: Record<string, string> = {};
 
-if (present) describe('RFC 7208 conformance suite', () => {
-  for (const scenario of scenarios) {
-    describe(scenario.description, () => {
-      let server: TestDnsServer;
-      beforeAll(async () => {
-        server = await TestDnsServer.start(toZone(scenario.zonedata));
-        // The driver times out on unlisted names under "error.".
-        server.onMissing = (name) => (name.startsWith('error.') ? { fault: 'timeout' } : undefined);
-      });
-      afterAll(() => server.close());
-
-      for (const [id, test] of Object.entries(scenario.tests)) {
-        it.skipIf(id in deviations)(`${id} (${[test.spec].flat().join(', ')})`, async () => {
-          const dns = createResolver({ servers: [server.address], timeoutMs: 400, tries: 1 });
-          const mailfrom = test.mailfrom ?? '';
-          const at = mailfrom.lastIndexOf('@');
-          const sender = mailfrom === '' ? `postmaster@${test.helo}` : mailfrom;
-          const domain = mailfrom === '' || at === -1 ? test.helo : mailfrom.slice(at + 1);
-          const outcome = await checkHost(test.host, domain, sender, { dns, helo: test.helo, receiver: 'unknown' });
-          const accepted = [test.result].flat();
-          expect(accepted, `${outcome.result}: ${outcome.reason}`).toContain(outcome.result);
-          // "DEFAULT" is the suite's word for the implementation's own default explanation: we give none.
-          if (test.explanation !== undefined && outcome.result === 'fail') {
-            expect(outcome.explanation).toBe(test.explanation === 'DEFAULT' ? undefined : test.explanation);
-          }
+if (present)
+  describe('RFC 7208 conformance suite', () => {
+    for (const scenario of scenarios) {
+      describe(scenario.description, () => {
+        let server: TestDnsServer;
+        beforeAll(async () => {
+          server = await TestDnsServer.start(toZone(scenario.zonedata));
+          // The driver times out on unlisted names under "error.".
+          server.onMissing = (name) => (name.startsWith('error.') ? { fault: 'timeout' } : undefined);
         });
-      }
-    });
-  }
-});
+        afterAll(() => server.close());
 
+        for (const [id, test] of Object.entries(scenario.tests)) {
+          it.skipIf(id in deviations)(`${id} (${[test.spec].flat().join(', ')})`, async () => {
+            const dns = createResolver({ servers: [server.address], timeoutMs: 400, tries: 1 });
+            const mailfrom = test.mailfrom ?? '';
+            const at = mailfrom.lastIndexOf('@');
+            const sender = mailfrom === '' ? `postmaster@${test.helo}` : mailfrom;
+            const domain = mailfrom === '' || at === -1 ? test.helo : mailfrom.slice(at + 1);
+            const outcome = await checkHost(test.host, domain, sender, { dns, helo: test.helo, receiver: 'unknown' });
+            const accepted = [test.result].flat();
+            expect(accepted, `${outcome.result}: ${outcome.reason}`).toContain(outcome.result);
+            // "DEFAULT" is the suite's word for the implementation's own default explanation: we give none.
+            if (test.explanation !== undefined && outcome.result === 'fail') {
+              expect(outcome.explanation).toBe(test.explanation === 'DEFAULT' ? undefined : test.explanation);
+            }
+          });
+        }
+      });
+    }
+  });
 else {
   describe('RFC 7208 conformance suite', () => {
     it.skip(`is not beside this checkout (${suitePath}); CI has it there, a user's clone may not`, () => {});

@@ -109,7 +109,7 @@ describe('1. CNAMEs to the legacy record (RFC 7208 §5.2, §4.3)', () => {
     expect(c.spf.suggestedRecord).toBe('v=spf1 ip4:198.51.100.7 include:spf.gateway.example -all');
   });
 
-  it('§5.2: a third party\'s CNAME to the legacy name: no record to publish, the owner named', async () => {
+  it("§5.2: a third party's CNAME to the legacy name: no record to publish, the owner named", async () => {
     const c = await check('cn-foreign.test');
     expect(c.spf.legacyReferences[0]).toMatchObject({ holder: 'cn-foreign.test', aliases: ['_spf.partner.example'] });
     // The term sits in the customer's own record, so the customer can replace it.
@@ -138,7 +138,7 @@ describe('Aliases seen with or without CNAME questions', () => {
   const cnameQuestions = () => server.queries.filter((q) => q.startsWith('CNAME '));
 
   it.each(['cn.test', 'cn-sub.test', 'cn-foreign.test', 'apex-alias.test', 'testnet.test', 'minus.test', 'dkim.test', 'nodkim.test'])(
-    '%s: the verdict read off the answers\' chains is the one CNAME questions give, and asks no CNAME',
+    "%s: the verdict read off the answers' chains is the one CNAME questions give, and asks no CNAME",
     async (domain) => {
       const before = cnameQuestions().length;
       const read = await checkDomain(domain, ids, dns);
@@ -166,7 +166,7 @@ describe('2. The deleted world per client class (RFC 7208 §4.6.2, §7.3)', () =
     expect(c.spf.resultIfLegacyDeleted).toBe('permerror');
   });
 
-  it('§4.6.2: reports each class: the successor\'s servers and the legacy range, today and after the deletion', async () => {
+  it("§4.6.2: reports each class: the successor's servers and the legacy range, today and after the deletion", async () => {
     const c = await check('testnet.test');
     expect(client(c, 'successor')).toMatchObject({ ip: '203.0.113.1', now: 'fail', afterDeletion: 'permerror' });
     expect(client(c, 'legacy')).toMatchObject({ ip: '210.130.0.1', now: 'pass', afterDeletion: 'permerror' });
@@ -270,7 +270,7 @@ describe('One evaluation per record text and client in a sweep (the sweep cache 
     expect(timeless(kept)).toEqual(timeless(fresh));
   });
 
-  it('a record whose a term means the domain itself is evaluated for each domain: one matches the stranger\'s network, the other has no address', async () => {
+  it("a record whose a term means the domain itself is evaluated for each domain: one matches the stranger's network, the other has no address", async () => {
     const withAddress = await check('own-a1.test');
     const without = await check('own-a2.test');
     expect(client(withAddress, 'stranger').ip).not.toBe('192.0.2.1');

@@ -72,7 +72,11 @@ function unfollowedRedirects(v: CaseView): number {
   return v.recordsRead(v.c.ours).filter(({ name, text }) => {
     const target = /(?:^| )redirect=(\S+)/i.exec(text)?.[1];
     if (!target) return false;
-    const expanded = target.replace(/%\{d\}/gi, name).replace(/%\{o\}/gi, v.c.domain.name).toLowerCase().replace(/\.$/, '');
+    const expanded = target
+      .replace(/%\{d\}/gi, name)
+      .replace(/%\{o\}/gi, v.c.domain.name)
+      .toLowerCase()
+      .replace(/\.$/, '');
     return !asked.has(`TXT ${expanded}`);
   }).length;
 }
@@ -155,8 +159,9 @@ const deviations: Deviation[] = [
   {
     oracle: 'mailspf',
     rfc: 'RFC 7208 4.6.4 and 6.1 (redirect= is used, and its lookup made, only when no mechanism matched)',
-    what: 'Mail::SPF counts a record\'s redirect= towards the 10 lookups after a mechanism of that record matched',
-    source: 'Mail/SPF/Mod/Redirect.pm:136 (count_dns_interactive_term before the NeutralByDefault check at :139), run for every result by Mail/SPF/Record.pm:418-420',
+    what: "Mail::SPF counts a record's redirect= towards the 10 lookups after a mechanism of that record matched",
+    source:
+      'Mail/SPF/Mod/Redirect.pm:136 (count_dns_interactive_term before the NeutralByDefault check at :139), run for every result by Mail/SPF/Record.pm:418-420',
     applies: (v) => v.c.ours.result !== 'permerror' && v.c.oracles.mailspf.result === 'permerror' && (v.c.ours.lookups ?? 0) + unfollowedRedirects(v) > 10,
   },
   {
@@ -171,7 +176,8 @@ const deviations: Deviation[] = [
     oracle: 'mailspf',
     rfc: 'RFC 7208 4.6.4 (a void lookup is an answer with RCODE 0 and no answer records, or RCODE 3)',
     what: 'Mail::SPF counts a void lookup only when the answer section is empty: an answer that holds just a CNAME (an alias with nothing of the type asked at its end, or dangling into NXDOMAIN) is not void to it',
-    source: 'Mail/SPF/Mech.pm:339-340 (@rrs = $packet->answer or count_void_dns_lookup), likewise Mail/SPF/Mech/MX.pm:177-178 and Mail/SPF/Mech/Exists.pm:143-144',
+    source:
+      'Mail/SPF/Mech.pm:339-340 (@rrs = $packet->answer or count_void_dns_lookup), likewise Mail/SPF/Mech/MX.pm:177-178 and Mail/SPF/Mech/Exists.pm:143-144',
     // Ours went over 2 void lookups only by counting those.
     applies: (v) => (v.c.ours.voidLookups ?? 0) > 2 && (v.c.ours.voidLookups ?? 0) - voidBehindAlias(v) <= 2,
   },
@@ -180,7 +186,14 @@ const deviations: Deviation[] = [
 /** Void address lookups our evaluation made to validate the client's reverse names (ptr, %{p}). */
 function voidReverseNameLookups(v: CaseView): number {
   const reverseNames = new Set(
-    v.c.ours.queries.filter((q) => q.startsWith('PTR ')).flatMap((q) => v.zone.records(q.slice(4)).filter((r) => r.type === 'PTR').map((r) => (r.data as string).toLowerCase())),
+    v.c.ours.queries
+      .filter((q) => q.startsWith('PTR '))
+      .flatMap((q) =>
+        v.zone
+          .records(q.slice(4))
+          .filter((r) => r.type === 'PTR')
+          .map((r) => (r.data as string).toLowerCase()),
+      ),
   );
   return v.c.ours.queries.filter((q) => {
     const [type, name] = q.split(' ') as [string, string];
@@ -219,7 +232,9 @@ const domainChecks: { name: string; problems(d: DomainEvaluations, worlds: SpfWo
       const wildcards = d.domain.legacyAliases.filter((a) => a.startsWith('*.')).map((a) => a.slice(1));
       const known = (name: string) => isAtOrUnder(name, LEGACY) || d.domain.legacyAliases.includes(name) || wildcards.some((w) => name.endsWith(w));
       const names = WORLDS.flatMap((w) => Object.values(d.cases[w])).flatMap((c) => [c.ours, ...ORACLES.map((o) => c.oracles[o])].flatMap((e) => e.queries));
-      return [...new Set(names.map((q) => q.slice(q.indexOf(' ') + 1)))].filter((n) => worlds.reachesLegacy(n) && !known(n)).map((n) => `${d.domain.name}: ${n}`);
+      return [...new Set(names.map((q) => q.slice(q.indexOf(' ') + 1)))]
+        .filter((n) => worlds.reachesLegacy(n) && !known(n))
+        .map((n) => `${d.domain.name}: ${n}`);
     },
   },
 ];
@@ -249,7 +264,8 @@ describeIf(title, () => {
     worlds = generateSpfWorlds(SEED, COUNT);
     // The engine's analysis of every domain (today's world), and its chosen clients evaluated beside the generator's.
     checks = await analyse(worlds);
-    for (const d of worlds.domains) d.clients.push(...checks.get(d.index)!.spf.clients.map((c) => ({ kind: `analysis:${c.class}` as const, ip: c.ip, sender: c.sender, helo: c.helo })));
+    for (const d of worlds.domains)
+      d.clients.push(...checks.get(d.index)!.spf.clients.map((c) => ({ kind: `analysis:${c.class}` as const, ip: c.ip, sender: c.sender, helo: c.helo })));
     cases = await runDifferential(worlds, ORACLES);
     // Every verified fix published in the deleted world, evaluated for the clients it must serve.
     fixedWorlds = withFixes(worlds, checks);
@@ -292,7 +308,9 @@ describeIf(title, () => {
   });
 
   it('gets an answer from both oracles for every evaluation', () => {
-    const failed = cases.flatMap((c) => ORACLES.filter((o) => c.oracles[o].result === undefined).map((o) => `${o} on ${c.domain.name} (${c.world}, ${c.client.kind}): ${c.oracles[o].error}`));
+    const failed = cases.flatMap((c) =>
+      ORACLES.filter((o) => c.oracles[o].result === undefined).map((o) => `${o} on ${c.domain.name} (${c.world}, ${c.client.kind}): ${c.oracles[o].error}`),
+    );
     expect(failed.slice(0, 10)).toEqual([]);
   });
 
@@ -313,10 +331,12 @@ describeIf(title, () => {
     const deviated = new Set(mismatches.filter((m) => m.explainedBy).map((m) => `${m.oracle} ${m.v.c.world} ${m.v.c.domain.index} ${m.v.c.client.kind}`));
     const passed = cases
       .filter((c) => c.client.unmatched)
-      .flatMap((c) => [
-        ...(c.ours.result === 'pass' ? ['ours'] : []),
-        ...ORACLES.filter((o) => c.oracles[o].result === 'pass' && !deviated.has(`${o} ${c.world} ${c.domain.index} ${c.client.kind}`)),
-      ].map((engine) => `${engine}: ${c.domain.name} (${c.world}) ${c.client.kind} ${c.client.ip}`));
+      .flatMap((c) =>
+        [
+          ...(c.ours.result === 'pass' ? ['ours'] : []),
+          ...ORACLES.filter((o) => c.oracles[o].result === 'pass' && !deviated.has(`${o} ${c.world} ${c.domain.index} ${c.client.kind}`)),
+        ].map((engine) => `${engine}: ${c.domain.name} (${c.world}) ${c.client.kind} ${c.client.ip}`),
+      );
     expect(passed).toEqual([]);
   });
 
@@ -343,7 +363,8 @@ describeIf(title, () => {
 
   // The analysis (issue 14): what the product tells a sales rep, against what the oracles evaluate.
   const explained = (c: DifferentialCase, oracle: OracleName) => mismatches.some((m) => m.v.c === c && m.oracle === oracle && (m.explainedBy || m.ourBug));
-  const analysisCases = (world: World, index: number) => cases.filter((c) => c.world === world && c.domain.index === index && c.client.kind.startsWith('analysis:'));
+  const analysisCases = (world: World, index: number) =>
+    cases.filter((c) => c.world === world && c.domain.index === index && c.client.kind.startsWith('analysis:'));
   const classOf = (c: DifferentialCase) => c.client.kind.slice('analysis:'.length);
 
   it('reports for each client class what checkHost gives it in each world (the deleted world replayed from today matches a full evaluation)', () => {
@@ -352,7 +373,9 @@ describeIf(title, () => {
         (['today', 'deleted'] as const).flatMap((world) => {
           const c = analysisCases(world, d.index).find((x) => classOf(x) === client.class)!;
           const reported = world === 'today' ? client.now : client.afterDeletion;
-          return reported === c.ours.result ? [] : [`${d.name} [${d.shape}] ${client.class} ${world}: analysis ${reported}, checkHost ${c.ours.result} (${c.ours.reason})`];
+          return reported === c.ours.result
+            ? []
+            : [`${d.name} [${d.shape}] ${client.class} ${world}: analysis ${reported}, checkHost ${c.ours.result} (${c.ours.reason})`];
         }),
       ),
     );
@@ -436,7 +459,12 @@ function report(unexplained: Mismatch[], worlds: SpfWorlds): string {
 }
 
 /** The program of the generated worlds, as the engine is given it. */
-const IDENTIFIERS: Identifiers = { legacySpfIncludes: [LEGACY], legacyMxSuffixes: ['po.2iij.net'], successorSpfIncludes: [SUCCESSOR], successorMxSuffixes: ['mx.gateway.example'] };
+const IDENTIFIERS: Identifiers = {
+  legacySpfIncludes: [LEGACY],
+  legacyMxSuffixes: ['po.2iij.net'],
+  successorSpfIncludes: [SUCCESSOR],
+  successorMxSuffixes: ['mx.gateway.example'],
+};
 
 /** checkDomain() for every domain in today's world, through the production resolver and a sweep's cache. */
 async function analyse(worlds: SpfWorlds): Promise<Map<number, DomainCheck>> {
@@ -463,7 +491,9 @@ function withFixes(worlds: SpfWorlds, checks: Map<number, DomainCheck>): SpfWorl
     const suggestion = checks.get(d.index)!.spf.suggestion;
     if (!suggestion?.verified) continue;
     for (const fix of suggestion.records) {
-      const kept = (zone.get(fix.name)?.records ?? []).filter((r) => r.type !== 'CNAME' && !(r.type === 'TXT' && /^v=spf1( |$)/i.test([r.data].flat().join(''))));
+      const kept = (zone.get(fix.name)?.records ?? []).filter(
+        (r) => r.type !== 'CNAME' && !(r.type === 'TXT' && /^v=spf1( |$)/i.test([r.data].flat().join(''))),
+      );
       zone.set(fix.name, { records: [...kept, { type: 'TXT', data: fix.record }] });
     }
     domains.push({ ...d, clients: d.clients.filter((c) => c.kind.startsWith('analysis:') && c.kind !== 'analysis:legacy') });

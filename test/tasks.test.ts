@@ -24,7 +24,13 @@ async function setup() {
   const owner = await makeSalesOwner(t.db, { department: 'D1', managerId: boss.id });
   const orphan = await makeSalesOwner(t.db, { department: 'D1' });
   const contact = await makeSalesOwner(t.db, { department: 'D1' });
-  const program = await makeProgram(t.db, { shutdownAt: '2022-09-30', spfRecordDeletionAt: '2022-12-31', timezone: 'Asia/Tokyo', reminderOffsetsDays: [-90, -60, -30, -14, -7, -1], escalationContactId: contact.id });
+  const program = await makeProgram(t.db, {
+    shutdownAt: '2022-09-30',
+    spfRecordDeletionAt: '2022-12-31',
+    timezone: 'Asia/Tokyo',
+    reminderOffsetsDays: [-90, -60, -30, -14, -7, -1],
+    escalationContactId: contact.id,
+  });
   const open1 = await makeCustomer(t.db, program.id, owner.id, { status: 'contacted', name: 'Open One' });
   await makeDomain(t.db, open1, { latestVerdict: 'needs_spf_cleanup' });
   const open2 = await makeCustomer(t.db, program.id, orphan.id, { status: 'planned', name: 'Open Two' });
@@ -96,7 +102,10 @@ describe('escalation', () => {
     const late = new Date(dueAt.getTime() + 3 * 86_400_000 + 1000);
     expect((await escalateTasks(t.db, late, s.program.id)).escalated).toBe(2);
     expect((await escalateTasks(t.db, late, s.program.id)).escalated).toBe(0);
-    const escalations = await t.db.select().from(tasks).where(and(eq(tasks.programId, s.program.id), eq(tasks.kind, 'escalation')));
+    const escalations = await t.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.programId, s.program.id), eq(tasks.kind, 'escalation')));
     expect(escalations.map((e) => e.assigneeId).sort()).toEqual([s.boss.id, s.contact.id].sort());
 
     const other = await setup();
@@ -114,7 +123,10 @@ describe('escalation', () => {
     const s = await setup();
     await createReminders(t.db, clock, s.program.id);
     await escalateTasks(t.db, new Date('2022-09-20T00:00:00Z'), s.program.id);
-    const [source] = await t.db.select().from(tasks).where(and(eq(tasks.customerId, s.open1.id), eq(tasks.kind, 'reminder')));
+    const [source] = await t.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.customerId, s.open1.id), eq(tasks.kind, 'reminder')));
     const { token } = await makeToken(t.db, 'sales', { salesOwnerId: s.owner.id });
     expect((await call('POST', `/v1/tasks/${source!.id}/complete`, token)).json()).toMatchObject({ status: 'completed' });
     const [escalation] = await t.db.select().from(tasks).where(eq(tasks.escalatedFromId, source!.id));
@@ -163,7 +175,11 @@ describe('reminders on BullMQ', () => {
     const s = await setup();
     const prefix = `mdt-test-${randomBytes(4).toString('hex')}`;
     const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
-    const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 2, schedules: [] }, { db: t.db, now: () => clock, log: testLogger(), dns: createResolver() }, bull);
+    const workers = await startBullWorkers(
+      { redisUrl: TEST_REDIS_URL, prefix, concurrency: 2, schedules: [] },
+      { db: t.db, now: () => clock, log: testLogger(), dns: createResolver() },
+      bull,
+    );
     try {
       await bull.enqueue('tasks', 'create-reminders', { programId: s.program.id }, `reminders-${s.program.id}`);
       await eventually(async () => (await tasksOfProgram(s.program.id)).length === 2, 10_000, 'the reminders');

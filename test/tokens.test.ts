@@ -78,9 +78,10 @@ describe('API tokens', () => {
     await expect(createToken(t.db, { name: 'a', role: 'admin', department: 'x' }, actor)).rejects.toMatchObject({
       extra: { errors: [{ path: 'department' }] },
     });
-    await expect(
-      createToken(t.db, { name: 's', role: 'sales', salesOwnerId: '6f1c1b2e-0000-4000-8000-000000000000' }, actor),
-    ).rejects.toMatchObject({ statusCode: 404, code: 'APP_SALES_OWNER_NOT_FOUND' });
+    await expect(createToken(t.db, { name: 's', role: 'sales', salesOwnerId: '6f1c1b2e-0000-4000-8000-000000000000' }, actor)).rejects.toMatchObject({
+      statusCode: 404,
+      code: 'APP_SALES_OWNER_NOT_FOUND',
+    });
     const owner = await makeSalesOwner(t.db);
     const ok = await createToken(t.db, { name: 's', role: 'sales', salesOwnerId: owner.id }, actor);
     expect(ok.row.salesOwnerId).toBe(owner.id);

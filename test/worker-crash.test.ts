@@ -53,7 +53,11 @@ describe('a worker killed mid-job', () => {
     const program = await makeProgram(database.db, { legacySpfIncludes: ['spf.po.2iij.net'], legacyMxHostSuffixes: ['po.2iij.net'] });
     const customer = await makeCustomer(database.db, program.id, (await makeSalesOwner(database.db)).id);
     // Not due: only the job below checks it.
-    const domain = await makeDomain(database.db, customer, { name: 'slow.example.jp', displayName: 'slow.example.jp', nextCheckAt: new Date(Date.now() + 86_400_000) });
+    const domain = await makeDomain(database.db, customer, {
+      name: 'slow.example.jp',
+      displayName: 'slow.example.jp',
+      nextCheckAt: new Date(Date.now() + 86_400_000),
+    });
     const env = {
       DATABASE_URL: created.url,
       REDIS_URL: TEST_REDIS_URL,
@@ -82,7 +86,9 @@ describe('a worker killed mid-job', () => {
     const [row] = await database.db.select().from(domains).where(eq(domains.id, domain.id));
     expect(row!.latestVerdict).toBe('needs_mx_and_spf');
     expect(await second.stop()).toBe(0);
-    console.log(`[fault] worker SIGKILL mid-job: ${JSON.stringify({ retriedBy: 'second worker', attemptsMade: (await bull.queues.checks.getJob('crash-1'))!.attemptsMade, checksStored: 1 })}`);
+    console.log(
+      `[fault] worker SIGKILL mid-job: ${JSON.stringify({ retriedBy: 'second worker', attemptsMade: (await bull.queues.checks.getJob('crash-1'))!.attemptsMade, checksStored: 1 })}`,
+    );
   }, 90_000);
 });
 
@@ -102,7 +108,15 @@ describe('a sweep batch whose worker is killed three times', () => {
     }
     const claimedAt = new Date();
     expect((await claimDueDomains(database.db, claimedAt, 100, program.id)).map((d) => d.id).sort()).toEqual([...ids].sort());
-    const env = { DATABASE_URL: created.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, DNS_SERVERS: server.address, DNS_TIMEOUT_MS: '5000', JOB_LOCK_MS: String(lockMs), LOG_LEVEL: 'info' };
+    const env = {
+      DATABASE_URL: created.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      DNS_SERVERS: server.address,
+      DNS_TIMEOUT_MS: '5000',
+      JOB_LOCK_MS: String(lockMs),
+      LOG_LEVEL: 'info',
+    };
     const attempts = () => server.queries.filter((q) => q === 'TXT stall-0.example.jp').length;
     const jobId = `stall-${claimedAt.getTime()}`;
     await bull.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep', claimedAt: claimedAt.toISOString() }, jobId);
@@ -151,29 +165,51 @@ describe('an import whose worker is killed while it writes', () => {
     const program = await makeProgram(database.db);
     const ROWS = 20_000;
     const csv = `external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department\n${Array.from({ length: ROWS }, (_, i) => `K-${i},Kill ${i},k${i}.example.jp,o${i % 9}@example.jp,O ${i % 9},D ${i % 9}\n`).join('')}`;
-    const received = await receiveImport(database.db, program.id, Readable.from([csv]), { dryRun: false, allOrNothing: true, encoding: 'auto', maxBytes: 2 ** 30 }, { name: 'test' }, new Date());
+    const received = await receiveImport(
+      database.db,
+      program.id,
+      Readable.from([csv]),
+      { dryRun: false, allOrNothing: true, encoding: 'auto', maxBytes: 2 ** 30 },
+      { name: 'test' },
+      new Date(),
+    );
     expect(received.bytesReceived).toBe(Buffer.byteLength(csv));
     await queueImport(database.db, received.id, new Date());
     await bull.enqueue('imports', 'run-import', { importId: received.id }, `import-${received.id}`);
     const state = async () => (await database.db.select().from(imports).where(eq(imports.id, received.id)))[0]!;
 
-    const env = { DATABASE_URL: created.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, DNS_SERVERS: server.address, JOB_LOCK_MS: '2000', LOG_LEVEL: 'info' };
+    const env = {
+      DATABASE_URL: created.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      DNS_SERVERS: server.address,
+      JOB_LOCK_MS: '2000',
+      LOG_LEVEL: 'info',
+    };
     const first = startProcess('dist/jobs/worker.js', [], env);
     running.push(first);
-    await eventually(async () => {
-      const s = await state();
-      return s.state === 'running' && s.rowsWritten > 0 && s.rowsWritten < ROWS;
-    }, 60_000, 'the import to be writing');
+    await eventually(
+      async () => {
+        const s = await state();
+        return s.state === 'running' && s.rowsWritten > 0 && s.rowsWritten < ROWS;
+      },
+      60_000,
+      'the import to be writing',
+    );
     expect(await first.stop('SIGKILL')).toBeNull();
     const cut = await state();
     expect(await database.db.$count(customers, eq(customers.programId, program.id))).toBe(0);
 
     const second = startProcess('dist/jobs/worker.js', [], env);
     running.push(second);
-    const done = await eventually(async () => {
-      const s = await state();
-      return s.state === 'done' ? s : undefined;
-    }, 90_000, 'the retried import to finish');
+    const done = await eventually(
+      async () => {
+        const s = await state();
+        return s.state === 'done' ? s : undefined;
+      },
+      90_000,
+      'the retried import to finish',
+    );
     console.log(`[fault] import worker SIGKILLed after ${cut.rowsWritten} of ${ROWS} rows written: nothing committed; the retry wrote all ${ROWS}`);
     expect(done.result).toMatchObject({ created: ROWS, written: true, errorCount: 0 });
     expect(await database.db.$count(customers, eq(customers.programId, program.id))).toBe(ROWS);

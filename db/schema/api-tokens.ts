@@ -26,9 +26,6 @@ export const apiTokens = pgTable(
     index('api_tokens_created_at_idx').on(t.createdAt),
     check('api_tokens_role_valid', sql.raw(`role IN ${sqlList(roles)}`)),
     check('api_tokens_hash_format', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
-    check(
-      'api_tokens_role_binding',
-      sql`(${t.role} = 'sales') = (${t.salesOwnerId} IS NOT NULL) AND (${t.role} = 'manager') = (${t.department} IS NOT NULL)`,
-    ),
+    check('api_tokens_role_binding', sql`(${t.role} = 'sales') = (${t.salesOwnerId} IS NOT NULL) AND (${t.role} = 'manager') = (${t.department} IS NOT NULL)`),
   ],
 );

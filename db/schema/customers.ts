@@ -41,9 +41,6 @@ export const customers = pgTable(
     index('customers_updated_at_idx').on(t.updatedAt, t.id),
     index('customers_planned_migration_idx').on(t.plannedMigrationAt, t.id),
     check('customers_status_valid', sql.raw(`status IN ${sqlList(customerStatuses)}`)),
-    check(
-      'customers_status_before_hold_valid',
-      sql.raw(`status_before_hold IS NULL OR status_before_hold IN ${sqlList(customerStatuses)}`),
-    ),
+    check('customers_status_before_hold_valid', sql.raw(`status_before_hold IS NULL OR status_before_hold IN ${sqlList(customerStatuses)}`)),
   ],
 );

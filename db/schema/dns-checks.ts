@@ -24,7 +24,9 @@ export const dnsChecks = pgTable(
     /** The check changed the domain's verdict: kept for ever (others only the last 30). */
     verdictChanged: boolean('verdict_changed').notNull().default(false),
     /** Why the check ran: a scheduled sweep or an on-demand request. */
-    trigger: text('trigger', { enum: ['sweep', 'on_demand', 'cli'] }).notNull().default('sweep'),
+    trigger: text('trigger', { enum: ['sweep', 'on_demand', 'cli'] })
+      .notNull()
+      .default('sweep'),
   },
   (t) => [
     index('dns_checks_domain_checked_idx').on(t.domainId, t.checkedAt),

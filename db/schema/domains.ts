@@ -55,7 +55,9 @@ export const domains = pgTable(
     ...timestamps,
   },
   (t) => [
-    uniqueIndex('domains_program_name_key').on(t.programId, t.name).where(sql`${t.archivedAt} IS NULL`),
+    uniqueIndex('domains_program_name_key')
+      .on(t.programId, t.name)
+      .where(sql`${t.archivedAt} IS NULL`),
     foreignKey({
       name: 'domains_customer_in_program_fk',
       columns: [t.customerId, t.programId],
@@ -64,7 +66,9 @@ export const domains = pgTable(
     index('domains_customer_idx').on(t.customerId),
     index('domains_next_check_idx').on(t.nextCheckAt),
     index('domains_program_verdict_idx').on(t.programId, t.latestVerdict),
-    index('domains_blast_radius_idx').on(t.programId).where(sql`${t.breaksAtDeletion}`),
+    index('domains_blast_radius_idx')
+      .on(t.programId)
+      .where(sql`${t.breaksAtDeletion}`),
     check('domains_name_lower', sql`${t.name} = lower(${t.name}) AND right(${t.name}, 1) <> '.'`),
     check('domains_latest_verdict_valid', sql.raw(`latest_verdict IS NULL OR latest_verdict IN ${sqlList(verdicts)}`)),
     check('domains_consecutive_failures_nonneg', sql`${t.consecutiveFailures} >= 0`),

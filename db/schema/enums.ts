@@ -1,15 +1,5 @@
 /** Enumerations shared by the schema's check constraints and the API's zod schemas. */
-export const customerStatuses = [
-  'not_contacted',
-  'contacted',
-  'planned',
-  'migrating',
-  'migrated',
-  'completed',
-  'declined',
-  'cancelled',
-  'on_hold',
-] as const;
+export const customerStatuses = ['not_contacted', 'contacted', 'planned', 'migrating', 'migrated', 'completed', 'declined', 'cancelled', 'on_hold'] as const;
 export type CustomerStatus = (typeof customerStatuses)[number];
 
 /**

@@ -47,7 +47,9 @@ export const imports = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    uniqueIndex('imports_one_active_per_program').on(t.programId).where(sql`${t.state} IN ('receiving', 'queued', 'running')`),
+    uniqueIndex('imports_one_active_per_program')
+      .on(t.programId)
+      .where(sql`${t.state} IN ('receiving', 'queued', 'running')`),
     index('imports_program_created_idx').on(t.programId, t.createdAt),
   ],
 );

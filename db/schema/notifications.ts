@@ -15,7 +15,9 @@ export const notifications = pgTable(
     /** One notification per event: `digest:<owner>:<date>`, `task_escalated:<task>`. */
     dedupeKey: text('dedupe_key').notNull().unique('notifications_dedupe_key_key'),
     payload: jsonb('payload').notNull(),
-    status: text('status', { enum: ['pending', 'delivered', 'logged', 'failed'] }).notNull().default('pending'),
+    status: text('status', { enum: ['pending', 'delivered', 'logged', 'failed'] })
+      .notNull()
+      .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull(),
     lastError: text('last_error'),
@@ -23,7 +25,9 @@ export const notifications = pgTable(
     deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    index('notifications_pending_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('notifications_pending_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
     index('notifications_recipient_idx').on(t.recipientId, t.createdAt),
     check('notifications_kind_valid', sql`${t.kind} IN ('digest', 'task_escalated')`),
     check('notifications_status_valid', sql`${t.status} IN ('pending', 'delivered', 'logged', 'failed')`),

@@ -21,7 +21,11 @@ export const outbox = pgTable(
     dispatchedAt: timestamp('dispatched_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    index('outbox_pending_idx').on(t.availableAt, t.id).where(sql`${t.dispatchedAt} IS NULL`),
-    index('outbox_dispatched_idx').on(t.dispatchedAt).where(sql`${t.dispatchedAt} IS NOT NULL`),
+    index('outbox_pending_idx')
+      .on(t.availableAt, t.id)
+      .where(sql`${t.dispatchedAt} IS NULL`),
+    index('outbox_dispatched_idx')
+      .on(t.dispatchedAt)
+      .where(sql`${t.dispatchedAt} IS NOT NULL`),
   ],
 );

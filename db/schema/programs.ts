@@ -13,18 +13,42 @@ export const programs = pgTable(
     shutdownAt: date('shutdown_at', { mode: 'string' }).notNull(),
     spfRecordDeletionAt: date('spf_record_deletion_at', { mode: 'string' }),
     timezone: text('timezone').notNull().default('Asia/Tokyo'),
-    legacyMxHostSuffixes: text('legacy_mx_host_suffixes').array().notNull().default(sql`'{}'`),
-    legacySpfIncludes: text('legacy_spf_includes').array().notNull().default(sql`'{}'`),
-    successorMxHostSuffixes: text('successor_mx_host_suffixes').array().notNull().default(sql`'{}'`),
-    successorSpfIncludes: text('successor_spf_includes').array().notNull().default(sql`'{}'`),
+    legacyMxHostSuffixes: text('legacy_mx_host_suffixes')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    legacySpfIncludes: text('legacy_spf_includes')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    successorMxHostSuffixes: text('successor_mx_host_suffixes')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    successorSpfIncludes: text('successor_spf_includes')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
     /**
      * DKIM: the selectors each side signs customers' mail with, and the DNS zones their
      * `<selector>._domainkey.<domain>` CNAMEs point into (e.g. `dkim.po.2iij.net`).
      */
-    legacyDkimSelectors: text('legacy_dkim_selectors').array().notNull().default(sql`'{}'`),
-    legacyDkimTargets: text('legacy_dkim_targets').array().notNull().default(sql`'{}'`),
-    successorDkimSelectors: text('successor_dkim_selectors').array().notNull().default(sql`'{}'`),
-    successorDkimTargets: text('successor_dkim_targets').array().notNull().default(sql`'{}'`),
+    legacyDkimSelectors: text('legacy_dkim_selectors')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    legacyDkimTargets: text('legacy_dkim_targets')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    successorDkimSelectors: text('successor_dkim_selectors')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    successorDkimTargets: text('successor_dkim_targets')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
     reminderOffsetsDays: integer('reminder_offsets_days').array().notNull(),
     /** Re-check cadence (hours) by state; `urgent*` applies in the window before each deadline. */
     checkIntervalActionHours: integer('check_interval_action_hours').notNull().default(6),
@@ -49,13 +73,7 @@ export const programs = pgTable(
       'programs_check_intervals_positive',
       sql`${t.checkIntervalActionHours} > 0 AND ${t.checkIntervalCleanHours} > 0 AND ${t.checkIntervalCompletedHours} > 0 AND ${t.urgentIntervalHours} > 0 AND ${t.urgentWindowDays} >= 0`,
     ),
-    check(
-      'programs_spf_deletion_after_shutdown',
-      sql`${t.spfRecordDeletionAt} IS NULL OR ${t.spfRecordDeletionAt} > ${t.shutdownAt}`,
-    ),
-    check(
-      'programs_has_legacy_identifier',
-      sql`cardinality(${t.legacyMxHostSuffixes}) + cardinality(${t.legacySpfIncludes}) > 0`,
-    ),
+    check('programs_spf_deletion_after_shutdown', sql`${t.spfRecordDeletionAt} IS NULL OR ${t.spfRecordDeletionAt} > ${t.shutdownAt}`),
+    check('programs_has_legacy_identifier', sql`cardinality(${t.legacyMxHostSuffixes}) + cardinality(${t.legacySpfIncludes}) > 0`),
   ],
 );

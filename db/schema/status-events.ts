@@ -21,9 +21,6 @@ export const statusEvents = pgTable(
     index('status_events_customer_at_idx').on(t.customerId, t.at),
     index('status_events_at_idx').on(t.at),
     check('status_events_to_valid', sql.raw(`to_status IN ${sqlList(customerStatuses)}`)),
-    check(
-      'status_events_from_valid',
-      sql.raw(`from_status IS NULL OR from_status IN ${sqlList(customerStatuses)}`),
-    ),
+    check('status_events_from_valid', sql.raw(`from_status IS NULL OR from_status IN ${sqlList(customerStatuses)}`)),
   ],
 );

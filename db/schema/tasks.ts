@@ -28,7 +28,9 @@ export const tasks = pgTable(
     escalatedFromId: uuid('escalated_from_id').references((): AnyPgColumn => tasks.id, { onDelete: 'cascade' }),
     status: text('status', { enum: taskStatuses }).notNull().default('open'),
     title: text('title').notNull(),
-    details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
+    details: jsonb('details')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     dueAt: timestamp('due_at', { withTimezone: true, mode: 'date' }).notNull(),
     snoozedUntil: timestamp('snoozed_until', { withTimezone: true, mode: 'date' }),
     closedAt: timestamp('closed_at', { withTimezone: true, mode: 'date' }),
@@ -41,7 +43,9 @@ export const tasks = pgTable(
     index('tasks_customer_idx').on(t.customerId),
     index('tasks_escalated_from_idx').on(t.escalatedFromId),
     // A check closes its domain's regression and unable-to-verify tasks; most tasks have no domain.
-    index('tasks_domain_idx').on(t.domainId).where(sql`${t.domainId} IS NOT NULL`),
+    index('tasks_domain_idx')
+      .on(t.domainId)
+      .where(sql`${t.domainId} IS NOT NULL`),
     check('tasks_kind_valid', sql.raw(`kind IN ${sqlList(taskKinds)}`)),
     check('tasks_status_valid', sql.raw(`status IN ${sqlList(taskStatuses)}`)),
     check('tasks_closed_consistent', sql`(${t.status} = 'open') = (${t.closedAt} IS NULL)`),

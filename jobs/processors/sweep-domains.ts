@@ -18,8 +18,13 @@ export const SweepDomains = z.object({
 export const sweepDomains: Processor<z.infer<typeof SweepDomains>> = async ({ limit, programId, batchSize }, { deps }) => {
   const now = deps.now();
   const claimed = await claimDueDomains(deps.db, now, limit, programId);
-  const batches = chunk(claimed.map((d) => d.id), batchSize);
-  await forEachConcurrently(batches, 50, (ids) => deps.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep', claimedAt: now.toISOString() }, `checks-${ids[0]}-${now.getTime()}`));
+  const batches = chunk(
+    claimed.map((d) => d.id),
+    batchSize,
+  );
+  await forEachConcurrently(batches, 50, (ids) =>
+    deps.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep', claimedAt: now.toISOString() }, `checks-${ids[0]}-${now.getTime()}`),
+  );
   deps.log.info({ claimed: claimed.length, jobs: batches.length }, 'dns sweep enqueued due domains');
   return { enqueued: claimed.length, jobs: batches.length };
 };

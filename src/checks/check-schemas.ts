@@ -19,7 +19,9 @@ export const CheckSummary = z
   .meta({ id: 'CheckSummary' });
 
 export const LatestCheck = CheckSummary.extend({
-  result: z.record(z.string(), z.unknown()).meta({ description: 'The engine\u2019s full report: the same object as `cli check --json` (records, findings, fix guidance, impact, instructions)' }),
+  result: z
+    .record(z.string(), z.unknown())
+    .meta({ description: 'The engine\u2019s full report: the same object as `cli check --json` (records, findings, fix guidance, impact, instructions)' }),
 }).meta({ id: 'LatestCheck' });
 
 export const CheckPage = Page(CheckSummary).meta({ id: 'CheckPage' });
@@ -30,7 +32,9 @@ const spfResults = ['pass', 'fail', 'softfail', 'neutral', 'none', 'permerror', 
 const envelopeText = /^[^\s\p{Cc}]+$/u;
 
 export const SpfTestQuery = z.object({
-  ip: z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' }).meta({ description: 'The sending server\u2019s address', example: '203.0.113.25' }),
+  ip: z
+    .union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' })
+    .meta({ description: 'The sending server\u2019s address', example: '203.0.113.25' }),
   sender: z
     .string()
     .max(320)
@@ -38,7 +42,12 @@ export const SpfTestQuery = z.object({
     .regex(/^(?:[^@]+@)?[^@]+$/, { error: 'expected local@domain (or a domain)' })
     .optional()
     .meta({ description: 'MAIL FROM; default postmaster@<domain>' }),
-  helo: z.string().max(253).regex(envelopeText, { error: 'expected a name without spaces or control characters' }).optional().meta({ description: 'HELO name; default the domain' }),
+  helo: z
+    .string()
+    .max(253)
+    .regex(envelopeText, { error: 'expected a name without spaces or control characters' })
+    .optional()
+    .meta({ description: 'HELO name; default the domain' }),
 });
 
 const SpfEvaluation = z.object({

@@ -56,7 +56,13 @@ export async function probeDomains(deps: ProbeDeps, domainIds: string[], trigger
     .select({ id: domains.id, name: domains.name, program: programs })
     .from(domains)
     .innerJoin(programs, eq(programs.id, domains.programId))
-    .where(and(sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`, isNull(domains.archivedAt), claimedAt ? notCheckedSince(claimedAt) : undefined));
+    .where(
+      and(
+        sql`${domains.id} = ANY(${sql.param([...new Set(domainIds)])}::uuid[])`,
+        isNull(domains.archivedAt),
+        claimedAt ? notCheckedSince(claimedAt) : undefined,
+      ),
+    );
   if (targets.length === 0) return new Map();
   const checks = new Map<string, DomainCheck>();
   await forEachConcurrently(targets, DNS_CONCURRENCY_PER_BATCH, async ({ id, name, program }) => {
@@ -119,13 +125,20 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver,
   const domainRows = await tx
     .select()
     .from(domains)
-    .where(and(sql`${domains.id} = ANY(${sql.param([...checks.keys()])}::uuid[])`, isNull(domains.archivedAt), claimedAt ? notCheckedSince(claimedAt) : undefined))
+    .where(
+      and(sql`${domains.id} = ANY(${sql.param([...checks.keys()])}::uuid[])`, isNull(domains.archivedAt), claimedAt ? notCheckedSince(claimedAt) : undefined),
+    )
     .orderBy(domains.id)
     .for('no key update');
   if (domainRows.length === 0) return new Map();
   const ids = sql.param(domainRows.map((d) => d.id));
   const customerIds = sql.param([...new Set(domainRows.map((d) => d.customerId))]);
-  const customerRows = await tx.select().from(customers).where(sql`${customers.id} = ANY(${customerIds}::uuid[])`).orderBy(customers.id).for('no key update');
+  const customerRows = await tx
+    .select()
+    .from(customers)
+    .where(sql`${customers.id} = ANY(${customerIds}::uuid[])`)
+    .orderBy(customers.id)
+    .for('no key update');
   const customerOf = new Map(customerRows.map((c) => [c.id, c]));
 
   const outcomes: Outcome[] = domainRows.map((domain) => {
@@ -216,9 +229,19 @@ async function recordChecks(tx: Db, { checks, programOf, now, trigger, resolver,
   // Only what a check can have changed: an unable-to-verify task exists only after failures;
   // regression and clean-up tasks close when the domain turns clean (one that was clean already
   // closed them at that check).
-  await closeDomainTasks(tx, 'unable_to_verify', outcomes.filter((o) => o.determined && o.domain.consecutiveFailures > 0).map((o) => ({ domainId: o.domain.id, reason: `verified by check ${o.checkId}` })), now);
+  await closeDomainTasks(
+    tx,
+    'unable_to_verify',
+    outcomes.filter((o) => o.determined && o.domain.consecutiveFailures > 0).map((o) => ({ domainId: o.domain.id, reason: `verified by check ${o.checkId}` })),
+    now,
+  );
   const turnedClean = outcomes.filter((o) => o.verdict === 'clean' && o.previous !== 'clean');
-  await closeDomainTasks(tx, 'regression', turnedClean.map((o) => ({ domainId: o.domain.id, reason: `clean again (check ${o.checkId})` })), now);
+  await closeDomainTasks(
+    tx,
+    'regression',
+    turnedClean.map((o) => ({ domainId: o.domain.id, reason: `clean again (check ${o.checkId})` })),
+    now,
+  );
   await closeCleanupTasksIfClean(tx, [...new Set(turnedClean.map((o) => o.customer.id))], now);
 
   for (const o of outcomes) await openTasks(tx, o, now);
@@ -252,13 +275,28 @@ function successorDkimOf({ dkim }: DomainCheck): { successor_dkim: boolean | nul
   return { successor_dkim: false, dkim_failed: successor.some((s) => s.error !== undefined) };
 }
 
-const dismissalOf = (d: typeof domains.$inferSelect) => ({ at: d.notFoundDismissedAt?.toISOString(), by: d.notFoundDismissedBy, reason: d.notFoundDismissalReason });
+const dismissalOf = (d: typeof domains.$inferSelect) => ({
+  at: d.notFoundDismissedAt?.toISOString(),
+  by: d.notFoundDismissedBy,
+  reason: d.notFoundDismissalReason,
+});
 
 /** The rare tasks a check opens: a confirmed regression of a completed customer, or too many failures in a row. */
 async function openTasks(tx: Db, o: Outcome, now: Date) {
   const { domain, customer, check } = o;
   const open = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object) => {
-    const task = { programId: o.program.id, customerId: customer.id, domainId: domain.id, assigneeId: customer.salesOwnerId, kind, milestone: kind, dedupeKey, title, details, dueAt: now };
+    const task = {
+      programId: o.program.id,
+      customerId: customer.id,
+      domainId: domain.id,
+      assigneeId: customer.salesOwnerId,
+      kind,
+      milestone: kind,
+      dedupeKey,
+      title,
+      details,
+      dueAt: now,
+    };
     if (await openDomainTask(tx, task, now)) o.tasksCreated.push(kind);
   };
   // Regression: confirmed unclean on two determined checks in a row; flapping creates nothing.
@@ -276,10 +314,18 @@ async function openTasks(tx: Db, o: Outcome, now: Date) {
     });
   }
   if (!o.determined && o.failures === UNABLE_AFTER_FAILURES) {
-    await open('unable_to_verify', `unable_to_verify:${domain.id}:${domain.lastDeterminedAt?.toISOString() ?? 'never'}`, `${domain.displayName} could not be verified ${o.failures} times in a row`, {
-      checkId: o.checkId,
-      errors: check.spf.errors.filter((e) => e.kind === 'dns').map((e) => e.message).concat(check.mx.error ?? []),
-    });
+    await open(
+      'unable_to_verify',
+      `unable_to_verify:${domain.id}:${domain.lastDeterminedAt?.toISOString() ?? 'never'}`,
+      `${domain.displayName} could not be verified ${o.failures} times in a row`,
+      {
+        checkId: o.checkId,
+        errors: check.spf.errors
+          .filter((e) => e.kind === 'dns')
+          .map((e) => e.message)
+          .concat(check.mx.error ?? []),
+      },
+    );
   }
 }
 

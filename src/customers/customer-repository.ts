@@ -10,7 +10,12 @@ export type CustomerRow = typeof customers.$inferSelect;
 export type DomainRow = typeof domains.$inferSelect;
 
 export async function findCustomerById(db: Db, id: string, scope: SQL | undefined) {
-  return (await db.select().from(customers).where(and(eq(customers.id, id), scope)))[0];
+  return (
+    await db
+      .select()
+      .from(customers)
+      .where(and(eq(customers.id, id), scope))
+  )[0];
 }
 
 /** A customer locked for a change, with its domains, in one statement (the domains are not locked). */
@@ -53,7 +58,11 @@ export async function readCustomer(db: Db, id: string, viewer: Viewer): Promise<
 export const domainsOfCustomers = (db: Db, customerIds: string[]) =>
   customerIds.length === 0
     ? Promise.resolve([] as DomainRow[])
-    : db.select().from(domains).where(and(inArray(domains.customerId, customerIds), isNull(domains.archivedAt))).orderBy(asc(domains.name));
+    : db
+        .select()
+        .from(domains)
+        .where(and(inArray(domains.customerId, customerIds), isNull(domains.archivedAt)))
+        .orderBy(asc(domains.name));
 
 /** The sort expression of each key: a total order together with the id, and a plain value for the cursor. */
 const sortExpressions: Record<string, SQL> = {
@@ -129,8 +138,12 @@ export function exportCustomersPage(db: Db, where: (SQL | undefined)[], sort: Cu
       updatedAt: customers.updatedAt,
       ownerName: salesOwners.name,
       department: salesOwners.department,
-      domains: sql<string | null>`(SELECT string_agg(d.display_name, ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id} AND d.archived_at IS NULL)`,
-      verdicts: sql<string | null>`(SELECT string_agg(coalesce(d.latest_verdict, 'unchecked'), ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id} AND d.archived_at IS NULL)`,
+      domains: sql<
+        string | null
+      >`(SELECT string_agg(d.display_name, ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id} AND d.archived_at IS NULL)`,
+      verdicts: sql<
+        string | null
+      >`(SELECT string_agg(coalesce(d.latest_verdict, 'unchecked'), ' ' ORDER BY d.name) FROM ${domains} d WHERE d.customer_id = ${customers.id} AND d.archived_at IS NULL)`,
     })
     .from(customers)
     .innerJoin(salesOwners, eq(salesOwners.id, customers.salesOwnerId))

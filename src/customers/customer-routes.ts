@@ -6,8 +6,30 @@ import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
 import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../checks/check-schemas.ts';
-import { addDomain, archiveDomain, dismissNotFound, getDomain, listArchivedDomains, listDomainChecks, requestDomainCheck, restoreDomain, spfTestDomain } from '../domains/domain-service.ts';
-import { AddDomain, CreateCustomer, Customer, CustomerPage, CustomerQuery, DismissNotFound, Domain, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
+import {
+  addDomain,
+  archiveDomain,
+  dismissNotFound,
+  getDomain,
+  listArchivedDomains,
+  listDomainChecks,
+  requestDomainCheck,
+  restoreDomain,
+  spfTestDomain,
+} from '../domains/domain-service.ts';
+import {
+  AddDomain,
+  CreateCustomer,
+  Customer,
+  CustomerPage,
+  CustomerQuery,
+  DismissNotFound,
+  Domain,
+  HistoryPage,
+  PatchCustomer,
+  Reassign,
+  Transition,
+} from './customer-schemas.ts';
 import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
 
 const invalid = problem('A field is invalid; `errors` names each one');
@@ -46,7 +68,12 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/customers/:id', {
     config: { access: 'any' },
-    schema: { tags: ['customers'], summary: 'Get a customer with its domains and their latest verdicts', params: IdParams, response: { 200: Customer, 400: invalid, 404: notFound } },
+    schema: {
+      tags: ['customers'],
+      summary: 'Get a customer with its domains and their latest verdicts',
+      params: IdParams,
+      response: { 200: Customer, 400: invalid, 404: notFound },
+    },
     handler: async (request, reply) => {
       const customer = await getCustomer(app.db, request.params.id, principalOf(request));
       setEtag(reply, customer.version);
@@ -164,7 +191,8 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
         429: problem('Checked less than a minute ago; Retry-After says when to ask again'),
       },
     },
-    handler: async (request, reply) => reply.code(202).send(await requestDomainCheck(app.db, request.params.id, principalOf(request), actorOf(request), app.now())),
+    handler: async (request, reply) =>
+      reply.code(202).send(await requestDomainCheck(app.db, request.params.id, principalOf(request), actorOf(request), app.now())),
   });
 
   app.get('/domains/:id/checks', {

@@ -117,7 +117,12 @@ export const Transition = z
       .optional()
       .meta({ description: 'Needed to complete a customer whose DNS is not clean (manager/admin) or to reopen a final one (admin)' }),
   })
-  .meta({ examples: [{ to: 'planned', note: 'Cut-over agreed for 2022-07-15' }, { to: 'completed', overrideReason: 'Domain retired by the customer' }] });
+  .meta({
+    examples: [
+      { to: 'planned', note: 'Cut-over agreed for 2022-07-15' },
+      { to: 'completed', overrideReason: 'Domain retired by the customer' },
+    ],
+  });
 export type Transition = z.infer<typeof Transition>;
 
 export const Reassign = z
@@ -139,7 +144,10 @@ export const CustomerQuery = PageQuery.extend({
   status: QueryList(CustomerStatus, customerStatuses.length).optional().meta({ description: 'One or more statuses, comma-separated or repeated' }),
   salesOwnerId: z.uuid().optional(),
   department: z.string().max(100).optional(),
-  verdict: z.enum([...verdicts, 'unchecked']).optional().meta({ description: 'Customers with at least one domain of this verdict' }),
+  verdict: z
+    .enum([...verdicts, 'unchecked'])
+    .optional()
+    .meta({ description: 'Customers with at least one domain of this verdict' }),
   q: z.string().trim().min(1).max(200).optional().meta({ description: 'Prefix of the name, the external ref or a domain' }),
   sort: CustomerSort,
 });
@@ -162,8 +170,23 @@ export const HistoryEntry = z
   .meta({
     id: 'HistoryEntry',
     examples: [
-      { kind: 'status', at: '2022-06-01T09:30:00.000Z', actor: 'token:suzuki', from: 'contacted', to: 'planned', note: '7/15 に切替と合意', overrideReason: null },
-      { kind: 'audit', at: '2022-06-01T09:31:00.000Z', actor: 'token:suzuki', action: 'customer.update', before: { plannedMigrationAt: null }, after: { plannedMigrationAt: '2022-07-15' } },
+      {
+        kind: 'status',
+        at: '2022-06-01T09:30:00.000Z',
+        actor: 'token:suzuki',
+        from: 'contacted',
+        to: 'planned',
+        note: '7/15 に切替と合意',
+        overrideReason: null,
+      },
+      {
+        kind: 'audit',
+        at: '2022-06-01T09:31:00.000Z',
+        actor: 'token:suzuki',
+        action: 'customer.update',
+        before: { plannedMigrationAt: null },
+        after: { plannedMigrationAt: '2022-07-15' },
+      },
     ],
   });
 export const HistoryPage = Page(HistoryEntry).meta({ id: 'HistoryPage' });
@@ -176,18 +199,25 @@ export const NotFoundDismissal = z
     by: z.string().meta({ description: 'Who dismissed it (the audit actor, e.g. token:tanaka)' }),
     reason: z.string(),
   })
-  .meta({ id: 'NotFoundDismissal', description: 'A manager\u2019s confirmation that the domain is expected not to exist; cleared when a later check finds it' });
+  .meta({
+    id: 'NotFoundDismissal',
+    description: 'A manager\u2019s confirmation that the domain is expected not to exist; cleared when a later check finds it',
+  });
 
 export const Domain = DomainSummary.extend({
   customerId: z.uuid(),
   programId: z.uuid(),
   nextCheckAt: Timestamp,
   consecutiveFailures: z.number().int(),
-  notFoundDismissal: NotFoundDismissal.nullable().meta({ description: 'Set only while the verdict is domain_not_found and a manager or admin has dismissed it' }),
+  notFoundDismissal: NotFoundDismissal.nullable().meta({
+    description: 'Set only while the verdict is domain_not_found and a manager or admin has dismissed it',
+  }),
   archived: z
     .object({ at: Timestamp, by: z.string().meta({ description: 'Who deleted it (the audit actor)' }) })
     .nullable()
-    .meta({ description: 'Set when the domain was deleted: it is kept, with its checks and tasks, out of lists, readiness and sweeps until an admin restores it' }),
+    .meta({
+      description: 'Set when the domain was deleted: it is kept, with its checks and tasks, out of lists, readiness and sweeps until an admin restores it',
+    }),
   createdAt: Timestamp,
 }).meta({ id: 'Domain' });
 

@@ -84,7 +84,10 @@ export async function listCustomers(db: Db, query: CustomerQuery, viewer: Viewer
   const where = [customerScope(viewer), ...customerFilters(query, domainPrefix?.ok ? domainPrefix.ascii : undefined)];
   const rows = await selectCustomers(db, where, query.sort, query.limit + 1, after);
   const page = rows.slice(0, query.limit);
-  const domainRows = await domainsOfCustomers(db, page.map((r) => r.id));
+  const domainRows = await domainsOfCustomers(
+    db,
+    page.map((r) => r.id),
+  );
   const last = page[page.length - 1];
   return {
     items: page.map((r) => toCustomer(r, domainRows)),
@@ -99,7 +102,8 @@ export async function* exportCustomerRows(db: Db, query: Omit<CustomerQuery, 'li
   let after: [string, string] | undefined;
   for (;;) {
     const rows = await exportCustomersPage(db, where, query.sort, 2000, after);
-    for (const r of rows) yield [r.externalRef, r.name, r.status, r.plannedMigrationAt, r.ownerName, r.department, r.domains ?? '', r.verdicts ?? '', r.updatedAt];
+    for (const r of rows)
+      yield [r.externalRef, r.name, r.status, r.plannedMigrationAt, r.ownerName, r.department, r.domains ?? '', r.verdicts ?? '', r.updatedAt];
     const last = rows[rows.length - 1];
     if (!last || rows.length < 2000) return;
     after = [last.sortValue, last.id];
@@ -289,4 +293,3 @@ export async function customerHistory(db: Db, id: string, viewer: Viewer, limit:
     (r) => [iso(r.at), r.kind, r.id],
   );
 }
-

@@ -34,8 +34,7 @@ export interface TransitionRequest {
 }
 
 export type TransitionDecision =
-  | { ok: true; kind: 'normal' | 'reopen' | 'override' }
-  | { ok: false; status: 403 | 409; code: string; message: string; allowed: CustomerStatus[] };
+  { ok: true; kind: 'normal' | 'reopen' | 'override' } | { ok: false; status: 403 | 409; code: string; message: string; allowed: CustomerStatus[] };
 
 export function decideTransition(req: TransitionRequest): TransitionDecision {
   const allowed = nextStatuses(req.from, req.statusBeforeHold);
@@ -62,9 +61,15 @@ export function decideTransition(req: TransitionRequest): TransitionDecision {
           : undefined;
     if (problem) {
       if (!reason) {
-        return refuse(409, 'APP_NOT_CLEAN', `completed means migrated and DNS clean, but ${problem}; a manager or admin may override with overrideReason`, allowed);
+        return refuse(
+          409,
+          'APP_NOT_CLEAN',
+          `completed means migrated and DNS clean, but ${problem}; a manager or admin may override with overrideReason`,
+          allowed,
+        );
       }
-      if (req.role === 'sales') return refuse(403, 'APP_OVERRIDE_FORBIDDEN', `Only a manager or admin may complete a customer whose DNS is not clean (${problem})`, allowed);
+      if (req.role === 'sales')
+        return refuse(403, 'APP_OVERRIDE_FORBIDDEN', `Only a manager or admin may complete a customer whose DNS is not clean (${problem})`, allowed);
       return { ok: true, kind: 'override' };
     }
   }

@@ -45,9 +45,23 @@ export async function writeCustomerChange(
   audit: (after: CustomerRow) => AuditEntry,
 ): Promise<CustomerRow> {
   const version = current.version + 1;
-  const auditInsert = tx.$with('audit').as(tx.insert(auditLog).values(auditRow(actor, audit({ ...current, ...change.set, version, updatedAt: now }), now)).returning({ id: auditLog.id }));
+  const auditInsert = tx.$with('audit').as(
+    tx
+      .insert(auditLog)
+      .values(auditRow(actor, audit({ ...current, ...change.set, version, updatedAt: now }), now))
+      .returning({ id: auditLog.id }),
+  );
   const { statusEvent } = change;
-  const eventInsert = statusEvent ? [tx.$with('event').as(tx.insert(statusEvents).values({ ...statusEvent, customerId: current.id, at: now }).returning({ id: statusEvents.id }))] : [];
+  const eventInsert = statusEvent
+    ? [
+        tx.$with('event').as(
+          tx
+            .insert(statusEvents)
+            .values({ ...statusEvent, customerId: current.id, at: now })
+            .returning({ id: statusEvents.id }),
+        ),
+      ]
+    : [];
   const [row] = await tx
     .with(auditInsert, ...eventInsert)
     .update(customers)
@@ -144,7 +158,10 @@ export interface PlannedUpdate {
  */
 export async function updateCustomersAtVersion(tx: Db, updates: PlannedUpdate[], actor: Actor, now: Date): Promise<Set<string>> {
   const written = new Set<string>();
-  for (const b of chunk([...updates].sort((x, y) => (x.current.id < y.current.id ? -1 : 1)), BATCH)) {
+  for (const b of chunk(
+    [...updates].sort((x, y) => (x.current.id < y.current.id ? -1 : 1)),
+    BATCH,
+  )) {
     await lockedInIdOrder(tx, sql`${customers.id} = ANY(${col(b.map((u) => u.current.id))}::uuid[])`);
     const rows = rowsOf<{ id: string }>(
       await tx.execute(sql`
@@ -160,8 +177,17 @@ export async function updateCustomersAtVersion(tx: Db, updates: PlannedUpdate[],
     for (const r of rows) written.add(r.id);
   }
   const moved = updates.filter((u) => written.has(u.current.id) && u.next.status !== u.current.status);
-  await insertStatusEvents(tx, moved.map((u) => ({ customerId: u.current.id, from: u.current.status, to: u.next.status, note: u.note })), actor, now);
-  await closeTasksOfFinalCustomers(tx, moved.filter((u) => isFinal(u.next.status)).map((u) => ({ customerId: u.current.id, status: u.next.status })), now);
+  await insertStatusEvents(
+    tx,
+    moved.map((u) => ({ customerId: u.current.id, from: u.current.status, to: u.next.status, note: u.note })),
+    actor,
+    now,
+  );
+  await closeTasksOfFinalCustomers(
+    tx,
+    moved.filter((u) => isFinal(u.next.status)).map((u) => ({ customerId: u.current.id, status: u.next.status })),
+    now,
+  );
   return written;
 }
 
@@ -195,8 +221,16 @@ export async function progressFromDns(tx: Db, customerId: string, now: Date): Pr
   let status = customer.status;
   const move = async (to: CustomerStatus, why: string) => {
     await tx.insert(statusEvents).values({ customerId, fromStatus: status, toStatus: to, actor: SYSTEM_DNS.name, note: `${why} (${cite})`, at: now });
-    await tx.update(customers).set({ status: to, statusBeforeHold: null, version: sql`${customers.version} + 1`, updatedAt: now }).where(eq(customers.id, customerId));
-    await appendAudit(tx, SYSTEM_DNS, { action: 'customer.transition', entityType: 'customer', entityId: customerId, before: { status }, after: { status: to, note: why } }, now);
+    await tx
+      .update(customers)
+      .set({ status: to, statusBeforeHold: null, version: sql`${customers.version} + 1`, updatedAt: now })
+      .where(eq(customers.id, customerId));
+    await appendAudit(
+      tx,
+      SYSTEM_DNS,
+      { action: 'customer.transition', entityType: 'customer', entityId: customerId, before: { status }, after: { status: to, note: why } },
+      now,
+    );
     status = to;
   };
   if (BEFORE_MIGRATED.includes(status) && rows.every((r) => r.mx_state === 'successor')) {

@@ -13,7 +13,6 @@ import { programPage, programsPage, signInPage, type Lang } from './dashboard-vi
 const CSRF_COOKIE = 'mdt_csrf';
 const SESSION_SECONDS = 8 * 3600;
 
-
 function langOf(request: FastifyRequest): Lang {
   const asked = (request.query as { lang?: string } | undefined)?.lang;
   if (asked === 'ja' || asked === 'en') return asked;
@@ -55,7 +54,8 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   );
   app.addHook('onSend', async (_request, reply) => {
     reply.headers({
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      'content-security-policy':
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
       'x-content-type-options': 'nosniff',
       // Not no-referrer: with it, browsers send `Origin: null` on form posts and the Origin check fails.
       'referrer-policy': 'same-origin',
@@ -74,7 +74,10 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   const toSignIn = (reply: FastifyReply, lang: Lang) => reply.code(303).header('location', `/dashboard/sign-in?lang=${lang}`).send();
   const Lang = z.object({ lang: z.enum(['en', 'ja']).optional() });
 
-  app.get('/sign-in', { schema: { hide: true, querystring: Lang }, handler: async (request, reply) => html(reply, signInPage(langOf(request), csrfToken(request, reply))) });
+  app.get('/sign-in', {
+    schema: { hide: true, querystring: Lang },
+    handler: async (request, reply) => html(reply, signInPage(langOf(request), csrfToken(request, reply))),
+  });
 
   app.post('/sign-in', {
     schema: { hide: true, querystring: Lang },
@@ -85,7 +88,10 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
       const result = await authenticateToken(app.db, token, app.now());
       if (!result.ok) return html(reply, signInPage(lang, csrfToken(request, reply), lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
       const secure = request.protocol === 'https' ? '; Secure' : '';
-      reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`);
+      reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`,
+      );
       return reply.code(303).header('location', `/dashboard?lang=${lang}`).send();
     },
   });

@@ -5,23 +5,89 @@ export type Lang = 'en' | 'ja';
 
 const text = {
   en: {
-    title: 'Mail decommission', signIn: 'Sign in', token: 'API token', signOut: 'Sign out', programs: 'Programs', badToken: 'That token is not valid.',
-    shutdownIn: 'days to the shutdown', deletionIn: 'days to the SPF-record deletion', gates: 'Gates', mxGate: 'MX cutover ready',
-    spfGate: 'SPF record deletion safe', yes: 'yes', no: 'no', evidence: 'evidence as of', customers: 'Customers', migrated: 'migrated',
-    completed: 'completed', domains: 'Domains', blast: 'would break at deletion', legacyMx: 'MX still on legacy', stale: 'not verified in 48 h',
-    unverified: 'unverified', burndown: 'Burndown', notMigrated: 'customers not migrated', notClean: 'domains not clean', projection: 'Projection',
-    onTime: 'on time', late: 'late', never: 'no progress in 14 days', owners: 'Sales owners', owner: 'Owner', department: 'Department',
-    open: 'Open tasks', overdue: 'Overdue', atRisk: 'At risk', atRiskList: 'Customers at risk', blastList: 'Blast radius (DMARC reject first)',
-    suggested: 'Publish instead', status: 'Status', none: 'None.', notFound: 'domains not found in DNS (not dismissed)',
+    title: 'Mail decommission',
+    signIn: 'Sign in',
+    token: 'API token',
+    signOut: 'Sign out',
+    programs: 'Programs',
+    badToken: 'That token is not valid.',
+    shutdownIn: 'days to the shutdown',
+    deletionIn: 'days to the SPF-record deletion',
+    gates: 'Gates',
+    mxGate: 'MX cutover ready',
+    spfGate: 'SPF record deletion safe',
+    yes: 'yes',
+    no: 'no',
+    evidence: 'evidence as of',
+    customers: 'Customers',
+    migrated: 'migrated',
+    completed: 'completed',
+    domains: 'Domains',
+    blast: 'would break at deletion',
+    legacyMx: 'MX still on legacy',
+    stale: 'not verified in 48 h',
+    unverified: 'unverified',
+    burndown: 'Burndown',
+    notMigrated: 'customers not migrated',
+    notClean: 'domains not clean',
+    projection: 'Projection',
+    onTime: 'on time',
+    late: 'late',
+    never: 'no progress in 14 days',
+    owners: 'Sales owners',
+    owner: 'Owner',
+    department: 'Department',
+    open: 'Open tasks',
+    overdue: 'Overdue',
+    atRisk: 'At risk',
+    atRiskList: 'Customers at risk',
+    blastList: 'Blast radius (DMARC reject first)',
+    suggested: 'Publish instead',
+    status: 'Status',
+    none: 'None.',
+    notFound: 'domains not found in DNS (not dismissed)',
   },
   ja: {
-    title: 'メールサービス移行', signIn: 'サインイン', token: 'API トークン', signOut: 'サインアウト', programs: 'プログラム', badToken: 'トークンが無効です。',
-    shutdownIn: '日後にサービス終了', deletionIn: '日後に SPF レコード削除', gates: '判定', mxGate: 'MX 切替完了', spfGate: 'SPF レコード削除可',
-    yes: 'はい', no: 'いいえ', evidence: '確認時点', customers: '顧客', migrated: '移行済み', completed: '完了', domains: 'ドメイン',
-    blast: '削除で障害となるドメイン', legacyMx: '旧サービス MX のまま', stale: '48 時間未確認', unverified: '未確認', burndown: '推移',
-    notMigrated: '未移行の顧客', notClean: '未対応のドメイン', projection: '見通し', onTime: '期限内', late: '期限超過', never: '14 日間進捗なし',
-    owners: '営業担当', owner: '担当', department: '部署', open: '未完了タスク', overdue: '期限切れ', atRisk: '要注意', atRiskList: '要注意の顧客',
-    blastList: '影響範囲（DMARC reject を優先）', suggested: '推奨レコード', status: 'ステータス', none: 'ありません。',
+    title: 'メールサービス移行',
+    signIn: 'サインイン',
+    token: 'API トークン',
+    signOut: 'サインアウト',
+    programs: 'プログラム',
+    badToken: 'トークンが無効です。',
+    shutdownIn: '日後にサービス終了',
+    deletionIn: '日後に SPF レコード削除',
+    gates: '判定',
+    mxGate: 'MX 切替完了',
+    spfGate: 'SPF レコード削除可',
+    yes: 'はい',
+    no: 'いいえ',
+    evidence: '確認時点',
+    customers: '顧客',
+    migrated: '移行済み',
+    completed: '完了',
+    domains: 'ドメイン',
+    blast: '削除で障害となるドメイン',
+    legacyMx: '旧サービス MX のまま',
+    stale: '48 時間未確認',
+    unverified: '未確認',
+    burndown: '推移',
+    notMigrated: '未移行の顧客',
+    notClean: '未対応のドメイン',
+    projection: '見通し',
+    onTime: '期限内',
+    late: '期限超過',
+    never: '14 日間進捗なし',
+    owners: '営業担当',
+    owner: '担当',
+    department: '部署',
+    open: '未完了タスク',
+    overdue: '期限切れ',
+    atRisk: '要注意',
+    atRiskList: '要注意の顧客',
+    blastList: '影響範囲（DMARC reject を優先）',
+    suggested: '推奨レコード',
+    status: 'ステータス',
+    none: 'ありません。',
     notFound: 'DNS に存在しないドメイン（確認待ち）',
   },
 } as const;
@@ -64,7 +130,9 @@ export function signInPage(lang: Lang, csrf: string, error?: string) {
 
 export function programsPage(lang: Lang, csrf: string, programs: { id: string; name: string; shutdownAt: string }[]) {
   const t = text[lang];
-  const items = programs.map((p) => `<li><a href="/dashboard/programs/${p.id}?lang=${lang}">${escapeHtml(p.name)}</a> — ${escapeHtml(p.shutdownAt)}</li>`).join('');
+  const items = programs
+    .map((p) => `<li><a href="/dashboard/programs/${p.id}?lang=${lang}">${escapeHtml(p.name)}</a> — ${escapeHtml(p.shutdownAt)}</li>`)
+    .join('');
   return page(lang, t.programs, `<section><h1>${t.programs}</h1><ul>${items || `<li>${t.none}</li>`}</ul></section>`, csrf);
 }
 
@@ -89,18 +157,33 @@ export function burndownSvg(points: Readiness['burndown'], labels: { customers: 
 <text x="${w - pad}" y="${pad + 14}" font-size="11" text-anchor="end" fill="#c77700">${escapeHtml(labels.domains)}</text></svg>`;
 }
 
-export function programPage(lang: Lang, csrf: string, program: { name: string }, r: Readiness, blast: { displayName: string; dmarcPolicy: string | null; customerName: string; salesOwnerName: string; suggestedRecord: string | null }[]) {
+export function programPage(
+  lang: Lang,
+  csrf: string,
+  program: { name: string },
+  r: Readiness,
+  blast: { displayName: string; dmarcPolicy: string | null; customerName: string; salesOwnerName: string; suggestedRecord: string | null }[],
+) {
   const t = text[lang];
   const yesNo = (v: boolean) => `<span class="${v ? 'ok' : 'bad'}">${v ? t.yes : t.no}</span>`;
   const phase = (p: Readiness['projection']['migration'], label: string) =>
     `<li>${escapeHtml(label)}: ${p.projectedAt ? `${escapeHtml(p.projectedAt)} (${p.onTime ? `<span class="ok">${t.onTime}</span>` : `<span class="bad">${t.late}</span>`}, ${escapeHtml(p.deadline)})` : `<span class="bad">${t.never}</span>`}</li>`;
-  const statusRows = Object.entries(r.customers.statusCounts).map(([s, n]) => `<tr><td>${escapeHtml(s)}</td><td data-status="${escapeHtml(s)}">${n}</td></tr>`).join('');
-  const owners = r.bySalesOwner
-    .map((o) => `<tr><td>${escapeHtml(o.department)}</td><td>${escapeHtml(o.name)}</td><td>${o.openTasks}</td><td>${o.overdueTasks}</td><td>${o.atRisk}</td></tr>`)
+  const statusRows = Object.entries(r.customers.statusCounts)
+    .map(([s, n]) => `<tr><td>${escapeHtml(s)}</td><td data-status="${escapeHtml(s)}">${n}</td></tr>`)
     .join('');
-  const atRisk = r.atRiskCustomers.map((c) => `<li><b>${escapeHtml(c.name)}</b> (${escapeHtml(c.status)}, ${escapeHtml(c.salesOwner)}): ${escapeHtml(c.reasons.join('; '))}</li>`).join('');
+  const owners = r.bySalesOwner
+    .map(
+      (o) => `<tr><td>${escapeHtml(o.department)}</td><td>${escapeHtml(o.name)}</td><td>${o.openTasks}</td><td>${o.overdueTasks}</td><td>${o.atRisk}</td></tr>`,
+    )
+    .join('');
+  const atRisk = r.atRiskCustomers
+    .map((c) => `<li><b>${escapeHtml(c.name)}</b> (${escapeHtml(c.status)}, ${escapeHtml(c.salesOwner)}): ${escapeHtml(c.reasons.join('; '))}</li>`)
+    .join('');
   const blastRows = blast
-    .map((b) => `<tr><td>${escapeHtml(b.displayName)}</td><td>${escapeHtml(b.dmarcPolicy ?? '—')}</td><td>${escapeHtml(b.customerName)}</td><td>${escapeHtml(b.salesOwnerName)}</td><td><code>${escapeHtml(b.suggestedRecord ?? '')}</code></td></tr>`)
+    .map(
+      (b) =>
+        `<tr><td>${escapeHtml(b.displayName)}</td><td>${escapeHtml(b.dmarcPolicy ?? '—')}</td><td>${escapeHtml(b.customerName)}</td><td>${escapeHtml(b.salesOwnerName)}</td><td><code>${escapeHtml(b.suggestedRecord ?? '')}</code></td></tr>`,
+    )
     .join('');
   const body = `<h1>${escapeHtml(program.name)}</h1>
 <div class="cards">

@@ -91,12 +91,22 @@ function deletionImpact({ domain, spf, dmarc, dkim }: Finding): Impact | null {
   const who =
     successor && successor.afterDeletion !== 'permerror'
       ? `for every sender not listed before the legacy reference (the successor's servers still get ${successor.afterDeletion})`
-      : 'for every sender, the successor\'s servers included';
+      : "for every sender, the successor's servers included";
   const dkimNote = dkim.successorKeyPublished ? ' A successor DKIM key is published, so mail it signs can still pass DMARC through aligned DKIM.' : '';
   const lower = (s: Severity): Severity => (dkim.successorKeyPublished ? severityOrder[severityOrder.indexOf(s) + 1]! : s);
   const head = `When the legacy SPF record is deleted, SPF for ${domain} becomes permerror ${who}`;
-  if (dmarc.policy === 'reject') return { severity: lower('critical'), code: 'rejected_at_deletion', message: `${head}, and DMARC p=reject makes receivers reject that mail unless DKIM aligns.${dkimNote}` };
-  if (dmarc.policy === 'quarantine') return { severity: lower('high'), code: 'quarantined_at_deletion', message: `${head}, and DMARC p=quarantine sends that mail to spam unless DKIM aligns.${dkimNote}` };
+  if (dmarc.policy === 'reject')
+    return {
+      severity: lower('critical'),
+      code: 'rejected_at_deletion',
+      message: `${head}, and DMARC p=reject makes receivers reject that mail unless DKIM aligns.${dkimNote}`,
+    };
+  if (dmarc.policy === 'quarantine')
+    return {
+      severity: lower('high'),
+      code: 'quarantined_at_deletion',
+      message: `${head}, and DMARC p=quarantine sends that mail to spam unless DKIM aligns.${dkimNote}`,
+    };
   return { severity: 'medium', code: 'spf_permerror_at_deletion', message: `${head}, weakening its protection against spoofing.${dkimNote}` };
 }
 
@@ -105,35 +115,81 @@ function rankImpact(check: Finding): Impact[] {
   const { spf, mx, dmarc, dkim, domain } = check;
   const deletion = deletionImpact(check);
   if (deletion) impacts.push(deletion);
-  if (check.verdict === 'domain_not_found') impacts.push({ severity: 'high', code: 'domain_not_found', message: `${domain} does not exist in DNS (NXDOMAIN): confirm with the customer, then dismiss it with a reason or remove the domain.` });
-  if (mx.state === 'legacy') impacts.push({ severity: 'critical', code: 'inbound_mail_lost', message: `All MX hosts of ${domain} are on the legacy service: incoming mail stops at the shutdown.` });
-  if (mx.state === 'mixed') impacts.push({ severity: 'high', code: 'inbound_mail_partly_lost', message: `Some MX hosts of ${domain} are on the legacy service: part of its incoming mail is lost at the shutdown.` });
+  if (check.verdict === 'domain_not_found')
+    impacts.push({
+      severity: 'high',
+      code: 'domain_not_found',
+      message: `${domain} does not exist in DNS (NXDOMAIN): confirm with the customer, then dismiss it with a reason or remove the domain.`,
+    });
+  if (mx.state === 'legacy')
+    impacts.push({
+      severity: 'critical',
+      code: 'inbound_mail_lost',
+      message: `All MX hosts of ${domain} are on the legacy service: incoming mail stops at the shutdown.`,
+    });
+  if (mx.state === 'mixed')
+    impacts.push({
+      severity: 'high',
+      code: 'inbound_mail_partly_lost',
+      message: `Some MX hosts of ${domain} are on the legacy service: part of its incoming mail is lost at the shutdown.`,
+    });
   if (spf.resultNow === 'permerror') {
-    impacts.push({ severity: 'high', code: 'spf_broken_now', message: `The SPF of ${domain} already evaluates to permerror: ${spf.errors.filter((e) => e.kind !== 'dns').map((e) => e.message).join('; ')}` });
+    impacts.push({
+      severity: 'high',
+      code: 'spf_broken_now',
+      message: `The SPF of ${domain} already evaluates to permerror: ${spf.errors
+        .filter((e) => e.kind !== 'dns')
+        .map((e) => e.message)
+        .join('; ')}`,
+    });
   }
   if (spf.blockedBy.length > 0) {
-    impacts.push({ severity: 'high', code: 'reference_in_foreign_record', message: `The legacy reference sits in a record ${domain} does not own: ${[...new Set(spf.blockedBy.map((b) => b.name))].join(', ')}.` });
+    impacts.push({
+      severity: 'high',
+      code: 'reference_in_foreign_record',
+      message: `The legacy reference sits in a record ${domain} does not own: ${[...new Set(spf.blockedBy.map((b) => b.name))].join(', ')}.`,
+    });
   }
   if (spf.suggestion && spf.suggestion.lookupCount > LIMITS.lookups) {
-    impacts.push({ severity: 'medium', code: 'fix_exceeds_lookup_limit', message: `The fixed record would need ${spf.suggestion.lookupCount} DNS lookups (limit ${LIMITS.lookups}).` });
+    impacts.push({
+      severity: 'medium',
+      code: 'fix_exceeds_lookup_limit',
+      message: `The fixed record would need ${spf.suggestion.lookupCount} DNS lookups (limit ${LIMITS.lookups}).`,
+    });
   } else if (spf.suggestion && !spf.suggestion.verified) {
     impacts.push({ severity: 'medium', code: 'fix_not_verified', message: `No fix could be proven for ${domain}: ${spf.suggestion.problems.join('; ')}.` });
   }
   if (spf.legacyReferences.length > 0 && spf.legacyReferences.every((r) => !r.live)) {
-    impacts.push({ severity: 'low', code: 'dead_legacy_reference', message: `${domain} names the legacy record only where no evaluation reaches it; remove it anyway.` });
+    impacts.push({
+      severity: 'low',
+      code: 'dead_legacy_reference',
+      message: `${domain} names the legacy record only where no evaluation reaches it; remove it anyway.`,
+    });
   }
   if (dkim.legacyCleanup.length > 0) {
-    impacts.push({ severity: 'low', code: 'legacy_dkim_selector', message: `DKIM selectors of ${domain} still point at the legacy service (${dkim.legacyCleanup.join(', ')}): they dangle after the shutdown.` });
+    impacts.push({
+      severity: 'low',
+      code: 'legacy_dkim_selector',
+      message: `DKIM selectors of ${domain} still point at the legacy service (${dkim.legacyCleanup.join(', ')}): they dangle after the shutdown.`,
+    });
   }
   const strangerClient = spf.clients.find((c) => c.class === 'stranger');
   if (strangerClient?.everyClientMatches && strangerClient.now === 'pass') {
-    impacts.push({ severity: 'info', code: 'spf_passes_everyone', message: `The SPF of ${domain} passes every client (${strangerClient.reasonNow}): terms after that are never evaluated.` });
+    impacts.push({
+      severity: 'info',
+      code: 'spf_passes_everyone',
+      message: `The SPF of ${domain} passes every client (${strangerClient.reasonNow}): terms after that are never evaluated.`,
+    });
   }
   if (spf.errors.some((e) => e.kind === 'dns') || mx.state === 'error' || dmarc.error || dkim.selectors.some((s) => s.error)) {
     impacts.push({ severity: 'info', code: 'incomplete', message: 'DNS did not answer every question; this check is incomplete and will be repeated.' });
   }
   if (dmarc.deprecatedTags.length > 0) {
-    impacts.push({ severity: 'info', code: 'dmarc_deprecated_tags', message: `The DMARC record uses tags RFC 9989 removed: ${dmarc.deprecatedTags.join(', ')}.` });
+    impacts.push({
+      severity: 'info',
+      code: 'dmarc_deprecated_tags',
+      message: `The DMARC record uses tags RFC 9989 removed: ${dmarc.deprecatedTags.join(', ')}.`,
+    });
   }
   return impacts.sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
 }
@@ -144,7 +200,10 @@ function instructionsFor(check: Omit<DomainCheck, 'instructions'>, ids: Identifi
   const { domain, mx, spf, dkim } = check;
   const successorMx = ids.successorMxSuffixes.join(', ') || 'the successor service';
   if (mx.state === 'legacy' || mx.state === 'mixed') {
-    const legacyHosts = mx.hosts.filter((h) => h.side === 'legacy').map((h) => h.exchange).join(', ');
+    const legacyHosts = mx.hosts
+      .filter((h) => h.side === 'legacy')
+      .map((h) => h.exchange)
+      .join(', ');
     en.push(`Point the MX records of ${domain} to ${successorMx} (legacy hosts now: ${legacyHosts}).`);
     ja.push(`${domain} の MX レコードを ${successorMx} に向けてください（現在の旧サービスのホスト: ${legacyHosts}）。`);
   }
@@ -156,15 +215,23 @@ function instructionsFor(check: Omit<DomainCheck, 'instructions'>, ids: Identifi
     }
   } else if (suggestion && suggestion.drop.length > 0) {
     const drop = suggestion.drop.map((d) => `${d.term} (${d.lookups})`).join(', ');
-    en.push(`Without the legacy reference the SPF record of ${domain} needs ${suggestion.lookupCount} DNS lookups (limit ${LIMITS.lookups}). Drop or flatten ${drop}, then publish the record without the legacy reference: ${suggestion.records.map((r) => r.record).join(' / ')}`);
-    ja.push(`旧サービスの参照を除くと ${domain} の SPF は DNS 参照が ${suggestion.lookupCount} 回になり、上限の ${LIMITS.lookups} 回を超えます。${drop} を削除または展開してから、旧サービスの参照を除いたレコードを公開してください: ${suggestion.records.map((r) => r.record).join(' / ')}`);
+    en.push(
+      `Without the legacy reference the SPF record of ${domain} needs ${suggestion.lookupCount} DNS lookups (limit ${LIMITS.lookups}). Drop or flatten ${drop}, then publish the record without the legacy reference: ${suggestion.records.map((r) => r.record).join(' / ')}`,
+    );
+    ja.push(
+      `旧サービスの参照を除くと ${domain} の SPF は DNS 参照が ${suggestion.lookupCount} 回になり、上限の ${LIMITS.lookups} 回を超えます。${drop} を削除または展開してから、旧サービスの参照を除いたレコードを公開してください: ${suggestion.records.map((r) => r.record).join(' / ')}`,
+    );
   } else if (suggestion) {
     en.push(`No fix for the SPF record of ${domain} could be proven (${suggestion.problems.join('; ')}); remove the legacy reference by hand and check again.`);
     ja.push(`${domain} の SPF の修正案を検証できませんでした（${suggestion.problems.join('; ')}）。旧サービスの参照を手作業で削除し、再確認してください。`);
   }
   for (const b of spf.blockedBy) {
-    en.push(`${b.name}, which ${domain} includes, still references the legacy record (${b.term}); ask its owner (${b.owner}) to remove it, or stop including ${b.name}.`);
-    ja.push(`${domain} が参照している ${b.name} のレコードが旧サービスを参照しています（${b.term}）。管理者（${b.owner}）に削除を依頼するか、${b.name} の参照をやめてください。`);
+    en.push(
+      `${b.name}, which ${domain} includes, still references the legacy record (${b.term}); ask its owner (${b.owner}) to remove it, or stop including ${b.name}.`,
+    );
+    ja.push(
+      `${domain} が参照している ${b.name} のレコードが旧サービスを参照しています（${b.term}）。管理者（${b.owner}）に削除を依頼するか、${b.name} の参照をやめてください。`,
+    );
   }
   for (const alias of new Set(spf.legacyReferences.flatMap((r) => (r.holder === domain || r.holder.endsWith(`.${domain}`) ? r.aliases : [])))) {
     en.push(`Delete the CNAME ${alias}: it points at the legacy record and dangles once that is deleted.`);
@@ -180,8 +247,13 @@ function instructionsFor(check: Omit<DomainCheck, 'instructions'>, ids: Identifi
   }
   const brokenNow = spf.resultNow === 'permerror';
   if (brokenNow && spf.state !== 'legacy_referenced') {
-    const why = spf.errors.filter((e) => e.kind !== 'dns').map((e) => e.message).join('; ');
-    en.push(`The SPF record of ${domain} already evaluates to permerror (${why}). The legacy service is not the cause, but receivers already ignore or reject it: fix it.`);
+    const why = spf.errors
+      .filter((e) => e.kind !== 'dns')
+      .map((e) => e.message)
+      .join('; ');
+    en.push(
+      `The SPF record of ${domain} already evaluates to permerror (${why}). The legacy service is not the cause, but receivers already ignore or reject it: fix it.`,
+    );
     ja.push(`${domain} の SPF は現在すでに permerror です（${why}）。旧サービスが原因ではありませんが、受信側で無効と扱われているため修正してください。`);
   }
   if (check.verdict === 'domain_not_found') {
@@ -283,7 +355,14 @@ function rebaseSpfPart({ analysis, deletion }: SpfPart, from: string, to: string
   };
 }
 
-async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, started: number, options: CheckOptions, cache: EvaluationCache | undefined): Promise<DomainCheck> {
+async function checkWithin(
+  domain: string,
+  ids: Identifiers,
+  dns: DnsLookup,
+  started: number,
+  options: CheckOptions,
+  cache: EvaluationCache | undefined,
+): Promise<DomainCheck> {
   const now = options.now?.() ?? new Date();
   const [mx, { analysis, deletion }, dkim] = await Promise.all([
     classifyMx(domain, dns, ids.legacyMxSuffixes, ids.successorMxSuffixes),
@@ -293,7 +372,8 @@ async function checkWithin(domain: string, ids: Identifiers, dns: DnsLookup, sta
   const dmarc = await discoverDmarc(domain, dns, mx.state !== 'nxdomain');
   // The evaluations decide: "permerror now" is what evaluating the record gives, not a static count.
   // The static reading adds detail (a loop, the count past the limit) only to a permerror the evaluation found.
-  const detail = deletion.resultNow === 'permerror' ? analysis.errors.filter((e) => e.kind !== 'dns' && !deletion.evaluationErrors.some((d) => d.kind === e.kind)) : [];
+  const detail =
+    deletion.resultNow === 'permerror' ? analysis.errors.filter((e) => e.kind !== 'dns' && !deletion.evaluationErrors.some((d) => d.kind === e.kind)) : [];
   const errors = [...deletion.evaluationErrors, ...detail, ...analysis.errors.filter((e) => e.kind === 'dns')];
   const references = deletion.legacyReferences;
   const state = spfStateOf({ records: analysis.records, legacyReferences: references, errors });

@@ -31,7 +31,8 @@ export function formatCheck(check: DomainCheck, colour: boolean): string {
   for (const p of spf.suggestion?.verified ? [] : (spf.suggestion?.problems ?? [])) more(`  not verified: ${p}`);
   for (const b of spf.blockedBy) more(`owner must change: ${b.name} (${b.owner}): ${b.term}`);
   if (check.dkim.selectors.length > 0) add('DKIM', check.dkim.successorKeyPublished ? 'successor key published' : 'no successor key');
-  for (const s of check.dkim.selectors) more(`${s.name} [${s.side}]${s.cnameTarget ? ` → ${s.cnameTarget}` : ''}${s.keyPublished ? ' key' : ''}${s.error ? ` (${s.error})` : ''}`);
+  for (const s of check.dkim.selectors)
+    more(`${s.name} [${s.side}]${s.cnameTarget ? ` → ${s.cnameTarget}` : ''}${s.keyPublished ? ' key' : ''}${s.error ? ` (${s.error})` : ''}`);
   add('DMARC', `${dmarc.policy ?? 'no policy'}${dmarc.testMode ? ' (t=y)' : ''}, org ${dmarc.orgDomain}${dmarc.error ? ` (${dmarc.error})` : ''}`);
   if (dmarc.record) more(dmarc.record);
   if (check.impact.length > 0) add('Impact', '');

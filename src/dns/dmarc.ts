@@ -68,7 +68,16 @@ export async function discoverDmarc(authorDomain: string, dns: DnsLookup, author
     queried.push(name);
     const answer = await dns.query('TXT', `_dmarc.${name}`);
     if (answer.status === 'error') {
-      return { record: null, policyDomain: null, policy: null, orgDomain: author, deprecatedTags: [], testMode: false, queried, error: `TXT _dmarc.${name}: DNS ${answer.error}` };
+      return {
+        record: null,
+        policyDomain: null,
+        policy: null,
+        orgDomain: author,
+        deprecatedTags: [],
+        testMode: false,
+        queried,
+        error: `TXT _dmarc.${name}: DNS ${answer.error}`,
+      };
     }
     const valid = answer.status === 'ok' ? answer.records.map((r) => r.join('')).filter((t) => VERSION.test(t)) : [];
     // More than one valid record at a name counts as none there.

@@ -174,7 +174,14 @@ function freeId(slot: Slot): number {
 function openSlot(server: Server): Slot {
   const socket = dgram.createSocket(net.isIP(server.host) === 6 ? 'udp6' : 'udp4');
   socket.unref();
-  const slot: Slot = { socket, pending: new Map(), asked: 0, active: 0, closed: false, connected: new Promise((resolve) => socket.connect(server.port, server.host, resolve)) };
+  const slot: Slot = {
+    socket,
+    pending: new Map(),
+    asked: 0,
+    active: 0,
+    closed: false,
+    connected: new Promise((resolve) => socket.connect(server.port, server.host, resolve)),
+  };
   socket.on('error', (err) => {
     for (const p of [...slot.pending.values()]) p.done({ failed: 'other', code: (err as NodeJS.ErrnoException).code ?? err.message });
   });
@@ -284,7 +291,11 @@ function aliasesIn(response: dnsPacket.DecodedPacket, name: string): string[] {
   const targets = new Map<string, string>();
   for (const a of response.answers ?? []) if (a.type === 'CNAME') targets.set(bare(a.name), bare(a.data as string));
   const chain: string[] = [];
-  for (let at = bare(name), next = targets.get(at); next !== undefined && chain.length < MAX_CHAIN && !chain.includes(next); at = next, next = targets.get(at)) {
+  for (
+    let at = bare(name), next = targets.get(at);
+    next !== undefined && chain.length < MAX_CHAIN && !chain.includes(next);
+    at = next, next = targets.get(at)
+  ) {
     chain.push(next);
   }
   return chain;

@@ -29,7 +29,8 @@ export function normalizeDnsName(input: string): DnsNameResult {
   const tooLong = labels.find((label) => label.length > 63);
   if (tooLong) return { ok: false, reason: `has a label longer than 63 octets (${tooLong.slice(0, 20)}…)` };
   const bad = labels.find((label) => !LABEL.test(label));
-  if (bad !== undefined) return { ok: false, reason: `has an invalid label "${bad}" (letters, digits, hyphens and underscores only; no leading or trailing hyphen)` };
+  if (bad !== undefined)
+    return { ok: false, reason: `has an invalid label "${bad}" (letters, digits, hyphens and underscores only; no leading or trailing hyphen)` };
   if (ascii.length > 253) return { ok: false, reason: 'is longer than 253 octets' };
   if (labels.length < 2) return { ok: false, reason: 'has no dot; expected a name such as example.co.jp' };
   if (/^\d+$/.test(labels[labels.length - 1]!)) return { ok: false, reason: 'has an all-numeric top-level label' };

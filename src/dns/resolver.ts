@@ -58,7 +58,8 @@ export function createResolver(options: ResolverOptions = {}): DnsLookup {
     description: servers.join(','),
     reportsAliases: true,
     query(type, name) {
-      if (!isLegalDnsName(name)) return Promise.resolve({ status: 'error', error: 'badname', message: `EBADNAME: ${type} ${JSON.stringify(name)} is not a DNS name` });
+      if (!isLegalDnsName(name))
+        return Promise.resolve({ status: 'error', error: 'badname', message: `EBADNAME: ${type} ${JSON.stringify(name)} is not a DNS name` });
       return client.query(type, name) as never;
     },
   };

@@ -33,7 +33,14 @@ export interface SpfTestAnswer {
  * "Will mail from this server still pass?": check_host() for one client, today and in the world
  * without the legacy records (CNAMEs into them included), each with the terms it evaluated.
  */
-export async function testSpf(domainName: string, ids: Pick<Identifiers, 'legacySpfIncludes'>, sweepDns: DnsLookup, question: SpfTestQuestion, now: Date, budgetMs = 20_000): Promise<SpfTestAnswer> {
+export async function testSpf(
+  domainName: string,
+  ids: Pick<Identifiers, 'legacySpfIncludes'>,
+  sweepDns: DnsLookup,
+  question: SpfTestQuestion,
+  now: Date,
+  budgetMs = 20_000,
+): Promise<SpfTestAnswer> {
   const domain = normalizeName(domainName);
   const sender = question.sender || `postmaster@${domain}`;
   const helo = question.helo || domain;

@@ -86,7 +86,10 @@ async function refuseTaken(tx: Db, customer: { id: string; programId: string }, 
     .where(and(eq(domains.programId, customer.programId), inArray(domains.name, asciiNames), live));
   const conflict = taken.find((t) => t.customerId !== customer.id);
   if (conflict) {
-    const [visible] = await tx.select({ id: customers.id }).from(customers).where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
+    const [visible] = await tx
+      .select({ id: customers.id })
+      .from(customers)
+      .where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
     const who = visible ? `customer ${conflict.externalRef} (${conflict.customerName}, id ${conflict.customerId})` : 'another customer you cannot see';
     throw new AppError('APP_DOMAIN_TAKEN', 409, `${conflict.name} already belongs to ${who} in this program`, {
       errors: [{ path, message: `already belongs to ${who}` }],
@@ -112,7 +115,11 @@ async function findVisibleDomain(db: Db, id: string, viewer: Viewer) {
 
 export async function addDomain(db: Db, customerId: string, name: string, viewer: Viewer, actor: Actor, now: Date) {
   return db.transaction(async (tx) => {
-    const [customer] = await tx.select().from(customers).where(and(eq(customers.id, customerId), customerScope(viewer))).for('no key update');
+    const [customer] = await tx
+      .select()
+      .from(customers)
+      .where(and(eq(customers.id, customerId), customerScope(viewer)))
+      .for('no key update');
     if (!customer) throw errors.customerNotFound(customerId);
     const [row] = await insertDomains(tx, customer, [name], viewer, now);
     if (!row) {
@@ -166,7 +173,11 @@ export const ON_DEMAND_INTERVAL_MS = 60_000;
 /** An archived domain is evidence only: it is not checked, dismissed or changed until an admin restores it. */
 function refuseArchived(domain: DomainRow, what: string) {
   if (domain.archivedAt) {
-    throw new AppError('APP_DOMAIN_ARCHIVED', 409, `${domain.displayName} was deleted (archived) on ${domain.archivedAt.toISOString()}; an admin may restore it before ${what}`);
+    throw new AppError(
+      'APP_DOMAIN_ARCHIVED',
+      409,
+      `${domain.displayName} was deleted (archived) on ${domain.archivedAt.toISOString()}; an admin may restore it before ${what}`,
+    );
   }
 }
 
@@ -186,7 +197,12 @@ export async function requestDomainCheck(db: Db, id: string, viewer: Viewer, act
     await tx.update(domains).set({ onDemandRequestedAt: now }).where(eq(domains.id, id));
     const jobId = `check-${id}-od-${now.getTime()}`;
     await enqueueInOutbox(tx, 'checks', 'check-domain', { domainId: id, trigger: 'on_demand' }, jobId, now);
-    await appendAudit(tx, actor, { action: 'domain.check_requested', entityType: 'domain', entityId: id, after: { jobId, customerId: domain!.customerId } }, now);
+    await appendAudit(
+      tx,
+      actor,
+      { action: 'domain.check_requested', entityType: 'domain', entityId: id, after: { jobId, customerId: domain!.customerId } },
+      now,
+    );
     return { jobId };
   });
 }
@@ -256,7 +272,9 @@ export async function restoreDomain(db: Db, id: string, viewer: Viewer, actor: A
     await tx.select({ id: customers.id }).from(customers).where(eq(customers.id, row!.customerId)).for('no key update');
     const taken = await refuseTaken(tx, { id: row!.customerId, programId: row!.programId }, [row!.name], viewer, 'path.id');
     if (taken.length > 0) {
-      throw new AppError('APP_DOMAIN_EXISTS', 409, `${row!.displayName} is already a live domain of this customer`, { errors: [{ path: 'path.id', message: 'the customer has this name again' }] });
+      throw new AppError('APP_DOMAIN_EXISTS', 409, `${row!.displayName} is already a live domain of this customer`, {
+        errors: [{ path: 'path.id', message: 'the customer has this name again' }],
+      });
     }
     const [restored] = await tx
       .update(domains)
@@ -272,7 +290,10 @@ export async function restoreDomain(db: Db, id: string, viewer: Viewer, actor: A
 
 /** The archived domains of a customer the viewer may see, newest archived first. */
 export async function listArchivedDomains(db: Db, customerId: string, viewer: Viewer) {
-  const [customer] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, customerId), customerScope(viewer)));
+  const [customer] = await db
+    .select({ id: customers.id })
+    .from(customers)
+    .where(and(eq(customers.id, customerId), customerScope(viewer)));
   if (!customer) throw errors.customerNotFound(customerId);
   const rows = await db
     .select()

@@ -31,8 +31,5 @@ export function sendCsv(reply: FastifyReply, filename: string, header: string[],
     }
     if (batch) yield batch;
   }
-  return reply
-    .type('text/csv; charset=utf-8')
-    .header('content-disposition', `attachment; filename="${filename}"`)
-    .send(Readable.from(lines()));
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(Readable.from(lines()));
 }

@@ -16,8 +16,7 @@ export const PageQuery = z.object({
 });
 
 /** A page of items; `nextCursor` is null on the last page. */
-export const Page = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const Page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 
 /** Cursors are opaque to clients: base64url of the sort-key values of the last item seen. */
 export function encodeCursor(values: readonly (string | number | null)[]): string {

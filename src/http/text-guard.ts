@@ -25,7 +25,14 @@ export function findUnstorable(value: unknown, path: string, found: FieldError[]
   } else if (isPlainObject(value)) {
     for (const [key, item] of Object.entries(value)) {
       const why = unstorable(key);
-      if (why) found.push({ path: `${path}.${key.replace(/[\ud800-\udfff]/g, '\ufffd').split('\u0000').join('\ufffd')}`, message: `this key ${why}` });
+      if (why)
+        found.push({
+          path: `${path}.${key
+            .replace(/[\ud800-\udfff]/g, '\ufffd')
+            .split('\u0000')
+            .join('\ufffd')}`,
+          message: `this key ${why}`,
+        });
       findUnstorable(item, `${path}.${key}`, found);
     }
   }

@@ -59,7 +59,11 @@ async function* decode(source: AsyncIterable<Buffer | string>, encoding: CsvEnco
       for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
       return text;
     } catch {
-      throw new CsvReadError(`The file is not valid ${decoder!.encoding === 'utf-8' ? 'UTF-8' : 'Shift_JIS'} near line ${lines}; save it as UTF-8 or Shift_JIS, or pass encoding=`, lines, 'encoding');
+      throw new CsvReadError(
+        `The file is not valid ${decoder!.encoding === 'utf-8' ? 'UTF-8' : 'Shift_JIS'} near line ${lines}; save it as UTF-8 or Shift_JIS, or pass encoding=`,
+        lines,
+        'encoding',
+      );
     }
   };
   const start = () => {

@@ -5,7 +5,16 @@ import { AppError, FieldError, Problem, problem, sendProblem, toProblem } from '
 import { IdParams } from '../http/common-schemas.ts';
 import { actorOf } from '../plugins/auth.ts';
 import { importStates } from '../../db/schema/imports.ts';
-import { getImport, importColumns, LISTED, queueImport, receiveImport, runOrFail, type ImportRecord, type ImportResult as ImportResultValue } from './import-service.ts';
+import {
+  getImport,
+  importColumns,
+  LISTED,
+  queueImport,
+  receiveImport,
+  runOrFail,
+  type ImportRecord,
+  type ImportResult as ImportResultValue,
+} from './import-service.ts';
 
 const ImportError = z.object({
   line: z.number().int().meta({ description: '1-based line in the file; the header is line 1' }),
@@ -23,10 +32,13 @@ const ImportSummary = z.object({
   ownersCreated: z.number().int(),
   ownersUpdated: z.number().int(),
   domainsAdded: z.number().int(),
-  errorCount: z.number().int().meta({ description: `Every error found; the first ${LISTED} by line are listed` }),
-  conflicts: z
-    .array(ImportConflict)
-    .meta({ description: `Rows not written because the customer (or a domain) changed while the import ran; the change made meanwhile stands. Import again to apply them. The first ${LISTED} by line.` }),
+  errorCount: z
+    .number()
+    .int()
+    .meta({ description: `Every error found; the first ${LISTED} by line are listed` }),
+  conflicts: z.array(ImportConflict).meta({
+    description: `Rows not written because the customer (or a domain) changed while the import ran; the change made meanwhile stands. Import again to apply them. The first ${LISTED} by line.`,
+  }),
   conflictCount: z.number().int(),
   dryRun: z.boolean(),
   written: z.boolean(),
@@ -37,7 +49,21 @@ export const ImportResult = ImportSummary.extend({
 }).meta({
   id: 'ImportResult',
   examples: [
-    { importId: '3f1c0c9e-8f5a-4b8e-9d55-2f7a1e0b6c11', created: 5, updated: 1, unchanged: 0, ownersCreated: 2, ownersUpdated: 0, domainsAdded: 8, errors: [], errorCount: 0, conflicts: [], conflictCount: 0, dryRun: false, written: true },
+    {
+      importId: '3f1c0c9e-8f5a-4b8e-9d55-2f7a1e0b6c11',
+      created: 5,
+      updated: 1,
+      unchanged: 0,
+      ownersCreated: 2,
+      ownersUpdated: 0,
+      domainsAdded: 8,
+      errors: [],
+      errorCount: 0,
+      conflicts: [],
+      conflictCount: 0,
+      dryRun: false,
+      written: true,
+    },
   ],
 });
 
@@ -115,7 +141,8 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['imports'],
       summary: 'Import the legacy customer list (CSV, UTF-8 or Shift_JIS): upsert by external_ref, owners by email',
       description:
-        'Columns (header row required, any order): ' + importColumns.join(', ') +
+        'Columns (header row required, any order): ' +
+        importColumns.join(', ') +
         '. `domains` are separated by spaces or `;`. Empty cells leave an existing customer\u2019s value alone; domains are added, never removed. ' +
         'A changed status must be a legal workflow move. By default any error writes nothing and answers 422 listing the errors by line and column ' +
         `(the first ${LISTED}; all are counted). A file over IMPORT_INLINE_BYTES answers 202 and runs as a job: follow \`Location\`.`,
@@ -133,7 +160,14 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
         415: problem('The body is not text/csv'),
         422: {
           description: `The file has errors and nothing was written: \`errors\` lists the first ${LISTED} by line and column, \`import\` counts them all and says what would have happened`,
-          content: { 'application/problem+json': { schema: Problem.extend({ errors: z.array(FieldError.extend({ line: z.number().int(), column: z.enum(importColumns).nullable() })), import: ImportSummary }) } },
+          content: {
+            'application/problem+json': {
+              schema: Problem.extend({
+                errors: z.array(FieldError.extend({ line: z.number().int(), column: z.enum(importColumns).nullable() })),
+                import: ImportSummary,
+              }),
+            },
+          },
         },
       },
     },
@@ -146,7 +180,10 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       const received = await receiveImport(app.db, request.params.id, body as AsyncIterable<Buffer>, options, actorOf(request), app.now());
       const location = `/v1/imports/${received.id}`;
       if (received.bytesReceived > app.config.IMPORT_INLINE_BYTES) {
-        return reply.code(202).header('location', location).send(toImport(await queueImport(app.db, received.id, app.now())));
+        return reply
+          .code(202)
+          .header('location', location)
+          .send(toImport(await queueImport(app.db, received.id, app.now())));
       }
       const result = await runOrFail(app.db, received.id, app.now());
       reply.header('content-location', location);

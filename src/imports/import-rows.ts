@@ -79,7 +79,9 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
   const planned = plannedRaw ? parseCsvDate(plannedRaw) : undefined;
   if (plannedRaw && !planned) fail('planned_migration_at', `"${plannedRaw.slice(0, 40)}" is not a date (YYYY-MM-DD or YYYY/MM/DD)`);
   const domainList: Row['domains'] = [];
-  for (const raw of cell('domains').split(/[\s;]+/).filter(Boolean)) {
+  for (const raw of cell('domains')
+    .split(/[\s;]+/)
+    .filter(Boolean)) {
     const normalized = normalizeDnsName(raw);
     if (!normalized.ok) fail('domains', `"${raw.slice(0, 80)}" ${normalized.reason}`);
     else if (!domainList.some((d) => d.ascii === normalized.ascii)) domainList.push({ ascii: normalized.ascii, unicode: normalized.unicode });

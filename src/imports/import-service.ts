@@ -198,7 +198,10 @@ async function stageRows(db: Db, importId: string, rows: Row[]) {
 
 async function* storedFile(db: Db, importId: string) {
   for (let seq = 0; ; seq++) {
-    const [chunk] = await db.select({ data: importChunks.data }).from(importChunks).where(and(eq(importChunks.importId, importId), eq(importChunks.seq, seq)));
+    const [chunk] = await db
+      .select({ data: importChunks.data })
+      .from(importChunks)
+      .where(and(eq(importChunks.importId, importId), eq(importChunks.seq, seq)));
     if (!chunk) return;
     yield chunk.data;
   }
@@ -331,7 +334,10 @@ async function dropStaged(db: Db, importId: string) {
 /** Marks an import failed (a job that gave up, a file that could not be read); its staged rows go. */
 export async function finishFailed(db: Db, importId: string, failure: string, now: Date) {
   await db.transaction(async (tx) => {
-    await tx.update(imports).set({ state: 'failed', failure, finishedAt: now }).where(and(eq(imports.id, importId), inArray(imports.state, activeImportStates)));
+    await tx
+      .update(imports)
+      .set({ state: 'failed', failure, finishedAt: now })
+      .where(and(eq(imports.id, importId), inArray(imports.state, activeImportStates)));
     await dropStaged(tx, importId);
   });
 }
@@ -512,7 +518,12 @@ class ImportRun {
     const refs = staged.map((r) => r.externalRef);
     const names = [...new Set(staged.flatMap((r) => r.domains))];
     const existing = new Map(
-      (await db.select().from(customers).where(and(eq(customers.programId, programId), sql`${customers.externalRef} = ANY(${col(refs)}::text[])`))).map((c) => [c.externalRef, c]),
+      (
+        await db
+          .select()
+          .from(customers)
+          .where(and(eq(customers.programId, programId), sql`${customers.externalRef} = ANY(${col(refs)}::text[])`))
+      ).map((c) => [c.externalRef, c]),
     );
     const holders = new Map<string, string>();
     if (names.length > 0) {
@@ -557,7 +568,10 @@ class ImportRun {
 
       // Owners: the first row that names an owner's name or department sets it; a later row may not disagree.
       const defined = this.ownerDefinedAt.get(row.email);
-      for (const [field, column] of [['name', 'sales_owner_name'], ['department', 'department']] as const) {
+      for (const [field, column] of [
+        ['name', 'sales_owner_name'],
+        ['department', 'department'],
+      ] as const) {
         const value = field === 'name' ? row.ownerName : row.department;
         if (value && defined?.[field] && defined[field] !== value) fail(column, `disagrees with line ${defined.line} for ${row.email} ("${defined[field]}")`);
       }
@@ -582,7 +596,13 @@ class ImportRun {
 
       let changes: Partial<CustomerRow> = {};
       if (current && row.status && row.status !== current.status) {
-        const decision = decideTransition({ from: current.status, to: row.status, statusBeforeHold: current.statusBeforeHold, role: 'admin', domainVerdicts: verdicts });
+        const decision = decideTransition({
+          from: current.status,
+          to: row.status,
+          statusBeforeHold: current.statusBeforeHold,
+          role: 'admin',
+          domainVerdicts: verdicts,
+        });
         if (!decision.ok) fail('status', `${current.status} → ${row.status}: ${decision.message}`);
         else changes = { status: row.status, statusBeforeHold: row.status === 'on_hold' ? current.status : null };
       }
@@ -592,7 +612,11 @@ class ImportRun {
       if (failed) continue;
 
       // The row is valid: record its effects.
-      this.ownerDefinedAt.set(row.email, { name: defined?.name ?? row.ownerName, department: defined?.department ?? row.department, line: defined?.line ?? row.line });
+      this.ownerDefinedAt.set(row.email, {
+        name: defined?.name ?? row.ownerName,
+        department: defined?.department ?? row.department,
+        line: defined?.line ?? row.line,
+      });
       if (!owner) {
         this.owners.set(row.email, { id: null, name: row.ownerName!, department: row.department!, active: true });
         this.counts.ownersCreated++;
@@ -635,9 +659,22 @@ class ImportRun {
 
     const creates = batch.creates.map((row) => ({
       row,
-      customer: { externalRef: row.externalRef, name: row.name, salesOwnerId: ownerIds(row.email), status: row.status ?? 'not_contacted', plannedMigrationAt: row.plannedMigrationAt ?? null, note: `import line ${row.line}` },
+      customer: {
+        externalRef: row.externalRef,
+        name: row.name,
+        salesOwnerId: ownerIds(row.email),
+        status: row.status ?? 'not_contacted',
+        plannedMigrationAt: row.plannedMigrationAt ?? null,
+        note: `import line ${row.line}`,
+      },
     }));
-    const idOf = await insertImportedCustomers(tx, this.record.programId, creates.map((c) => c.customer), actor, now);
+    const idOf = await insertImportedCustomers(
+      tx,
+      this.record.programId,
+      creates.map((c) => c.customer),
+      actor,
+      now,
+    );
     for (const { row, customer } of creates) {
       const id = idOf.get(row.externalRef);
       if (id === undefined) {
@@ -648,7 +685,12 @@ class ImportRun {
       }
       for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
       const { note: _, ...after } = customer;
-      audit.push({ action: 'customer.import', entityType: 'customer', entityId: id, after: { ...after, domains: row.domains.map((d) => d.ascii), line: row.line } });
+      audit.push({
+        action: 'customer.import',
+        entityType: 'customer',
+        entityId: id,
+        after: { ...after, domains: row.domains.map((d) => d.ascii), line: row.line },
+      });
     }
 
     const updates = batch.updates.map((u) => {

@@ -27,7 +27,10 @@ export async function recordEscalations(db: Db, escalationIds: string[], now: Da
         'task', jsonb_build_object('id', t.id, 'title', t.title, 'kind', t.kind, 'dueAt', t.due_at, 'assigneeId', t.assignee_id, 'customerId', t.customer_id)),
       ${now}, ${now}
     FROM tasks e JOIN tasks t ON t.id = e.escalated_from_id
-    WHERE e.id IN (${sql.join(escalationIds.map((id) => sql`${id}::uuid`), sql`, `)})
+    WHERE e.id IN (${sql.join(
+      escalationIds.map((id) => sql`${id}::uuid`),
+      sql`, `,
+    )})
     ON CONFLICT (dedupe_key) DO NOTHING`);
 }
 
@@ -84,7 +87,12 @@ export async function deliverNotifications(db: Db, now: Date, webhook: Webhook |
     try {
       const res = await fetch(webhook.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-mdt-signature': signBody(body, webhook.secret), 'x-mdt-delivery': String(n.id), 'x-mdt-event': n.kind },
+        headers: {
+          'content-type': 'application/json',
+          'x-mdt-signature': signBody(body, webhook.secret),
+          'x-mdt-delivery': String(n.id),
+          'x-mdt-event': n.kind,
+        },
         body,
         signal: AbortSignal.timeout(10_000),
       });
@@ -101,7 +109,10 @@ export async function deliverNotifications(db: Db, now: Date, webhook: Webhook |
       log.warn({ notificationId: n.id, error }, 'notification failed for good');
       counts.failed++;
     } else {
-      await db.update(notifications).set({ lastError: error, nextAttemptAt: new Date(now.getTime() + backoffMs(n.attempts)) }).where(eq(notifications.id, n.id));
+      await db
+        .update(notifications)
+        .set({ lastError: error, nextAttemptAt: new Date(now.getTime() + backoffMs(n.attempts)) })
+        .where(eq(notifications.id, n.id));
       counts.retrying++;
     }
   }

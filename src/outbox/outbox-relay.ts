@@ -53,9 +53,7 @@ export class OutboxRelay {
     const { db, now } = this.options;
     let delivered = 0;
     for (;;) {
-      const rows = (await claimOutboxRows(db, now(), this.options.batchSize ?? 100, LEASE_MS)).filter(
-        (row) => !this.inFlight.has(row.id),
-      );
+      const rows = (await claimOutboxRows(db, now(), this.options.batchSize ?? 100, LEASE_MS)).filter((row) => !this.inFlight.has(row.id));
       if (rows.length === 0) return delivered;
       await Promise.all(rows.map((row) => this.deliver(row)));
       delivered += rows.length;
@@ -71,9 +69,7 @@ export class OutboxRelay {
     } catch (err) {
       const delay = Math.min(1000 * 2 ** Math.min(row.attempts, 10), MAX_RETRY_DELAY_MS);
       log.warn({ err, outboxId: row.id, queue: row.queue, jobId: row.jobId }, 'outbox delivery failed; will retry');
-      await markOutboxFailed(db, row.id, String((err as Error)?.message ?? err), new Date(now().getTime() + delay)).catch(
-        () => {},
-      );
+      await markOutboxFailed(db, row.id, String((err as Error)?.message ?? err), new Date(now().getTime() + delay)).catch(() => {});
     } finally {
       this.inFlight.delete(row.id);
     }

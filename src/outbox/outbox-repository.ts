@@ -47,7 +47,10 @@ export async function markOutboxDispatched(db: Db, id: number, at: Date) {
 }
 
 export async function markOutboxFailed(db: Db, id: number, error: string, retryAt: Date) {
-  await db.update(outbox).set({ lastError: error.slice(0, 2000), availableAt: retryAt }).where(eq(outbox.id, id));
+  await db
+    .update(outbox)
+    .set({ lastError: error.slice(0, 2000), availableAt: retryAt })
+    .where(eq(outbox.id, id));
 }
 
 export const countPendingOutbox = (db: Db) => db.$count(outbox, isNull(outbox.dispatchedAt));

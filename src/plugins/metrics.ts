@@ -44,10 +44,7 @@ export const metricsPlugin = fp(
     });
     app.decorate('metrics', registry);
     app.addHook('onResponse', async (request, reply) => {
-      latency.observe(
-        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
-        reply.elapsedTime / 1000,
-      );
+      latency.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000);
     });
   },
   { name: 'metrics', dependencies: ['db', 'queues'] },

@@ -39,7 +39,11 @@ function redisCounter(url: string, prefix: string, onError: (err: Error) => void
     async hit(key, windowStart) {
       const k = `${prefix}:rl:${key}:${windowStart}`;
       try {
-        const result = await redis.multi().incr(k).pexpire(k, WINDOW_MS * 2).exec();
+        const result = await redis
+          .multi()
+          .incr(k)
+          .pexpire(k, WINDOW_MS * 2)
+          .exec();
         return Number(result?.[0]?.[1] ?? 0);
       } catch (err) {
         onError(err as Error);
@@ -69,7 +73,9 @@ export interface RateLimitOptions {
 export const rateLimitPlugin = fp<RateLimitOptions>(
   async (app, options) => {
     if (options.perToken === 0 && options.perIp === 0) return;
-    const counter = options.redisUrl ? redisCounter(options.redisUrl, options.prefix, (err) => app.log.warn({ err }, 'rate limit store unavailable')) : memoryCounter();
+    const counter = options.redisUrl
+      ? redisCounter(options.redisUrl, options.prefix, (err) => app.log.warn({ err }, 'rate limit store unavailable'))
+      : memoryCounter();
     app.addHook('onClose', () => counter.close());
 
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -92,7 +98,9 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       if (limit === 0) return;
       reply.headers({ 'ratelimit-limit': limit, 'ratelimit-remaining': Math.max(0, remaining), 'ratelimit-reset': resetSeconds });
       if (remaining < 0) {
-        throw new AppError('APP_RATE_LIMITED', 429, `More than ${limit} requests a minute; retry in ${resetSeconds} s`, { headers: { 'retry-after': String(resetSeconds) } });
+        throw new AppError('APP_RATE_LIMITED', 429, `More than ${limit} requests a minute; retry in ${resetSeconds} s`, {
+          headers: { 'retry-after': String(resetSeconds) },
+        });
       }
     });
   },

@@ -40,7 +40,7 @@ export const swaggerPlugin = fp(
           version: packageJson.version,
           description:
             'Tracks every customer of a retiring hosted-mail service through migration and verifies their DNS ' +
-            '(MX, SPF, DMARC), so the legacy SPF record can be deleted without breaking anyone\'s mail. ' +
+            "(MX, SPF, DMARC), so the legacy SPF record can be deleted without breaking anyone's mail. " +
             'Every error is RFC 9457 application/problem+json.',
         },
         components: {

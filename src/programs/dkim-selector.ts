@@ -13,6 +13,7 @@ export function normalizeDkimSelector(input: string): DnsNameResult {
   const result = normalizeDnsName(`${selector}${suffix}`);
   if (!result.ok) return result;
   const ascii = result.ascii.slice(0, -suffix.length);
-  if (ascii.split('.').includes('_domainkey')) return { ok: false, reason: 'includes _domainkey; give the selector only, e.g. s1 for s1._domainkey.example.jp' };
+  if (ascii.split('.').includes('_domainkey'))
+    return { ok: false, reason: 'includes _domainkey; give the selector only, e.g. s1 for s1._domainkey.example.jp' };
   return { ok: true, ascii, unicode: result.unicode.slice(0, -suffix.length) };
 }

@@ -6,7 +6,10 @@ export type ProgramRow = typeof programs.$inferSelect;
 export type ProgramValues = Omit<typeof programs.$inferInsert, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
 export async function insertProgram(db: Db, values: ProgramValues, now: Date): Promise<ProgramRow> {
-  const [row] = await db.insert(programs).values({ ...values, createdAt: now, updatedAt: now }).returning();
+  const [row] = await db
+    .insert(programs)
+    .values({ ...values, createdAt: now, updatedAt: now })
+    .returning();
   return row!;
 }
 

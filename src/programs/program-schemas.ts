@@ -46,7 +46,11 @@ const IdentifiersInput = z.strictObject({
 /** Without defaults: zod's .partial() keeps a field's default, so a PATCH of one list would empty the others. */
 const IdentifiersPatch = z.strictObject(identifierFields).partial();
 
-const Hours = z.number().int().min(1).max(24 * 365);
+const Hours = z
+  .number()
+  .int()
+  .min(1)
+  .max(24 * 365);
 const CadenceFields = {
   actionHours: Hours.meta({ description: 'Domains needing action: every N hours (default 6)' }),
   cleanHours: Hours.meta({ description: 'Clean domains: every N hours (default 24)' }),
@@ -90,7 +94,13 @@ export const CreateProgram = z
     reminderOffsetsDays: ReminderOffsets.default(DEFAULT_REMINDER_OFFSETS_DAYS),
     checkCadence: CadenceInput.default({}).meta({ description: 'DNS re-check cadence; omitted fields take the defaults' }),
     autoProgress: z.boolean().default(true).meta({ description: 'Move customers to migrated/completed from DNS evidence' }),
-    escalateAfterDays: z.number().int().min(0).max(365).default(3).meta({ description: 'Open tasks this many days overdue escalate to the owner\u2019s manager' }),
+    escalateAfterDays: z
+      .number()
+      .int()
+      .min(0)
+      .max(365)
+      .default(3)
+      .meta({ description: 'Open tasks this many days overdue escalate to the owner\u2019s manager' }),
     escalationContactId: z.uuid().nullable().optional().meta({ description: 'A sales owner who gets escalations of owners without a manager' }),
   })
   .meta({ examples: [example] });
@@ -114,7 +124,11 @@ export const PatchProgram = z
   })
   .partial()
   .meta({
-    examples: [{ spfRecordDeletionAt: '2023-06-30' }, { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } }, { successor: { dkimSelectors: ['gw1', 'gw2'] } }],
+    examples: [
+      { spfRecordDeletionAt: '2023-06-30' },
+      { legacy: { spfIncludes: ['spf.po.2iij.net', 'spf2.po.2iij.net'] } },
+      { successor: { dkimSelectors: ['gw1', 'gw2'] } },
+    ],
   });
 export type PatchProgram = z.infer<typeof PatchProgram>;
 
@@ -140,7 +154,19 @@ export const Program = z
   })
   .meta({
     id: 'Program',
-    examples: [{ id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10', ...example, checkCadence: CADENCE_DEFAULTS, autoProgress: true, escalateAfterDays: 3, escalationContactId: null, version: 1, createdAt: '2018-10-01T00:00:00.000Z', updatedAt: '2018-10-01T00:00:00.000Z' }],
+    examples: [
+      {
+        id: '0b6f3f7e-8c1a-4f43-9a51-6a2f3d1c9e10',
+        ...example,
+        checkCadence: CADENCE_DEFAULTS,
+        autoProgress: true,
+        escalateAfterDays: 3,
+        escalationContactId: null,
+        version: 1,
+        createdAt: '2018-10-01T00:00:00.000Z',
+        updatedAt: '2018-10-01T00:00:00.000Z',
+      },
+    ],
   });
 export type Program = z.infer<typeof Program>;
 

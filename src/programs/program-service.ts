@@ -27,7 +27,12 @@ export function toProgram(row: ProgramRow): Program {
     shutdownAt: row.shutdownAt,
     spfRecordDeletionAt: row.spfRecordDeletionAt,
     timezone: row.timezone,
-    legacy: { mxHostSuffixes: row.legacyMxHostSuffixes, spfIncludes: row.legacySpfIncludes, dkimSelectors: row.legacyDkimSelectors, dkimTargets: row.legacyDkimTargets },
+    legacy: {
+      mxHostSuffixes: row.legacyMxHostSuffixes,
+      spfIncludes: row.legacySpfIncludes,
+      dkimSelectors: row.legacyDkimSelectors,
+      dkimTargets: row.legacyDkimTargets,
+    },
     successor: {
       mxHostSuffixes: row.successorMxHostSuffixes,
       spfIncludes: row.successorSpfIncludes,
@@ -131,14 +136,7 @@ export async function listPrograms(db: Db, limit: number, cursor?: string) {
  * Applies a partial change if the program is still at `expectedVersion` (null: any version). When the
  * identifiers change, every domain of the program is marked due for a fresh check (via the outbox).
  */
-export async function updateProgram(
-  db: Db,
-  id: string,
-  patch: PatchProgram,
-  expectedVersion: number | null,
-  actor: Actor,
-  now: Date,
-): Promise<Program> {
+export async function updateProgram(db: Db, id: string, patch: PatchProgram, expectedVersion: number | null, actor: Actor, now: Date): Promise<Program> {
   return db.transaction(async (tx) => {
     const current = await findProgramById(tx, id, { forUpdate: true });
     if (!current) throw errors.programNotFound(id);

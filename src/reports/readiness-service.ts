@@ -15,7 +15,11 @@ const PACE_DAYS = 14;
 const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
 const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((1000 * part) / whole) / 10);
-const riskDaysSql = sql.raw(`CASE c.status ${Object.entries(RISK_DAYS).map(([s, d]) => `WHEN '${s}' THEN ${d}`).join(' ')} ELSE NULL END`);
+const riskDaysSql = sql.raw(
+  `CASE c.status ${Object.entries(RISK_DAYS)
+    .map(([s, d]) => `WHEN '${s}' THEN ${d}`)
+    .join(' ')} ELSE NULL END`,
+);
 const notMigratedSql = sql.raw(`c.status IN (${NOT_MIGRATED.map((s) => `'${s}'`).join(', ')})`);
 
 /** Projected completion of a phase at the trailing pace, and whether it lands before its deadline. */
@@ -112,7 +116,15 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
     not_found_dismissed: sumOf((r) => r.not_found_dismissed),
     oldest_evidence: evidence.length > 0 ? new Date(Math.min(...evidence)) : null,
   };
-  const owners = rowsOf<{ id: string; name: string; department: string; statuses: Record<string, number>; open_tasks: number; overdue_tasks: number; at_risk: number }>(ownerResult);
+  const owners = rowsOf<{
+    id: string;
+    name: string;
+    department: string;
+    statuses: Record<string, number>;
+    open_tasks: number;
+    overdue_tasks: number;
+    at_risk: number;
+  }>(ownerResult);
   const bySalesOwner = owners.map((o) => ({
     salesOwnerId: o.id,
     name: o.name,
@@ -145,7 +157,9 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
     plannedMigrationAt: r.planned,
     risk: r.score,
     reasons: [
-      ...(RISK_DAYS[r.status]! > daysToShutdown ? [`${daysToShutdown} days to the shutdown, under the ${RISK_DAYS[r.status]} a ${r.status} customer needs`] : []),
+      ...(RISK_DAYS[r.status]! > daysToShutdown
+        ? [`${daysToShutdown} days to the shutdown, under the ${RISK_DAYS[r.status]} a ${r.status} customer needs`]
+        : []),
       ...(r.planned && r.planned < today ? [`planned for ${r.planned}, which has passed`] : []),
     ],
   }));
@@ -157,7 +171,13 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
     today,
     daysToShutdown,
     daysToSpfRecordDeletion: program.spfRecordDeletionAt ? dayDiff(program.spfRecordDeletionAt, today) : null,
-    customers: { total, active, statusCounts, migratedPercent: percent(statusCounts.migrated! + statusCounts.completed!, active), completedPercent: percent(statusCounts.completed!, active) },
+    customers: {
+      total,
+      active,
+      statusCounts,
+      migratedPercent: percent(statusCounts.migrated! + statusCounts.completed!, active),
+      completedPercent: percent(statusCounts.completed!, active),
+    },
     domains: {
       total: d.total,
       byVerdict: Object.fromEntries(verdictRows.map((r) => [r.verdict, r.n])),
@@ -173,8 +193,16 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
     atRiskCustomers,
     burndown,
     projection: {
-      migration: project(burndown.map((p) => ({ day: p.day, value: p.customersNotMigrated })), today, program.shutdownAt),
-      spfCleanup: project(burndown.map((p) => ({ day: p.day, value: p.domainsNotClean })), today, deletionDeadline),
+      migration: project(
+        burndown.map((p) => ({ day: p.day, value: p.customersNotMigrated })),
+        today,
+        program.shutdownAt,
+      ),
+      spfCleanup: project(
+        burndown.map((p) => ({ day: p.day, value: p.domainsNotClean })),
+        today,
+        deletionDeadline,
+      ),
     },
     // A domain missing from DNS may be a typo or a lapsed registration hiding a live one: it holds
     // both gates until a manager dismisses it or removes the domain.

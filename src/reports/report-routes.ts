@@ -35,12 +35,13 @@ const BlastRadiusItem = z.object({
   department: z.string(),
   suggestedRecord: z.string().nullable(),
 });
-const BlastRadius = z
-  .object({ total: z.number().int(), items: z.array(BlastRadiusItem), nextCursor: z.string().nullable() })
-  .meta({ id: 'BlastRadius' });
+const BlastRadius = z.object({ total: z.number().int(), items: z.array(BlastRadiusItem), nextCursor: z.string().nullable() }).meta({ id: 'BlastRadius' });
 
 const CsvOptions = z.object({ bom: z.stringbool().default(true).meta({ description: 'Start with a UTF-8 BOM (default) so Excel shows Japanese names' }) });
-const csvResponse = { description: 'CSV, UTF-8; cells that would start a formula are prefixed with an apostrophe', content: { 'text/csv': { schema: z.string() } } };
+const csvResponse = {
+  description: 'CSV, UTF-8; cells that would start a formula are prefixed with an apostrophe',
+  content: { 'text/csv': { schema: z.string() } },
+};
 
 const Counts = z.record(z.string(), z.number().int());
 const Phase = z.object({
@@ -161,11 +162,33 @@ export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
       return sendCsv(
         reply,
         'blast-radius.csv',
-        ['domain', 'dmarc_policy', 'customer', 'external_ref', 'customer_status', 'sales_owner', 'department', 'suggested_record', 'last_verified_at', 'successor_dkim_key'],
+        [
+          'domain',
+          'dmarc_policy',
+          'customer',
+          'external_ref',
+          'customer_status',
+          'sales_owner',
+          'department',
+          'suggested_record',
+          'last_verified_at',
+          'successor_dkim_key',
+        ],
         (async function* () {
           for await (const r of rows) {
             const dkim = r.successorDkim === null ? 'unknown' : r.successorDkim ? 'published' : 'none';
-            yield [r.displayName, r.dmarcPolicy ?? 'no DMARC', r.customerName, r.externalRef, r.customerStatus, r.salesOwnerName, r.department, r.suggestedRecord, r.lastDeterminedAt, dkim];
+            yield [
+              r.displayName,
+              r.dmarcPolicy ?? 'no DMARC',
+              r.customerName,
+              r.externalRef,
+              r.customerStatus,
+              r.salesOwnerName,
+              r.department,
+              r.suggestedRecord,
+              r.lastDeterminedAt,
+              dkim,
+            ];
           }
         })(),
         request.query,

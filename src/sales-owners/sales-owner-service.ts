@@ -57,7 +57,9 @@ async function checkManager(db: Db, ownerId: string | null, managerId: string | 
   const manager = await findSalesOwnerById(db, managerId);
   if (!manager) throw validationError([{ path: 'body.managerId', message: `no sales owner ${managerId}` }]);
   if (ownerId && (await managerChain(db, managerId)).includes(ownerId)) {
-    throw validationError([{ path: 'body.managerId', message: 'would create a management cycle (this owner already manages that one, directly or indirectly)' }]);
+    throw validationError([
+      { path: 'body.managerId', message: 'would create a management cycle (this owner already manages that one, directly or indirectly)' },
+    ]);
   }
 }
 
@@ -104,24 +106,14 @@ export async function listSalesOwners(
   return toPage(rows, query.limit, toSalesOwner, (r) => [r.name, r.id]);
 }
 
-export async function updateSalesOwner(
-  db: Db,
-  id: string,
-  patch: PatchSalesOwner,
-  expectedVersion: number | null,
-  viewer: Viewer,
-  actor: Actor,
-  now: Date,
-) {
+export async function updateSalesOwner(db: Db, id: string, patch: PatchSalesOwner, expectedVersion: number | null, viewer: Viewer, actor: Actor, now: Date) {
   try {
     return await db.transaction(async (tx) => {
       const current = await findVisibleOwner(tx, id, viewer, { forUpdate: true });
       assertVersion(expectedVersion, current.version);
       if (patch.department !== undefined) requireOwnDepartment(viewer, patch.department);
       if (patch.managerId !== undefined) await checkManager(tx, id, patch.managerId);
-      const changes = Object.fromEntries(
-        Object.entries(patch).filter(([k, v]) => v !== undefined && (current as Record<string, unknown>)[k] !== v),
-      );
+      const changes = Object.fromEntries(Object.entries(patch).filter(([k, v]) => v !== undefined && (current as Record<string, unknown>)[k] !== v));
       if (Object.keys(changes).length === 0) return toSalesOwner(current);
       const row = await updateSalesOwnerAtVersion(tx, id, current.version, changes, now);
       if (!row) throw errors.versionMismatch(current.version, 'newer');
@@ -136,14 +128,7 @@ export async function updateSalesOwner(
 }
 
 /** A leaving owner's whole book — customers and open tasks — moves to another owner in one transaction. */
-export async function handOver(
-  db: Db,
-  fromId: string,
-  input: { toSalesOwnerId: string; deactivate: boolean },
-  viewer: Viewer,
-  actor: Actor,
-  now: Date,
-) {
+export async function handOver(db: Db, fromId: string, input: { toSalesOwnerId: string; deactivate: boolean }, viewer: Viewer, actor: Actor, now: Date) {
   if (fromId === input.toSalesOwnerId) {
     throw validationError([{ path: 'body.toSalesOwnerId', message: 'is the owner handing over; name someone else' }]);
   }
@@ -159,7 +144,10 @@ export async function handOver(
     const moved = await moveOwnerCustomers(tx, from.id, to.id, now);
     const movedTasks = await handOverOpenTasks(tx, from.id, to.id, now);
     if (input.deactivate && from.active) {
-      await tx.update(salesOwners).set({ active: false, version: sql`${salesOwners.version} + 1`, updatedAt: now }).where(eq(salesOwners.id, from.id));
+      await tx
+        .update(salesOwners)
+        .set({ active: false, version: sql`${salesOwners.version} + 1`, updatedAt: now })
+        .where(eq(salesOwners.id, from.id));
     }
     await appendAudit(
       tx,

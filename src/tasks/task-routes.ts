@@ -43,13 +43,23 @@ const notOpen = problem('The task is no longer open');
 export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/tasks', {
     config: { access: 'any' },
-    schema: { tags: ['tasks'], summary: 'Reminders, regressions and escalations by due date (sales: their own; managers: their department\u2019s)', querystring: TaskQuery, response: { 200: Page(Task).meta({ id: 'TaskPage' }), 400: problem('Invalid query') } },
+    schema: {
+      tags: ['tasks'],
+      summary: 'Reminders, regressions and escalations by due date (sales: their own; managers: their department\u2019s)',
+      querystring: TaskQuery,
+      response: { 200: Page(Task).meta({ id: 'TaskPage' }), 400: problem('Invalid query') },
+    },
     handler: async (request) => listTasks(app.db, request.query, principalOf(request), app.now()),
   });
 
   app.post('/tasks/:id/complete', {
     config: { access: 'any' },
-    schema: { tags: ['tasks'], summary: 'Mark a task done', params: IdParams, response: { 200: Task, 400: problem('Invalid id'), 404: notFound, 409: notOpen } },
+    schema: {
+      tags: ['tasks'],
+      summary: 'Mark a task done',
+      params: IdParams,
+      response: { 200: Task, 400: problem('Invalid id'), 404: notFound, 409: notOpen },
+    },
     handler: async (request) => actOnTask(app.db, request.params.id, { kind: 'complete' }, principalOf(request), actorOf(request), app.now()),
   });
 
@@ -62,7 +72,8 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
       body: z.strictObject({ reason: z.string().trim().min(1).max(2000) }).meta({ examples: [{ reason: '顧客は契約終了予定' }] }),
       response: { 200: Task, 400: problem('A field is invalid'), 404: notFound, 409: notOpen },
     },
-    handler: async (request) => actOnTask(app.db, request.params.id, { kind: 'dismiss', reason: request.body.reason }, principalOf(request), actorOf(request), app.now()),
+    handler: async (request) =>
+      actOnTask(app.db, request.params.id, { kind: 'dismiss', reason: request.body.reason }, principalOf(request), actorOf(request), app.now()),
   });
 
   app.post('/tasks/:id/snooze', {
@@ -74,6 +85,7 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
       body: z.strictObject({ until: Timestamp }).meta({ examples: [{ until: '2022-07-01T09:00:00+09:00' }] }),
       response: { 200: Task, 400: problem('A field is invalid'), 404: notFound, 409: notOpen },
     },
-    handler: async (request) => actOnTask(app.db, request.params.id, { kind: 'snooze', until: new Date(request.body.until) }, principalOf(request), actorOf(request), app.now()),
+    handler: async (request) =>
+      actOnTask(app.db, request.params.id, { kind: 'snooze', until: new Date(request.body.until) }, principalOf(request), actorOf(request), app.now()),
   });
 };

@@ -46,7 +46,12 @@ const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:
  * each other instead of deadlocking.
  */
 const openInIdOrder = (db: Db, where: SQL) =>
-  db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.status, 'open'), where)).orderBy(tasks.id).for('no key update');
+  db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(eq(tasks.status, 'open'), where))
+    .orderBy(tasks.id)
+    .for('no key update');
 
 /** Closes the open tasks matching `where`, and escalations of tasks no longer open. */
 export async function closeTasks(db: Db, where: SQL, reason: string, now: Date) {
@@ -55,7 +60,11 @@ export async function closeTasks(db: Db, where: SQL, reason: string, now: Date) 
     .set({ status: 'closed', closedAt: now, closeReason: reason, updatedAt: now })
     .where(inArray(tasks.id, openInIdOrder(db, where)))
     .returning({ id: tasks.id });
-  await closeEscalationsOf(db, closed.map((c) => c.id), now);
+  await closeEscalationsOf(
+    db,
+    closed.map((c) => c.id),
+    now,
+  );
   return closed.length;
 }
 
@@ -128,7 +137,11 @@ export async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_v
       WHERE t.domain_id = c."domainId" AND t.kind = ${kind} AND t.status = 'open'
       RETURNING t.id`),
   );
-  await closeEscalationsOf(db, closed.map((c) => c.id), now);
+  await closeEscalationsOf(
+    db,
+    closed.map((c) => c.id),
+    now,
+  );
   return closed.length;
 }
 
@@ -140,7 +153,10 @@ export async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_v
  * every re-run create nothing; tasks whose condition cleared are closed.
  */
 export async function createReminders(db: Db, now: Date, programId?: string) {
-  const list = await db.select().from(programs).where(programId ? eq(programs.id, programId) : undefined);
+  const list = await db
+    .select()
+    .from(programs)
+    .where(programId ? eq(programs.id, programId) : undefined);
   const summary = { created: 0, closed: 0 };
   for (const p of list) {
     const today = localDate(now, p.timezone);
@@ -154,7 +170,17 @@ export async function createReminders(db: Db, now: Date, programId?: string) {
       const next = offsets.find((o) => o > offset);
       const dueAt = startOfDayIn(next === undefined ? p.shutdownAt : addDays(p.shutdownAt, next), p.timezone);
       const milestone = offset === 0 ? 'T-0' : `T${offset}`;
-      summary.created += await insertCustomerTasks(db, p.id, 'reminder', milestone, `${milestone}: ${daysLeft} days to the shutdown of ${p.legacyService} — `, dueAt, now, { daysLeft, shutdownAt: p.shutdownAt }, sql`c.status NOT IN ('completed', 'declined', 'cancelled')`);
+      summary.created += await insertCustomerTasks(
+        db,
+        p.id,
+        'reminder',
+        milestone,
+        `${milestone}: ${daysLeft} days to the shutdown of ${p.legacyService} — `,
+        dueAt,
+        now,
+        { daysLeft, shutdownAt: p.shutdownAt },
+        sql`c.status NOT IN ('completed', 'declined', 'cancelled')`,
+      );
     } else if (!p.spfRecordDeletionAt || today < p.spfRecordDeletionAt) {
       const week = Math.ceil(-daysLeft / 7);
       const dueAt = startOfDayIn(addDays(p.shutdownAt, week * 7 + 1), p.timezone);
@@ -175,7 +201,17 @@ export async function createReminders(db: Db, now: Date, programId?: string) {
 }
 
 /** One task per matching customer of a program, in one statement; existing dedupe keys are skipped. */
-async function insertCustomerTasks(db: Db, programId: string, kind: 'reminder' | 'spf_cleanup', milestone: string, titlePrefix: string, dueAt: Date, now: Date, extra: object, where: SQL) {
+async function insertCustomerTasks(
+  db: Db,
+  programId: string,
+  kind: 'reminder' | 'spf_cleanup',
+  milestone: string,
+  titlePrefix: string,
+  dueAt: Date,
+  now: Date,
+  extra: object,
+  where: SQL,
+) {
   const result = await db.execute(sql`
     INSERT INTO tasks (program_id, customer_id, assignee_id, kind, milestone, dedupe_key, title, details, due_at, created_at, updated_at)
     SELECT c.program_id, c.id, c.sales_owner_id, ${kind}, ${milestone}, ${`${kind}:`} || c.id || ${`:${milestone}`}, ${titlePrefix} || c.name,
@@ -251,7 +287,8 @@ export interface TaskQuery {
 export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: Date) {
   let assignee = query.assignee;
   if (assignee === 'me') {
-    if (!viewer.salesOwnerId) throw validationError([{ path: 'query.assignee', message: '"me" needs a sales token (bound to a sales owner); name the owner id' }]);
+    if (!viewer.salesOwnerId)
+      throw validationError([{ path: 'query.assignee', message: '"me" needs a sales token (bound to a sales owner); name the owner id' }]);
     assignee = viewer.salesOwnerId;
   } else if (assignee !== undefined && !z.uuid().safeParse(assignee).success) {
     throw validationError([{ path: 'query.assignee', message: 'expected "me" or a sales owner id' }]);
@@ -265,7 +302,9 @@ export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: D
         taskScope(viewer),
         assignee ? eq(tasks.assigneeId, assignee) : undefined,
         query.status?.length ? inArray(tasks.status, query.status as TaskRow['status'][]) : undefined,
-        query.overdue ? sql`${tasks.status} = 'open' AND ${tasks.dueAt} < ${now} AND (${tasks.snoozedUntil} IS NULL OR ${tasks.snoozedUntil} <= ${now})` : undefined,
+        query.overdue
+          ? sql`${tasks.status} = 'open' AND ${tasks.dueAt} < ${now} AND (${tasks.snoozedUntil} IS NULL OR ${tasks.snoozedUntil} <= ${now})`
+          : undefined,
         query.programId ? eq(tasks.programId, query.programId) : undefined,
         query.customerId ? eq(tasks.customerId, query.customerId) : undefined,
         after ? sql`(${tasks.dueAt}, ${tasks.id}) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : undefined,
@@ -273,7 +312,12 @@ export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: D
     )
     .orderBy(asc(tasks.dueAt), asc(tasks.id))
     .limit(query.limit + 1);
-  return toPage(rows, query.limit, (r) => toTask(r, now), (r) => [r.dueAt.toISOString(), r.id]);
+  return toPage(
+    rows,
+    query.limit,
+    (r) => toTask(r, now),
+    (r) => [r.dueAt.toISOString(), r.id],
+  );
 }
 
 /** complete / dismiss / snooze an open task the viewer can see. */
@@ -286,7 +330,11 @@ export async function actOnTask(
   now: Date,
 ) {
   return db.transaction(async (tx) => {
-    const [task] = await tx.select().from(tasks).where(and(eq(tasks.id, id), taskScope(viewer))).for('no key update');
+    const [task] = await tx
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), taskScope(viewer)))
+      .for('no key update');
     if (!task) throw new AppError('APP_TASK_NOT_FOUND', 404, `Task ${id} not found`);
     if (task.status !== 'open') throw new AppError('APP_TASK_NOT_OPEN', 409, `The task is ${task.status}; only open tasks can be changed`);
     let values: Partial<TaskRow>;
@@ -295,12 +343,19 @@ export async function actOnTask(
       if (action.until.getTime() - now.getTime() > 90 * 86_400_000) throw validationError([{ path: 'body.until', message: 'may be at most 90 days ahead' }]);
       values = { snoozedUntil: action.until };
     } else {
-      values = { status: action.kind === 'complete' ? 'completed' : 'dismissed', closedAt: now, closeReason: action.kind === 'complete' ? `completed by ${actor.name}` : action.reason };
+      values = {
+        status: action.kind === 'complete' ? 'completed' : 'dismissed',
+        closedAt: now,
+        closeReason: action.kind === 'complete' ? `completed by ${actor.name}` : action.reason,
+      };
     }
-    const [row] = await tx.update(tasks).set({ ...values, updatedAt: now }).where(eq(tasks.id, id)).returning();
+    const [row] = await tx
+      .update(tasks)
+      .set({ ...values, updatedAt: now })
+      .where(eq(tasks.id, id))
+      .returning();
     if (action.kind !== 'snooze') await closeTasks(tx, sql`${tasks.escalatedFromId} = ${id}`, `the escalated task was ${values.status}`, now);
     await appendAudit(tx, actor, { action: `task.${action.kind}`, entityType: 'task', entityId: id, before: toTask(task, now), after: toTask(row!, now) }, now);
     return toTask(row!, now);
   });
 }
-

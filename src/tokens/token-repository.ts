@@ -9,12 +9,16 @@ export type TokenRow = typeof apiTokens.$inferSelect;
 export const findTokenByHash = async (db: Db, tokenHash: string) =>
   (
     await prepared(db, 'token_by_hash', (d) =>
-      d.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder('hash'))).limit(1).prepare('token_by_hash'),
+      d
+        .select()
+        .from(apiTokens)
+        .where(eq(apiTokens.tokenHash, sql.placeholder('hash')))
+        .limit(1)
+        .prepare('token_by_hash'),
     ).execute({ hash: tokenHash })
   )[0];
 
-export const findTokenById = async (db: Db, id: string) =>
-  (await db.select().from(apiTokens).where(eq(apiTokens.id, id)).limit(1))[0];
+export const findTokenById = async (db: Db, id: string) => (await db.select().from(apiTokens).where(eq(apiTokens.id, id)).limit(1))[0];
 
 export const listTokens = (db: Db) => db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt));
 

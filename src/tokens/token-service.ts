@@ -5,14 +5,7 @@ import { salesOwners } from '../../db/schema/index.ts';
 import type { Role } from '../../db/schema/enums.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError } from '../errors.ts';
-import {
-  findTokenByHash,
-  findTokenById,
-  insertToken,
-  markTokenRevoked,
-  touchTokenLastUsed,
-  type TokenRow,
-} from './token-repository.ts';
+import { findTokenByHash, findTokenById, insertToken, markTokenRevoked, touchTokenLastUsed, type TokenRow } from './token-repository.ts';
 
 /** Tokens look like `mdt_<43 base64url chars>`: 32 random bytes, recognisable in secret scanners. */
 export const TOKEN_PREFIX = 'mdt_';
@@ -94,13 +87,18 @@ export async function revokeToken(db: Db, id: string, actor: Actor, now: Date) {
     if (!before) throw errors.tokenNotFound(id);
     if (before.revokedAt) return before;
     const after = (await markTokenRevoked(tx, id, now))!;
-    await appendAudit(tx, actor, {
-      action: 'token.revoke',
-      entityType: 'api_token',
-      entityId: id,
-      before: describeToken(before),
-      after: describeToken(after),
-    }, now);
+    await appendAudit(
+      tx,
+      actor,
+      {
+        action: 'token.revoke',
+        entityType: 'api_token',
+        entityId: id,
+        before: describeToken(before),
+        after: describeToken(after),
+      },
+      now,
+    );
     return after;
   });
 }
@@ -112,11 +110,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * Finds the live token for a bearer string, or says why there is none. The hash is compared in
  * constant time even though it was looked up by value, so the check does not depend on the index.
  */
-export async function authenticateToken(
-  db: Db,
-  token: string,
-  now: Date,
-): Promise<{ ok: true; row: TokenRow } | { ok: false; reason: string }> {
+export async function authenticateToken(db: Db, token: string, now: Date): Promise<{ ok: true; row: TokenRow } | { ok: false; reason: string }> {
   if (!TOKEN_PATTERN.test(token)) return { ok: false, reason: 'The bearer token is malformed' };
   const hash = hashToken(token);
   const row = await findTokenByHash(db, hash);

@@ -134,7 +134,15 @@ async function serverView<T>(base: string, api: { pid: number; method: string; r
   const count = (le: string) => (after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0);
   const over = (le: string) => Number(((100 * (count('+Inf') - count(le))) / count('+Inf')).toFixed(2));
   // The event loop delay is sampled every 10 ms, which the figures include.
-  return { value, serverOver10msPercent: over('0.01'), serverOver25msPercent: over('0.025'), eventLoopDelayP99ms: Math.round(after.lagP99 * 1000), eventLoopDelayMaxMs: Math.round(after.lagMax * 1000), apiRunQueuePercent: runQueuePercent, apiLongestStallMs: longestStallMs };
+  return {
+    value,
+    serverOver10msPercent: over('0.01'),
+    serverOver25msPercent: over('0.025'),
+    eventLoopDelayP99ms: Math.round(after.lagP99 * 1000),
+    eventLoopDelayMaxMs: Math.round(after.lagMax * 1000),
+    apiRunQueuePercent: runQueuePercent,
+    apiLongestStallMs: longestStallMs,
+  };
 }
 
 /**
@@ -155,7 +163,16 @@ async function saturateThenHalf(base: string, next: () => RequestSpec, api?: { p
   const half = api ? await serverView(base, { ...api, method: next().method }, () => paced(base, next, rate, SECONDS)) : undefined;
   const { value: slow, ...server } = half ?? { value: undefined };
   const bad = sat.non2xx + sat.errors + sat.timeouts + (slow?.failed ?? 0);
-  return { rate: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99, halfRate: slow?.rate ?? '—', halfP50: slow?.p50 ?? '—', halfP99: slow?.p99 ?? '—', bad, server };
+  return {
+    rate: Math.round(sat.requests.average),
+    p50: sat.latency.p50,
+    p99: sat.latency.p99,
+    halfRate: slow?.rate ?? '—',
+    halfP50: slow?.p50 ?? '—',
+    halfP99: slow?.p99 ?? '—',
+    bad,
+    server,
+  };
 }
 
 /**
@@ -168,7 +185,9 @@ async function pgbench(url: string, name: string, script: string, mode: 'simple'
   const file = path.join(dir, `${name}.sql`);
   fs.writeFileSync(file, script);
   const paced = rate ? ['-R', String(rate), '-l', `--log-prefix=${path.join(dir, 'log')}`] : [];
-  const child = spawn('pgbench', ['-n', '-M', mode, '-c', String(CONNECTIONS), '-j', '2', '-T', String(SECONDS), ...paced, '-f', file, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('pgbench', ['-n', '-M', mode, '-c', String(CONNECTIONS), '-j', '2', '-T', String(SECONDS), ...paced, '-f', file, url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -257,7 +276,11 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
     await autocannon({ url: base, connections: CONNECTIONS, duration: 2, requests: [{ setupRequest: (req) => ({ ...req, ...getOne() }) }] });
     const { value: get, peakMiB: getRss } = await peakRss(pid, () => saturateThenHalf(base, getOne, { pid, route: '/v1/customers/:id' }));
     const { value: list, peakMiB: listRss } = await peakRss(pid, () =>
-      saturateThenHalf(base, () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }), { pid, route: '/v1/customers' }),
+      saturateThenHalf(
+        base,
+        () => ({ method: 'GET', path: `/v1/customers?programId=${BENCH_PROGRAM_ID}&status=contacted&department=Dept%203&sort=name&limit=50`, headers }),
+        { pid, route: '/v1/customers' },
+      ),
     );
 
     // Each transition moves a customer not yet final to on_hold, or back from it, with its ETag:
@@ -301,13 +324,49 @@ export async function apiBenchmark(n: number): Promise<Result[]> {
     });
     return [
       row_('hello-world Fastify route (limit)', helloWorld, 'the limit'),
-      { benchmark: 'api', measure: 'pgbench, the SQL of GET /v1/customers/{id} (prepared; the database alone)', value: Math.round(pgbenchGet), unit: 'transactions/s', target: 'reference', percentOfLimit: Math.round((100 * pgbenchGet) / helloWorld.rate) },
-      { benchmark: 'api', measure: "hello-world at GET's half-load rate, paced (reference for the tail)", value: helloAtHalf.rate, unit: 'requests/s', target: 'reference', halfLoadP50ms: helloAtHalf.p50, halfLoadP99ms: helloAtHalf.p99 },
-      { benchmark: 'api', measure: "pgbench, the GET's SQL at its half-load rate (reference for the tail)", value: Math.round(pgbenchGetAtHalf.tps), unit: 'transactions/s', target: 'reference', halfLoadP50ms: pgbenchGetAtHalf.p50, halfLoadP99ms: pgbenchGetAtHalf.p99 },
-      row_('GET /v1/customers/{id}', get, '>= 25% of hello-world, p99 < 20 ms at half load', { percentOfLimit: Math.round((100 * get.rate) / helloWorld.rate), percentOfDatabaseAlone: Math.round((100 * get.rate) / pgbenchGet), apiPeakRssMiB: getRss }),
+      {
+        benchmark: 'api',
+        measure: 'pgbench, the SQL of GET /v1/customers/{id} (prepared; the database alone)',
+        value: Math.round(pgbenchGet),
+        unit: 'transactions/s',
+        target: 'reference',
+        percentOfLimit: Math.round((100 * pgbenchGet) / helloWorld.rate),
+      },
+      {
+        benchmark: 'api',
+        measure: "hello-world at GET's half-load rate, paced (reference for the tail)",
+        value: helloAtHalf.rate,
+        unit: 'requests/s',
+        target: 'reference',
+        halfLoadP50ms: helloAtHalf.p50,
+        halfLoadP99ms: helloAtHalf.p99,
+      },
+      {
+        benchmark: 'api',
+        measure: "pgbench, the GET's SQL at its half-load rate (reference for the tail)",
+        value: Math.round(pgbenchGetAtHalf.tps),
+        unit: 'transactions/s',
+        target: 'reference',
+        halfLoadP50ms: pgbenchGetAtHalf.p50,
+        halfLoadP99ms: pgbenchGetAtHalf.p99,
+      },
+      row_('GET /v1/customers/{id}', get, '>= 25% of hello-world, p99 < 20 ms at half load', {
+        percentOfLimit: Math.round((100 * get.rate) / helloWorld.rate),
+        percentOfDatabaseAlone: Math.round((100 * get.rate) / pgbenchGet),
+        apiPeakRssMiB: getRss,
+      }),
       row_('GET /v1/customers?… (filtered page of 50)', list, '', { apiPeakRssMiB: listRss }),
-      { benchmark: 'api', measure: 'pgbench, the SQL of a transition (limit)', value: Math.round(pgbenchTransition), unit: 'transactions/s', target: 'the limit' },
-      row_('POST /v1/customers/{id}/transitions', post, '>= 40% of pgbench, p99 < 50 ms at half load', { percentOfLimit: Math.round((100 * post.rate) / pgbenchTransition), apiPeakRssMiB: postRss }),
+      {
+        benchmark: 'api',
+        measure: 'pgbench, the SQL of a transition (limit)',
+        value: Math.round(pgbenchTransition),
+        unit: 'transactions/s',
+        target: 'the limit',
+      },
+      row_('POST /v1/customers/{id}/transitions', post, '>= 40% of pgbench, p99 < 50 ms at half load', {
+        percentOfLimit: Math.round((100 * post.rate) / pgbenchTransition),
+        apiPeakRssMiB: postRss,
+      }),
       { benchmark: 'api', measure: 'API peak RSS under load', value: Math.max(getRss, listRss, postRss), unit: 'MiB', target: '< 250 MB' },
     ];
   } finally {

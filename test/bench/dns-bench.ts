@@ -31,7 +31,9 @@ async function seedSweep(db: Db, n: number) {
     INSERT INTO programs (id, name, legacy_service, successor_service, shutdown_at, reminder_offsets_days, legacy_spf_includes, legacy_mx_host_suffixes, successor_spf_includes, successor_mx_host_suffixes)
     VALUES (${BENCH_PROGRAM_ID}, 'bench', 'legacy', 'successor', (now() + interval '400 days')::date, '{-30}',
       ${`{${benchIds.legacySpfIncludes}}`}, ${`{${benchIds.legacyMxSuffixes}}`}, ${`{${benchIds.successorSpfIncludes}}`}, ${`{${benchIds.successorMxSuffixes}}`})`);
-  await db.execute(sql`INSERT INTO sales_owners (id, name, email, department) VALUES ('00000000-0000-4000-9000-000000000001', 'Owner', 'owner@example.co.jp', 'Dept')`);
+  await db.execute(
+    sql`INSERT INTO sales_owners (id, name, email, department) VALUES ('00000000-0000-4000-9000-000000000001', 'Owner', 'owner@example.co.jp', 'Dept')`,
+  );
   await db.execute(sql`
     INSERT INTO customers (id, program_id, external_ref, name, sales_owner_id, status)
     SELECT ('00000000-0000-4000-a000-' || lpad(i::text, 12, '0'))::uuid, ${BENCH_PROGRAM_ID}, 'LEG-' || i, 'Customer ' || i, '00000000-0000-4000-9000-000000000001', 'contacted'
@@ -83,7 +85,9 @@ print(len(names) / (time.perf_counter() - start), results)
  */
 export async function dnsBenchmark(n: number): Promise<Record<string, string | number>[]> {
   const domainCount = 2 * n;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'dns-server-process.ts'), String(domainCount)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'dns-server-process.ts'), String(domainCount)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const database = await benchDatabase();
   const prefix = `mdt-bench-${randomBytes(4).toString('hex')}`;
   const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
@@ -99,9 +103,13 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
     const names = Array.from({ length: rawCount }, (_, i) => benchDomain(i % domainCount));
     const rawStart = process.hrtime.bigint();
     let rawErrors = 0;
-    await forEachConcurrently(names.map((name, i) => [name, i % 2 === 0 ? 'TXT' : 'MX'] as const), CONCURRENCY, async ([name, type]) => {
-      if ((await raw.query(type, name)).status === 'error') rawErrors++;
-    });
+    await forEachConcurrently(
+      names.map((name, i) => [name, i % 2 === 0 ? 'TXT' : 'MX'] as const),
+      CONCURRENCY,
+      async ([name, type]) => {
+        if ((await raw.query(type, name)).status === 'error') rawErrors++;
+      },
+    );
     const rawRate = rawCount / (Number(process.hrtime.bigint() - rawStart) / 1e9);
 
     // For reference, the engine alone: the same checks of the first rawCount domains, 64 at a time
@@ -131,14 +139,17 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
       const started = new Date();
       await database.db.execute(sql`UPDATE domains SET next_check_at = ${new Date(started.getTime() - 60_000)}`);
       return withPeakRss(async () => {
-        for (let k = 0; k * 100_000 < domainCount; k++) await bull.enqueue('checks', 'sweep-domains', { limit: 100_000, programId: BENCH_PROGRAM_ID }, `bench-${round}-${k}`);
+        for (let k = 0; k * 100_000 < domainCount; k++)
+          await bull.enqueue('checks', 'sweep-domains', { limit: 100_000, programId: BENCH_PROGRAM_ID }, `bench-${round}-${k}`);
         // Done when the checks queue is idle (Redis, cheap) and then every domain is checked (one
         // count: polling the table itself cost PostgreSQL a fifth of a core at 200k domains).
         for (;;) {
           await new Promise((r) => setTimeout(r, 100));
           const counts = await bull.queues.checks.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
           if (Object.values(counts).some((c) => c > 0)) continue;
-          const [{ left }] = rowsOf<{ left: number }>(await database.db.execute(sql`SELECT count(*)::int AS left FROM domains WHERE last_checked_at IS NULL OR last_checked_at < ${started}`)) as [{ left: number }];
+          const [{ left }] = rowsOf<{ left: number }>(
+            await database.db.execute(sql`SELECT count(*)::int AS left FROM domains WHERE last_checked_at IS NULL OR last_checked_at < ${started}`),
+          ) as [{ left: number }];
           if (left === 0) break;
         }
       });
@@ -157,7 +168,8 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
         FROM domains d GROUP BY 1`),
     );
     const verdicts = Object.fromEntries(facts.map((f) => [f.verdict ?? 'none', f.n]));
-    if (facts[0]!.errors > 0 || verdicts.unknown) throw new Error(`the sweep had errors or unknown verdicts: ${JSON.stringify({ verdicts, errors: facts[0]!.errors })}`);
+    if (facts[0]!.errors > 0 || verdicts.unknown)
+      throw new Error(`the sweep had errors or unknown verdicts: ${JSON.stringify({ verdicts, errors: facts[0]!.errors })}`);
     const sweepQueryRate = sweepQueries / sweep.seconds;
 
     // The steady state: the same domains re-checked, nothing changed (the daily and hourly re-checks).
@@ -171,7 +183,14 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
       Object.entries({ ...cpu, total: Object.values(cpu).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, (1000 * v) / domainCount]),
     );
     return [
-      { benchmark: 'dns', measure: `raw resolver query rate (limit), ${rawCount} queries`, value: Math.round(rawRate), unit: 'queries/s', target: 'the limit', errors: rawErrors },
+      {
+        benchmark: 'dns',
+        measure: `raw resolver query rate (limit), ${rawCount} queries`,
+        value: Math.round(rawRate),
+        unit: 'queries/s',
+        target: 'the limit',
+        errors: rawErrors,
+      },
       {
         benchmark: 'dns',
         measure: `first sweep end to end (BullMQ, every verdict new), ${domainCount} domains`,
@@ -210,10 +229,26 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
         coresFor50PercentOfLimit: Number(((0.5 * rawRate * (domainCount / sweepQueries) * (cpuMsPerDomain.total ?? 0)) / 1000).toFixed(1)),
         coresHere: os.availableParallelism(),
       },
-      { benchmark: 'dns', measure: 'sweep query rate at the server', value: Math.round(sweepQueryRate), unit: 'queries/s', target: '>= 50% of the limit', percentOfLimit: Math.round((100 * sweepQueryRate) / rawRate), queriesPerDomain: Number((sweepQueries / domainCount).toFixed(2)) },
+      {
+        benchmark: 'dns',
+        measure: 'sweep query rate at the server',
+        value: Math.round(sweepQueryRate),
+        unit: 'queries/s',
+        target: '>= 50% of the limit',
+        percentOfLimit: Math.round((100 * sweepQueryRate) / rawRate),
+        queriesPerDomain: Number((sweepQueries / domainCount).toFixed(2)),
+      },
       'skipped' in peer
         ? { benchmark: 'dns', measure: 'pyspf peer (SPF + MX, sequential)', value: 'skipped', unit: '', target: 'the peer', note: peer.skipped }
-        : { benchmark: 'dns', measure: `pyspf peer (SPF + MX, sequential), ${sample.length} domains`, value: Math.round(peer.rate), unit: 'domains/s', target: 'the peer', oursPerPeer: Number((domainsPerSecond / peer.rate).toFixed(1)), results: peer.results },
+        : {
+            benchmark: 'dns',
+            measure: `pyspf peer (SPF + MX, sequential), ${sample.length} domains`,
+            value: Math.round(peer.rate),
+            unit: 'domains/s',
+            target: 'the peer',
+            oursPerPeer: Number((domainsPerSecond / peer.rate).toFixed(1)),
+            results: peer.results,
+          },
     ];
   } finally {
     await workers?.close();

@@ -59,11 +59,15 @@ async function writeCsv(rows: number, maxBytes = Infinity) {
 /** POSTs a CSV file, streamed from disk; the answer. */
 async function postCsv(base: string, programId: string, token: string, file: string) {
   return new Promise<{ status: number; body: string; location?: string | undefined }>((resolve, reject) => {
-    const req = http.request(`${base}/v1/programs/${programId}/imports`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' } }, (r) => {
-      let body = '';
-      r.on('data', (d) => (body += d));
-      r.on('end', () => resolve({ status: r.statusCode!, body, location: r.headers.location }));
-    });
+    const req = http.request(
+      `${base}/v1/programs/${programId}/imports`,
+      { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' } },
+      (r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode!, body, location: r.headers.location }));
+      },
+    );
     req.on('error', reject);
     fs.createReadStream(file).pipe(req);
   });
@@ -138,11 +142,31 @@ export async function importLoadBenchmark(n: number): Promise<Result[]> {
   try {
     await seedReportsData(database.db, n);
     const newProgram = async (name: string) =>
-      (await database.db.insert(programs).values({ name, legacyService: 'legacy', successorService: 'successor', shutdownAt: '2022-09-30', legacySpfIncludes: ['spf.po.2iij.net'], reminderOffsetsDays: [-30] }).returning())[0]!.id;
+      (
+        await database.db
+          .insert(programs)
+          .values({
+            name,
+            legacyService: 'legacy',
+            successorService: 'successor',
+            shutdownAt: '2022-09-30',
+            legacySpfIncludes: ['spf.po.2iij.net'],
+            reminderOffsetsDays: [-30],
+          })
+          .returning()
+      )[0]!.id;
     const { token } = await createToken(database.db, { name: 'bench', role: 'admin' }, { name: 'bench' });
     execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
     const port = await freePort();
-    const env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: String(port), RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', LOG_LEVEL: 'warn' };
+    const env = {
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: String(port),
+      RATE_LIMIT_PER_TOKEN: '0',
+      RATE_LIMIT_PER_IP: '0',
+      LOG_LEVEL: 'warn',
+    };
     const api = startProcess('dist/src/server.js', ['--api-only'], env);
     running.push(api);
     const base = `http://127.0.0.1:${port}`;
@@ -180,8 +204,24 @@ export async function importLoadBenchmark(n: number): Promise<Result[]> {
     for (const kind of Object.keys(loaded.byKind)) {
       const [q, l] = [quiet.byKind[kind]!, loaded.byKind[kind]!];
       results.push(
-        { benchmark: 'import-load', measure: `${kind}, 100 reads/s in all, no import (${q.requests} requests)`, value: q.p99, unit: 'ms p99', target: 'reference', p50ms: q.p50, maxMs: q.max },
-        { benchmark: 'import-load', measure: `${kind}, the same during a 100,000-row import (${l.requests} requests, ${seconds} s)`, value: l.p99, unit: 'ms p99', target: '< 100 ms', p50ms: l.p50, maxMs: l.max },
+        {
+          benchmark: 'import-load',
+          measure: `${kind}, 100 reads/s in all, no import (${q.requests} requests)`,
+          value: q.p99,
+          unit: 'ms p99',
+          target: 'reference',
+          p50ms: q.p50,
+          maxMs: q.max,
+        },
+        {
+          benchmark: 'import-load',
+          measure: `${kind}, the same during a 100,000-row import (${l.requests} requests, ${seconds} s)`,
+          value: l.p99,
+          unit: 'ms p99',
+          target: '< 100 ms',
+          p50ms: l.p50,
+          maxMs: l.max,
+        },
       );
     }
     if (quiet.failed + loaded.failed > 0) throw new Error(`${quiet.failed + loaded.failed} reads failed`);
@@ -201,15 +241,44 @@ export async function importLoadBenchmark(n: number): Promise<Result[]> {
     const [apiPeak, workerPeak] = stop();
     if (big.state !== 'done' || big.result!.created !== bigRows) throw new Error(`200 MB import: ${JSON.stringify(big).slice(0, 500)}`);
     results.push(
-      { benchmark: 'import-load', measure: `200 MB file (${(posted.bytes / MiB).toFixed(0)} MiB, ${bigRows} rows): POST to its 202`, value: accepted, unit: 's', target: '< 30 s (REQUEST_TIMEOUT_MS)' },
-      { benchmark: 'import-load', measure: '200 MB file: POST to done (the job planned and wrote every row)', value: total, unit: 's', target: '', rowsPerSecond: Math.round(bigRows / total) },
-      { benchmark: 'import-load', measure: '200 MB file: RSS growth of the API (receiving)', value: Math.round(apiPeak! - baseline[0]!), unit: 'MiB', target: '< 150 MB', peakRssMiB: apiPeak! },
-      { benchmark: 'import-load', measure: '200 MB file: RSS growth of the worker (planning, writing)', value: Math.round(workerPeak! - baseline[1]!), unit: 'MiB', target: '< 150 MB', peakRssMiB: workerPeak! },
+      {
+        benchmark: 'import-load',
+        measure: `200 MB file (${(posted.bytes / MiB).toFixed(0)} MiB, ${bigRows} rows): POST to its 202`,
+        value: accepted,
+        unit: 's',
+        target: '< 30 s (REQUEST_TIMEOUT_MS)',
+      },
+      {
+        benchmark: 'import-load',
+        measure: '200 MB file: POST to done (the job planned and wrote every row)',
+        value: total,
+        unit: 's',
+        target: '',
+        rowsPerSecond: Math.round(bigRows / total),
+      },
+      {
+        benchmark: 'import-load',
+        measure: '200 MB file: RSS growth of the API (receiving)',
+        value: Math.round(apiPeak! - baseline[0]!),
+        unit: 'MiB',
+        target: '< 150 MB',
+        peakRssMiB: apiPeak!,
+      },
+      {
+        benchmark: 'import-load',
+        measure: '200 MB file: RSS growth of the worker (planning, writing)',
+        value: Math.round(workerPeak! - baseline[1]!),
+        unit: 'MiB',
+        target: '< 150 MB',
+        peakRssMiB: workerPeak!,
+      },
     );
 
     return results;
   } catch (err) {
-    for (const r of running) if (r.child.exitCode !== null || r.child.signalCode !== null) process.stderr.write(`a process exited (${r.child.exitCode ?? r.child.signalCode}):\n${r.output().slice(-3000)}\n`);
+    for (const r of running)
+      if (r.child.exitCode !== null || r.child.signalCode !== null)
+        process.stderr.write(`a process exited (${r.child.exitCode ?? r.child.signalCode}):\n${r.output().slice(-3000)}\n`);
     throw err;
   } finally {
     for (const file of files) fs.rmSync(file, { force: true });

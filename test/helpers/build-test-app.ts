@@ -28,7 +28,8 @@ export async function buildAppOn(
 ) {
   const log = options.logger ?? testLogger();
   const now = options.now ?? (() => new Date());
-  const jobs = options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns: options.dns ?? createResolver() }, { concurrency: 2, schedules: [] });
+  const jobs =
+    options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns: options.dns ?? createResolver() }, { concurrency: 2, schedules: [] });
   // Rate limits are off unless a test sets them: the suite sends far more than a person would.
   const env = { RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', ...options.env };
   // Tests never ask the machine's resolvers: without a DNS server of the test's own, questions go to

@@ -4,9 +4,7 @@ import dnsPacket from 'dns-packet';
 
 /** One record in a test zone; names are case-insensitive, without a trailing dot. */
 export type ZoneRecord =
-  | { type: 'TXT'; data: string | string[] }
-  | { type: 'A' | 'AAAA' | 'PTR' | 'CNAME'; data: string }
-  | { type: 'MX'; data: [number, string] };
+  { type: 'TXT'; data: string | string[] } | { type: 'A' | 'AAAA' | 'PTR' | 'CNAME'; data: string } | { type: 'MX'; data: [number, string] };
 
 /**
  * How a name (or one type of it) misbehaves instead of answering. 'truncated' answers with the TC
@@ -40,7 +38,16 @@ const MAX_CNAME_HOPS = 8;
 const PLAIN_UDP_SIZE = 512;
 /** The largest UDP answer this server sends, whatever a query advertises. */
 const MAX_UDP_SIZE = 4096;
-const EDNS0: dnsPacket.Answer = { type: 'OPT', name: '.', udpPayloadSize: MAX_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] };
+const EDNS0: dnsPacket.Answer = {
+  type: 'OPT',
+  name: '.',
+  udpPayloadSize: MAX_UDP_SIZE,
+  extendedRcode: 0,
+  ednsVersion: 0,
+  flags: 0,
+  flag_do: false,
+  options: [],
+};
 
 const key = (name: string) => name.toLowerCase().replace(/\.$/, '');
 
@@ -113,7 +120,8 @@ export class TestDnsServer {
     const reply = (message: Buffer) => this.udp.send(message, rinfo.port, rinfo.address);
     this.answer(msg, 'udp', (query, resolution) => {
       if ('fault' in resolution && resolution.fault === 'malformed') return reply(msg.subarray(0, 7));
-      if ('fault' in resolution && resolution.fault === 'truncated') return reply(encode(query, 'NOERROR', [], dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_DESIRED));
+      if ('fault' in resolution && resolution.fault === 'truncated')
+        return reply(encode(query, 'NOERROR', [], dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_DESIRED));
       if ('fault' in resolution) return reply(encode(query, resolution.fault === 'servfail' ? 'SERVFAIL' : 'REFUSED'));
       const full = encode(query, resolution.rcode, resolution.answers);
       const opt = query.additionals?.find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined;
@@ -226,7 +234,12 @@ export class TestDnsServer {
 }
 
 /** A response to `query`; dns-packet encodes the response code only as the low 4 bits of `flags`. */
-function encode(query: dnsPacket.DecodedPacket, rcode: Rcode, answers: dnsPacket.Answer[] = [], flags = dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE) {
+function encode(
+  query: dnsPacket.DecodedPacket,
+  rcode: Rcode,
+  answers: dnsPacket.Answer[] = [],
+  flags = dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+) {
   const edns = query.additionals?.some((a) => a.type === 'OPT') ?? false;
   return dnsPacket.encode({
     id: query.id,

@@ -218,11 +218,16 @@ const nameOf = (query: string) => query.slice(query.indexOf(' ') + 1);
  * the production resolver (one cached lookup per world, as a sweep uses it), and every oracle in
  * `oracles` through its own pool of drivers and DNS servers.
  */
-export async function runDifferential(worlds: SpfWorlds, oracles: readonly OracleName[], options: { driversPerPool?: number } = {}): Promise<DifferentialCase[]> {
+export async function runDifferential(
+  worlds: SpfWorlds,
+  oracles: readonly OracleName[],
+  options: { driversPerPool?: number } = {},
+): Promise<DifferentialCase[]> {
   const cases: DifferentialCase[] = [];
   for (const world of WORLDS)
     for (const domain of worlds.domains)
-      for (const client of domain.clients) cases.push({ domain, world, client, ours: { result: undefined, queries: [], reachedLegacy: false }, oracles: {} as Record<OracleName, Evaluation> });
+      for (const client of domain.clients)
+        cases.push({ domain, world, client, ours: { result: undefined, queries: [], reachedLegacy: false }, oracles: {} as Record<OracleName, Evaluation> });
   const reached = (queries: string[]) => queries.some((q) => worlds.reachesLegacy(nameOf(q)));
   const question = (c: DifferentialCase): OracleQuestion => ({ ip: c.client.ip, sender: c.client.sender, helo: c.client.helo, domain: c.domain.name });
 

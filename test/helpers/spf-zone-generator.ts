@@ -201,7 +201,9 @@ const shapes: Shape[] = [
     build(c) {
       const k = c.rng.int(PARTNERS);
       c.note(`partner ${k}`);
-      return [spf(c.d, maybeOwn(c, 0.3), `include:${partner(k)}`, c.rng.chance(0.4) && `include:${SUCCESSOR}`, c.rng.chance(0.3) && `include:${LEGACY}`, anAll(c))];
+      return [
+        spf(c.d, maybeOwn(c, 0.3), `include:${partner(k)}`, c.rng.chance(0.4) && `include:${SUCCESSOR}`, c.rng.chance(0.3) && `include:${LEGACY}`, anAll(c)),
+      ];
     },
   },
   {
@@ -215,7 +217,10 @@ const shapes: Shape[] = [
     build(c) {
       const target = c.rng.pick([`_spf.${c.d}`, '_spf.%{d}', '_spf.%{o}']);
       c.note(`redirect=${target}`);
-      return [spf(c.d, maybeOwn(c, 0.3), `redirect=${target}`), spf(`_spf.${c.d}`, maybeOwn(c, 0.3), `${aQualifier(c)}include:${LEGACY}`, c.rng.chance(0.4) && `include:${SUCCESSOR}`, anAll(c))];
+      return [
+        spf(c.d, maybeOwn(c, 0.3), `redirect=${target}`),
+        spf(`_spf.${c.d}`, maybeOwn(c, 0.3), `${aQualifier(c)}include:${LEGACY}`, c.rng.chance(0.4) && `include:${SUCCESSOR}`, anAll(c)),
+      ];
     },
   },
   {
@@ -256,7 +261,10 @@ const shapes: Shape[] = [
       const d2 = c.rng.chance(0.5);
       c.note(d2 ? 'include:_spf.%{d2}' : 'include:_spf.%{d}');
       const target = d2 ? `_spf.${org}` : `_spf.${c.d}`;
-      return [spf(c.d, maybeOwn(c, 0.3), `include:_spf.%{${d2 ? 'd2' : 'd'}}`, anAll(c)), spf(target, `${aQualifier(c)}include:${LEGACY}`, c.rng.chance(0.4) && `include:${SUCCESSOR}`, anAll(c))];
+      return [
+        spf(c.d, maybeOwn(c, 0.3), `include:_spf.%{${d2 ? 'd2' : 'd'}}`, anAll(c)),
+        spf(target, `${aQualifier(c)}include:${LEGACY}`, c.rng.chance(0.4) && `include:${SUCCESSOR}`, anAll(c)),
+      ];
     },
   },
   {
@@ -346,7 +354,9 @@ const shapes: Shape[] = [
       terms.splice(legacyAt, 0, `include:${LEGACY}`);
       return [
         spf(c.d, ...terms, anAll(c)),
-        ...kinds.flatMap((k, i) => (k === 'a:nodata' ? [txt(`nodata${i}.${c.d}`, 'not an address')] : k === 'a:out' ? [cname(`out${i}.${c.d}`, `out.${LEGACY}`)] : [])),
+        ...kinds.flatMap((k, i) =>
+          k === 'a:nodata' ? [txt(`nodata${i}.${c.d}`, 'not an address')] : k === 'a:out' ? [cname(`out${i}.${c.d}`, `out.${LEGACY}`)] : [],
+        ),
       ];
     },
   },
@@ -430,7 +440,10 @@ const shapes: Shape[] = [
   {
     name: 'mx with more than 10 exchanges',
     weight: 1,
-    build: (c) => [spf(c.d, 'mx', `include:${LEGACY}`, '-all'), ...Array.from({ length: 11 }, (_, k) => [mx(c.d, k, `mx${k}.${c.d}`), a(`mx${k}.${c.d}`, host(c.own4, 50 + k))]).flat()],
+    build: (c) => [
+      spf(c.d, 'mx', `include:${LEGACY}`, '-all'),
+      ...Array.from({ length: 11 }, (_, k) => [mx(c.d, k, `mx${k}.${c.d}`), a(`mx${k}.${c.d}`, host(c.own4, 50 + k))]).flat(),
+    ],
   },
   {
     name: 'ptr',
@@ -642,7 +655,10 @@ function coverage(zone: ZoneView, domain: string, reachesLegacy: (name: string) 
   const cover: Coverage = { nets: [], every4: false, every6: false, aliases: new Set() };
   const seen = new Set<string>();
   const records = (name: string) => zone.records(name);
-  const addresses = (name: string) => records(name).filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => parseIp(r.data as string)!);
+  const addresses = (name: string) =>
+    records(name)
+      .filter((r) => r.type === 'A' || r.type === 'AAAA')
+      .map((r) => parseIp(r.data as string)!);
   const walk = (name: string, depth: number, topLevel: boolean) => {
     if (seen.has(name) || depth > 12) return;
     seen.add(name);

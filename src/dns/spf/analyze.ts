@@ -146,7 +146,8 @@ class Walk {
       const liveRedirect = live && !record.mechanisms.some((m) => m.kind === 'all');
       const before = this.analysis.lookupCount;
       await this.include(`redirect=${record.redirect}`, record.redirect, domain, path, liveRedirect);
-      if (top && this.analysis.lookupCount > before) this.analysis.termCosts.push({ term: `redirect=${record.redirect}`, lookups: this.analysis.lookupCount - before });
+      if (top && this.analysis.lookupCount > before)
+        this.analysis.termCosts.push({ term: `redirect=${record.redirect}`, lookups: this.analysis.lookupCount - before });
     }
   }
 
@@ -204,7 +205,14 @@ class Walk {
     }
     if (chain) {
       const aliases = chain.slice(0, -1);
-      this.analysis.legacyReferences.push({ term, path: [...path, ...aliases], holder: path[path.length - 1]!, aliases, target: chain[chain.length - 1]!, live });
+      this.analysis.legacyReferences.push({
+        term,
+        path: [...path, ...aliases],
+        holder: path[path.length - 1]!,
+        aliases,
+        target: chain[chain.length - 1]!,
+        live,
+      });
       // What the legacy record says is the provider's; it goes with the deletion.
       return;
     }
@@ -239,12 +247,21 @@ export async function analyzeSpf(domain: string, dns: DnsLookup, aliases: Aliase
     const found = await lookupSpfRecord(dns, d);
     if (found.status === 'record') walk.analysis.records.push(found.text);
     const names = aliased.slice(0, -1);
-    walk.analysis.legacyReferences.push({ term: `CNAME ${aliased[1]}`, path: names, holder: d, aliases: names, target: aliased[aliased.length - 1]!, live: true });
+    walk.analysis.legacyReferences.push({
+      term: `CNAME ${aliased[1]}`,
+      path: names,
+      holder: d,
+      aliases: names,
+      target: aliased[aliased.length - 1]!,
+      live: true,
+    });
   } else {
     await walk.domain(d, [d], true, true);
   }
   const a = walk.analysis;
-  if (a.lookupCount > LIMITS.lookups) a.errors.push({ kind: 'lookup_limit', path: [d], message: `${a.lookupCount} DNS-querying terms (limit ${LIMITS.lookups})` });
-  if (a.voidLookupCount > LIMITS.voidLookups) a.errors.push({ kind: 'void_limit', path: [d], message: `${a.voidLookupCount} void lookups (limit ${LIMITS.voidLookups})` });
+  if (a.lookupCount > LIMITS.lookups)
+    a.errors.push({ kind: 'lookup_limit', path: [d], message: `${a.lookupCount} DNS-querying terms (limit ${LIMITS.lookups})` });
+  if (a.voidLookupCount > LIMITS.voidLookups)
+    a.errors.push({ kind: 'void_limit', path: [d], message: `${a.voidLookupCount} void lookups (limit ${LIMITS.voidLookups})` });
   return a;
 }

@@ -278,7 +278,8 @@ class Evaluation {
         if (exchanges.length > LIMITS.mxNames) throw new Stop('permerror', `${m.text}: ${name} has ${exchanges.length} MX records (limit ${LIMITS.mxNames})`);
         this.everyClient = this.prefixOf(m) === 0;
         for (const mx of exchanges) {
-          if ((await this.addresses(mx.exchange, `${m.text} → ${mx.exchange}`, this.prefixOf(m))).some((a) => inNetwork(this.ip, a, this.prefixOf(m)))) return true;
+          if ((await this.addresses(mx.exchange, `${m.text} → ${mx.exchange}`, this.prefixOf(m))).some((a) => inNetwork(this.ip, a, this.prefixOf(m))))
+            return true;
         }
         return false;
       }
@@ -387,12 +388,16 @@ export async function checkHost(ipText: string, domain: string, senderText: stri
   const at = senderText.lastIndexOf('@');
   const local = at === -1 ? 'postmaster' : senderText.slice(0, at) || 'postmaster';
   const senderDomain = at === -1 ? senderText : senderText.slice(at + 1);
-  const evaluation = new Evaluation(ip, { full: `${local}@${senderDomain}`, local, domain: senderDomain }, {
-    ...options,
-    helo: options.helo ?? domain,
-    receiver: options.receiver ?? 'unknown',
-    now: options.now ?? new Date(),
-  });
+  const evaluation = new Evaluation(
+    ip,
+    { full: `${local}@${senderDomain}`, local, domain: senderDomain },
+    {
+      ...options,
+      helo: options.helo ?? domain,
+      receiver: options.receiver ?? 'unknown',
+      now: options.now ?? new Date(),
+    },
+  );
   if (!isValidSpfDomain(domain)) return { result: 'none', reason: `"${domain}" is not a fully qualified domain name`, lookups: 0, voidLookups: 0 };
   try {
     const outcome = await evaluation.check(domain, [normalize(domain)]);

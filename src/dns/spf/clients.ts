@@ -18,7 +18,18 @@ export interface Client {
 }
 
 /** Candidate stranger addresses: documentation and reserved ranges first (RFC 5737, 3849, 9637). */
-const STRANGER_V4 = ['192.0.2.1', '198.51.100.1', '233.252.0.1', '100.64.0.1', '240.0.0.1', '203.0.113.1', '10.255.255.254', '172.31.255.254', '169.254.255.254', '127.255.255.254'];
+const STRANGER_V4 = [
+  '192.0.2.1',
+  '198.51.100.1',
+  '233.252.0.1',
+  '100.64.0.1',
+  '240.0.0.1',
+  '203.0.113.1',
+  '10.255.255.254',
+  '172.31.255.254',
+  '169.254.255.254',
+  '127.255.255.254',
+];
 const STRANGER_V6 = ['2001:db8::1', '2001:db8:ffff:ffff::1', '3fff::1', '100::1', 'fd00::1', 'fe80::1', '2002::1', '::ffff:0:1'];
 const STRANGER_CANDIDATES = { 4: STRANGER_V4.map((ip) => parseIp(ip)!), 6: STRANGER_V6.map((ip) => parseIp(ip)!) };
 const STRANGER_LOCALS = ['spf-stranger', 'spf-stranger-2', 'nobody-x7q', 'probe-k2m', 'z9-none', 'unknown-sender', 'q-0', 'mdt-check'];
@@ -60,7 +71,12 @@ export async function findStranger(domain: string, dns: DnsLookup, family: 4 | 6
     const ip = candidates.find((c) => !tried.has(c.text) && !avoid.some((a) => inNetwork(c, a.network, a.prefix)));
     if (!ip) break;
     tried.add(ip.text);
-    const client: Client = { class: family === 4 ? 'stranger' : 'stranger_ipv6', ip: ip.text, sender: `${STRANGER_LOCALS[attempt]}@${domain}`, helo: STRANGER_HELO };
+    const client: Client = {
+      class: family === 4 ? 'stranger' : 'stranger_ipv6',
+      ip: ip.text,
+      sender: `${STRANGER_LOCALS[attempt]}@${domain}`,
+      helo: STRANGER_HELO,
+    };
     const result = await evaluate(client, domain, dns, now, reuse);
     const decided = result.decidedBy;
     const everyClient = decided !== undefined && decided.kind !== 'all' && decided.everyClient;
@@ -159,7 +175,8 @@ export const rebaseText = (text: string, from: string, to: string) =>
 export const rebasePath = (path: string[], from: string, to: string) => (path[0] === from ? [to, ...path.slice(1)] : path);
 
 /** A record whose evaluation does not depend on the domain publishing it: no macro, no exp=, no a/mx/ptr of the domain itself. */
-export const isTemplateRecord = (record: string) => !record.includes('%') && !/(^| )exp=/i.test(record) && !record.split(' ').some((t) => IMPLICIT_DOMAIN.test(t));
+export const isTemplateRecord = (record: string) =>
+  !record.includes('%') && !/(^| )exp=/i.test(record) && !record.split(' ').some((t) => IMPLICIT_DOMAIN.test(t));
 
 /**
  * An evaluation of one domain's record as the same evaluation of another domain publishing the same
@@ -215,7 +232,11 @@ export async function sampleSender(dns: DnsLookup, includes: readonly string[], 
     if (network) return firstAddress(network.network!, network.kind === 'ip4' ? network.cidr4! : network.cidr6!);
     if (depth < 3) {
       const deeper = [...mechanisms.filter((m) => m.kind === 'include' && m.qualifier === '+').map((m) => m.domainSpec!), ...(redirect ? [redirect] : [])];
-      const found = await sampleSender(dns, deeper.filter((d) => !d.includes('%')), depth + 1);
+      const found = await sampleSender(
+        dns,
+        deeper.filter((d) => !d.includes('%')),
+        depth + 1,
+      );
       if (found) return found;
     }
   }
@@ -227,13 +248,9 @@ function firstAddress(network: string, prefix: number): string {
   const ip = parseIp(network)!;
   const bits = ip.version === 4 ? 32 : 128;
   if (prefix >= bits - 1) return ip.text;
-  const value = (ip.value >> BigInt(bits - prefix) << BigInt(bits - prefix)) + 1n;
+  const value = ((ip.value >> BigInt(bits - prefix)) << BigInt(bits - prefix)) + 1n;
   if (ip.version === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
-  return value
-    .toString(16)
-    .padStart(32, '0')
-    .match(/.{4}/g)!
-    .join(':');
+  return value.toString(16).padStart(32, '0').match(/.{4}/g)!.join(':');
 }
 
 const caches = new WeakMap<DnsLookup, EvaluationCache>();

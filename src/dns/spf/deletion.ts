@@ -1,7 +1,20 @@
 import type { DnsLookup } from '../resolver.ts';
 import { analyzeSpf, type LegacyReference, type SpfAnalysis, type SpfFinding } from './analyze.ts';
 import { LIMITS, lookupSpfRecord, type CheckHostResult, type SpfResult } from './check-host.ts';
-import { asIpv6, evaluate, familyBlind, findStranger, sameForBothFamilies, sampleSender, strength, worstForStranger, type Client, type ClientClass, type Evaluated, type EvaluationCache } from './clients.ts';
+import {
+  asIpv6,
+  evaluate,
+  familyBlind,
+  findStranger,
+  sameForBothFamilies,
+  sampleSender,
+  strength,
+  worstForStranger,
+  type Client,
+  type ClientClass,
+  type Evaluated,
+  type EvaluationCache,
+} from './clients.ts';
 import { normalizeName, withoutLegacyRecords, withRecords, type Aliases } from './worlds.ts';
 
 /** What one client class gets from the domain's SPF today and once the legacy record is deleted. */
@@ -82,7 +95,10 @@ export async function analyzeDeletion(
 ): Promise<DeletionAnalysis> {
   const deleted = withoutLegacyRecords(aliases);
   // The same record text evaluates the same for every domain publishing it (see EvaluationCache).
-  const reuse = cache && analysis.records.length === 1 && !analysis.legacyReferences.some((r) => r.term.startsWith('CNAME ')) ? { cache, world: 'today', record: analysis.records[0]! } : undefined;
+  const reuse =
+    cache && analysis.records.length === 1 && !analysis.legacyReferences.some((r) => r.term.startsWith('CNAME '))
+      ? { cache, world: 'today', record: analysis.records[0]! }
+      : undefined;
   const stranger = await findStranger(domain, dns, 4, now, reuse);
   const stranger6 = familyBlind(stranger) ? asIpv6(stranger) : await findStranger(domain, dns, 6, now, reuse);
   const clients: Client[] = [stranger.client, stranger6.client];
@@ -109,7 +125,10 @@ export async function analyzeDeletion(
     reasonNow: today[i]!.reason,
     reasonAfterDeletion: after[i]!.reason,
     ...(c.class === 'stranger' || c.class === 'stranger_ipv6'
-      ? { matchedSomething: (c.class === 'stranger' ? stranger : stranger6).matched, everyClientMatches: (c.class === 'stranger' ? stranger : stranger6).everyClient }
+      ? {
+          matchedSomething: (c.class === 'stranger' ? stranger : stranger6).matched,
+          everyClientMatches: (c.class === 'stranger' ? stranger : stranger6).everyClient,
+        }
       : {}),
   }));
 
@@ -120,7 +139,11 @@ export async function analyzeDeletion(
   const breaksAtDeletion = outcomes.some((o) => o.class !== 'legacy' && o.now !== 'permerror' && o.afterDeletion === 'permerror');
   const worst = strangers.find((r) => r.result === resultNow)!;
   const evaluationErrors: SpfFinding[] =
-    resultNow === 'permerror' ? [{ kind: findingKind(worst.reason), path: [domain], message: worst.reason }] : resultNow === 'temperror' ? [{ kind: 'dns', path: [domain], message: worst.reason }] : [];
+    resultNow === 'permerror'
+      ? [{ kind: findingKind(worst.reason), path: [domain], message: worst.reason }]
+      : resultNow === 'temperror'
+        ? [{ kind: 'dns', path: [domain], message: worst.reason }]
+        : [];
 
   const { suggestion, blockedBy } =
     legacyReferences.length === 0
@@ -159,7 +182,10 @@ async function afterDeletion(client: Client, today: Evaluated, domain: string, a
   for (const q of today.answered) {
     const chain = await aliases.legacyChain(q.name, q.type);
     if (chain === null) continue;
-    const step = q.type === 'TXT' && q.name !== domain && !('error' in chain) ? today.trace?.find((s) => s.outcome !== 'error' && s.target !== undefined && normalizeName(s.target) === q.name) : undefined;
+    const step =
+      q.type === 'TXT' && q.name !== domain && !('error' in chain)
+        ? today.trace?.find((s) => s.outcome !== 'error' && s.target !== undefined && normalizeName(s.target) === q.name)
+        : undefined;
     if (!step) return evaluate(client, domain, deleted, now);
     const reason = step.term.toLowerCase().startsWith('redirect=') ? `${step.term}: no SPF record there` : `${step.term}: ${step.target} has no SPF record`;
     return { result: 'permerror', reason, lookups: today.lookups, voidLookups: today.voidLookups };
@@ -186,7 +212,14 @@ async function referencesReached(found: LegacyReference[], evaluations: CheckHos
     if (chain === null || 'error' in chain) continue;
     known.add(stepKey(step.path, step.term));
     const names = chain.slice(0, -1);
-    refs.push({ term: step.term, path: [...step.path, ...names], holder: step.path[step.path.length - 1]!, aliases: names, target: chain[chain.length - 1]!, live: true });
+    refs.push({
+      term: step.term,
+      path: [...step.path, ...names],
+      holder: step.path[step.path.length - 1]!,
+      aliases: names,
+      target: chain[chain.length - 1]!,
+      live: true,
+    });
   }
   return refs;
 }
@@ -215,7 +248,10 @@ export function rewriteRecord(text: string, legacyTerms: ReadonlySet<string>, su
       .filter((t): t is string => t !== undefined)
       .map(normalizeName),
   );
-  const successors = successorIncludes.map(normalizeName).filter((s) => !present.has(s)).map((s) => `include:${s}`);
+  const successors = successorIncludes
+    .map(normalizeName)
+    .filter((s) => !present.has(s))
+    .map((s) => `include:${s}`);
   const out: string[] = [];
   let placed = false;
   let droppedRedirect = false;
@@ -283,7 +319,10 @@ async function suggestFix(
 
   const fixed = withRecords(deleted, new Map(records.map((r) => [r.name, r.record])));
   // A fix of the domain's own record alone is that record evaluated in the deleted world.
-  const reuse = cache && records.length === 1 && records[0]!.name === domain ? { cache, world: `deleted ${aliases.legacy.join(',')}`, record: records[0]!.record } : undefined;
+  const reuse =
+    cache && records.length === 1 && records[0]!.name === domain
+      ? { cache, world: `deleted ${aliases.legacy.join(',')}`, record: records[0]!.record }
+      : undefined;
   // The legacy range is left out: its servers stop sending at the shutdown, fix or no fix.
   const [stranger, ...others] = today.filter((c) => c.class !== 'legacy' && c.class !== 'stranger_ipv6');
   const strangerFixed = await evaluate(stranger!, domain, fixed, now, reuse);

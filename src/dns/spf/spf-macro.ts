@@ -16,7 +16,8 @@ export interface MacroContext {
 }
 
 const UNRESERVED = /[^A-Za-z0-9\-._~]/g;
-const urlEscape = (s: string) => s.replace(UNRESERVED, (c) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+const urlEscape = (s: string) =>
+  s.replace(UNRESERVED, (c) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 
 /** RFC 5952 text form of an IPv6 address, for `%{c}`. */
 function compressIpv6(ip: ParsedIp): string {
@@ -26,7 +27,7 @@ function compressIpv6(ip: ParsedIp): string {
     .match(/.{4}/g)!
     .map((g) => g.replace(/^0+(?=.)/, ''));
   let best = { at: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;

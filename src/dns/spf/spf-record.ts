@@ -185,7 +185,10 @@ export function parseSpfRecord(text: string): ParseResult {
 function parseUncached(text: string): ParseResult {
   if (!isSpfRecord(text)) return { ok: false, error: 'not an SPF record (must start with "v=spf1")' };
   if (/[^\x20-\x7e]/.test(text)) return { ok: false, error: 'the record has characters outside printable ASCII' };
-  const terms = text.slice(6).split(' ').filter((t) => t !== '');
+  const terms = text
+    .slice(6)
+    .split(' ')
+    .filter((t) => t !== '');
   const record: SpfRecord = { mechanisms: [], unknownModifiers: [] };
   for (const term of terms) {
     const modifier = /^([a-z][a-z0-9_.-]*)=(.*)$/i.exec(term);
