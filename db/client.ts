@@ -141,3 +141,6 @@ export async function openMemoryDatabase(): Promise<Database> {
 
 /** The rows of a raw `db.execute()` result; both drivers return them under `rows`. */
 export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
+
+/** An array bound as one parameter: a column of `unnest(…)` in a set-based write, or the list of `= ANY(…)`. */
+export const col = (values: unknown[]) => sql.param(values);

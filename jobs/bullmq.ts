@@ -1,9 +1,10 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { assertJobId, defaultOptionsOf, queueNames, type QueueName } from '../src/job-contract/catalogue.ts';
+import { jobStates, type JobCounts, type JobRuntime } from '../src/job-contract/runtime.ts';
+import type { Schedule } from '../src/job-contract/schedules.ts';
 import type { JobDeps } from './context.ts';
-import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
-import { jobStates, type JobCounts, type JobRuntime } from './runtime.ts';
-import { applySchedules, type Schedule } from './schedules.ts';
+import { findJob } from './registry.ts';
 
 export interface BullOptions {
   redisUrl: string;
@@ -125,4 +126,17 @@ export async function startBullWorkers(
       connection.disconnect();
     },
   };
+}
+
+/** Applies the schedules to BullMQ: the one place that calls upsertJobScheduler. Stale schedulers are removed. */
+export async function applySchedules(queueByName: Record<QueueName, Queue>, schedules: Schedule[]) {
+  for (const [queueName, queue] of Object.entries(queueByName)) {
+    const wanted = schedules.filter((s) => s.queue === queueName);
+    for (const s of wanted) {
+      await queue.upsertJobScheduler(s.id, { pattern: s.pattern, tz: s.tz }, { name: s.name, data: s.data });
+    }
+    for (const existing of await queue.getJobSchedulers()) {
+      if (!wanted.some((s) => s.id === existing.key)) await queue.removeJobScheduler(existing.key);
+    }
+  }
 }

@@ -2,18 +2,18 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/client.ts';
 import type { Config } from '../src/config.ts';
 import { createCachedLookup, createResolver, withRateLimit, type DnsLookup } from '../src/dns/resolver.ts';
+import type { Enqueue } from '../src/job-contract/catalogue.ts';
 import type { Webhook } from '../src/notifications/notification-service.ts';
-import type { QueueName } from './queues.ts';
 
 /** What a processor may use. Time comes from `now()`, never from the clock directly. */
 export interface JobDeps {
   db: Db;
   now: () => Date;
   log: FastifyBaseLogger;
-  /** The process's resolver: one short-lived cache shared by every check of a sweep. */
+  /** The process's resolver: one short-lived cache shared by every probe of a sweep. */
   dns: DnsLookup;
   /** Hands a job to this process's job runtime (for processors that fan out). */
-  enqueue: (queue: QueueName, name: string, data: unknown, jobId: string) => Promise<void>;
+  enqueue: Enqueue;
   /** Where notifications go; unset: they are only logged. */
   webhook?: Webhook | undefined;
 }
@@ -33,4 +33,5 @@ export interface JobContext {
   deps: JobDeps;
 }
 
-export type Processor<Payload> = (data: Payload, ctx: JobContext) => Promise<unknown>;
+/** The function that does a job (named apart from BullMQ's own `Processor`, which is a worker callback). */
+export type JobProcessor<Payload> = (data: Payload, ctx: JobContext) => Promise<unknown>;

@@ -1,8 +1,10 @@
 import { CronExpressionParser } from 'cron-parser';
+import { exponentialBackoff } from '../src/lib/backoff.ts';
+import { assertJobId, defaultOptionsOf, queueNames, type Enqueue, type QueueName } from '../src/job-contract/catalogue.ts';
+import { jobStates, type FailedJob, type JobCounts, type JobRuntime, type JobState } from '../src/job-contract/runtime.ts';
+import type { Schedule } from '../src/job-contract/schedules.ts';
 import type { JobDeps } from './context.ts';
-import { assertJobId, defaultOptionsOf, findJob, queueNames, type QueueName } from './queues.ts';
-import { jobStates, type FailedJob, type JobCounts, type JobRuntime, type JobState } from './runtime.ts';
-import type { Schedule } from './schedules.ts';
+import { findJob } from './registry.ts';
 
 interface InlineJob {
   id: string;
@@ -18,6 +20,19 @@ interface InlineJob {
 export interface InlineOptions {
   concurrency: number;
   schedules: Schedule[];
+  /** false: a failed job fails for good at once, whatever its queue's attempts (the CLI's one-off runs). Default true. */
+  retries?: boolean;
+  /** Told of every job that finished (completed or failed for good), with the processor's result. */
+  onFinished?: (job: FinishedJob) => void;
+}
+
+export interface FinishedJob {
+  queue: QueueName;
+  name: string;
+  id: string;
+  state: 'completed' | 'failed';
+  result?: unknown;
+  failedReason?: string;
 }
 
 /**
@@ -46,7 +61,16 @@ export class InlineJobRuntime implements JobRuntime {
   }
 
   /** Resolves once the job has finished (completed or failed for good). */
-  enqueue(queue: QueueName, name: string, data: unknown, jobId: string): Promise<void> {
+  readonly enqueue: Enqueue = (queue, name, data, jobId) => this.accept(queue, name, data, jobId);
+
+  /** Resolves once every job accepted so far, and every job they enqueued, has finished. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.waiting.length > 0 || [...this.jobs.values()].some((j) => j.state === 'delayed')) {
+      await Promise.race([...this.running, new Promise((r) => setTimeout(r, 20))]);
+    }
+  }
+
+  private accept(queue: QueueName, name: string, data: unknown, jobId: string): Promise<void> {
     assertJobId(jobId);
     if (this.closed) return Promise.reject(new Error('The job runner is shutting down'));
     const key = `${queue}/${jobId}`;
@@ -126,16 +150,16 @@ export class InlineJobRuntime implements JobRuntime {
       return;
     }
     try {
-      await definition.process(parsed.data, {
+      const result = await definition.process(parsed.data, {
         jobId: job.id,
         attemptsMade: job.attemptsMade,
         deps: this.deps,
       });
-      this.finish(job, 'completed');
+      this.finish(job, 'completed', result);
     } catch (err) {
       job.attemptsMade++;
       job.failedReason = (err as Error)?.message ?? String(err);
-      const attempts = options.attempts ?? 1;
+      const attempts = this.options.retries === false ? 1 : (options.attempts ?? 1);
       this.deps.log.warn({ err, queue: job.queue, jobId: job.id, attemptsMade: job.attemptsMade }, 'job failed');
       if (job.attemptsMade >= attempts || this.closed) {
         this.finish(job, 'failed');
@@ -143,7 +167,7 @@ export class InlineJobRuntime implements JobRuntime {
       }
       const backoff = options.backoff;
       const base = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 1000);
-      const delay = typeof backoff === 'object' && backoff.type === 'fixed' ? base : base * 2 ** (job.attemptsMade - 1);
+      const delay = typeof backoff === 'object' && backoff.type === 'fixed' ? base : exponentialBackoff(base, job.attemptsMade - 1);
       job.state = 'delayed';
       this.later(delay, () => {
         job.state = 'waiting';
@@ -153,10 +177,11 @@ export class InlineJobRuntime implements JobRuntime {
     }
   }
 
-  private finish(job: InlineJob, state: 'completed' | 'failed') {
+  private finish(job: InlineJob, state: 'completed' | 'failed', result?: unknown) {
     const key = `${job.queue}/${job.id}`;
     job.state = state;
     job.finishedAt = Date.now();
+    this.options.onFinished?.({ queue: job.queue, name: job.name, id: job.id, state, result, failedReason: job.failedReason });
     for (const resolve of this.done.get(key) ?? []) resolve();
     this.done.delete(key);
     this.forgetOldJobs();
@@ -188,7 +213,7 @@ export class InlineJobRuntime implements JobRuntime {
     const wait = Math.min(next.getTime() - Date.now(), 2 ** 31 - 1);
     this.later(wait, () => {
       if (Date.now() >= next.getTime()) {
-        this.enqueue(schedule.queue, schedule.name, schedule.data, `${schedule.id}-${next.getTime()}`).catch(() => {});
+        this.accept(schedule.queue, schedule.name, schedule.data, `${schedule.id}-${next.getTime()}`).catch(() => {});
       }
       this.scheduleNext(schedule);
     });

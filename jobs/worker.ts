@@ -3,9 +3,7 @@ import { pino } from 'pino';
 import { loggerOptions } from '../src/app.ts';
 import { limitHeapGrowth, openDataStore } from '../src/bootstrap.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { createBullRuntime, startBullWorkers } from './bullmq.ts';
-import { createJobDns, webhookOf } from './context.ts';
-import { schedulesFor } from './schedules.ts';
+import { buildJobSystem } from './system.ts';
 
 /** `npm run worker`: BullMQ workers only, for scaling jobs out onto other machines. */
 async function main() {
@@ -18,25 +16,12 @@ async function main() {
     );
   }
   const log = pino(loggerOptions(config) as object);
-  const now = () => new Date();
   const database = await openDataStore(config, log);
-  const bull = createBullRuntime({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, (err) => log.warn({ err }, 'redis connection error'));
-  const workers = await startBullWorkers(
-    {
-      redisUrl: config.REDIS_URL,
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.JOB_CONCURRENCY,
-      schedules: schedulesFor(config),
-      lockMs: config.JOB_LOCK_MS,
-    },
-    { db: database.db, now, log, dns: createJobDns(config), webhook: webhookOf(config) },
-    bull,
-  );
+  const jobs = await buildJobSystem(config, { db: database.db, log }, { work: true });
   closeWithGrace({ delay: 60_000, logger: log }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'worker shutting down after an error');
     else log.info({ signal }, 'worker shutting down: finishing active jobs');
-    await workers.close();
-    await bull.close();
+    await jobs.close();
     await database.close();
   });
   log.info({ prefix: config.QUEUE_PREFIX, concurrency: config.JOB_CONCURRENCY }, 'worker started');

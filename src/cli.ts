@@ -9,13 +9,13 @@ import type { Actor } from './audit/audit-repository.ts';
 import { openDataStore } from './bootstrap.ts';
 import { loadConfig, type Config } from './config.ts';
 import { AppError } from './errors.ts';
-import { createJobDns, webhookOf } from '../jobs/context.ts';
-import { createDigests, deliverNotifications } from './notifications/notification-service.ts';
-import { chunk, forEachConcurrently } from './batches.ts';
-import { checkLabel, claimDueDomains, identifiersOf, probeDomains } from './checks/check-service.ts';
-import { createReminders, escalateTasks } from './tasks/task-service.ts';
-import { checkDomain, type Identifiers } from './dns/check-domain.ts';
-import { formatCheck } from './dns/check-report.ts';
+import { forEachConcurrently } from './lib/batches.ts';
+import type { FinishedJob } from '../jobs/inline.ts';
+import { buildJobSystem } from '../jobs/system.ts';
+import type { Enqueue } from './job-contract/catalogue.ts';
+import { identifiersOf } from './probes/probe-service.ts';
+import { evaluateDomain, type Identifiers } from './dns/evaluate-domain.ts';
+import { formatEvaluation } from './dns/evaluation-report.ts';
 import { normalizeDnsName } from './dns/dns-name.ts';
 import { testSpf } from './dns/spf-test.ts';
 import { createCachedLookup, createResolver } from './dns/resolver.ts';
@@ -239,8 +239,8 @@ const commands: Record<string, Command> = {
         while (printed < domains.length && results[printed] !== undefined) out(results[printed++]!);
       };
       await forEachConcurrently(domains, concurrency, async (domain, i) => {
-        const check = await checkDomain(domain, ids, dns);
-        results[i] = values.json ? JSON.stringify(check) : `${formatCheck(check, colour)}\n`;
+        const check = await evaluateDomain(domain, ids, dns);
+        results[i] = values.json ? JSON.stringify(check) : `${formatEvaluation(check, colour)}\n`;
         flush();
       });
     },
@@ -293,53 +293,38 @@ const commands: Record<string, Command> = {
   },
   'jobs run': {
     usage: 'jobs run dns-sweep|reminders|escalations|digest|notifications [--program ID] [--now ISO-TIME] [--limit N] [--concurrency N]',
-    summary: 'Run one pass of a background job synchronously, at the time given',
+    summary: 'Run one pass of a background job here and now (the same processors as the workers), at the time given',
     options: { program: { type: 'string' }, now: { type: 'string' }, limit: { type: 'string' }, concurrency: { type: 'string' } },
     async run({ values, positionals }, config) {
       const job = positionals[0];
-      const jobs = ['dns-sweep', 'reminders', 'escalations', 'digest', 'notifications'];
-      if (!jobs.includes(job ?? '')) throw new UsageError(`unknown job "${job ?? ''}"; available: ${jobs.join(', ')}`);
+      if (!job || !Object.hasOwn(runnableJobs, job)) throw new UsageError(`unknown job "${job ?? ''}"; available: ${Object.keys(runnableJobs).join(', ')}`);
       const now = values.now === undefined ? new Date() : new Date(String(values.now));
       if (Number.isNaN(now.getTime())) throw new UsageError('--now must be an ISO time, e.g. 2022-09-01T09:00:00+09:00');
       const programId = values.program as string | undefined;
-      if (job !== 'dns-sweep') {
-        const c = config();
-        const log = pino({ level: 'info' }, pino.destination(2));
-        const result = await withDatabase(c, (db): Promise<object> => {
-          if (job === 'reminders') return createReminders(db, now, programId);
-          if (job === 'escalations') return escalateTasks(db, now, programId);
-          if (job === 'digest') return createDigests(db, now, c.DIGEST_TIMEZONE);
-          return deliverNotifications(db, now, webhookOf(c), log);
-        });
-        out(JSON.stringify(result));
-        return;
-      }
       const limit = Number(values.limit ?? 100_000);
       const concurrency = Number(values.concurrency ?? 4);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit must be a whole number from 1 to 100000');
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency must be 1 to 256');
       const c = config();
+      const log = pino({ level: job === 'notifications' ? 'info' : 'warn' }, pino.destination(2));
+      // In this process, whatever the configuration, without schedules or retries; what each job
+      // finished with is collected for the summary.
+      const finished: FinishedJob[] = [];
       const summary = await withDatabase(c, async (db) => {
-        const deps = { db, dns: createJobDns(c), now: () => now, log: pino({ level: 'warn' }, pino.destination(2)) };
-        const claimed = await claimDueDomains(db, now, limit, values.program as string | undefined);
-        const counts: Record<string, number> = {};
-        // Batches of 50, as the sweep job makes them; --concurrency batches at once.
-        await forEachConcurrently(
-          chunk(
-            claimed.map((d) => d.id),
-            50,
-          ),
-          concurrency,
-          async (batch) => {
-            const results = await probeDomains(deps, batch, 'cli');
-            for (const id of batch) {
-              const result = results.get(id);
-              const key = result ? checkLabel(result) : 'gone';
-              counts[key] = (counts[key] ?? 0) + 1;
-            }
-          },
+        const jobs = await buildJobSystem(
+          c,
+          { db, log, now: () => now },
+          { work: true, inline: true, schedules: [], retries: false, concurrency, onFinished: (f) => finished.push(f) },
         );
-        return { checked: claimed.length, ...counts };
+        try {
+          await runnableJobs[job]!(jobs.runtime.enqueue, { programId, limit, timeZone: c.DIGEST_TIMEZONE });
+          await jobs.idle();
+        } finally {
+          await jobs.close();
+        }
+        const failed = finished.find((f) => f.state === 'failed');
+        if (failed) throw new Error(`${failed.queue}/${failed.name} failed: ${failed.failedReason}`);
+        return job === 'dns-sweep' ? sweepSummary(finished) : finished[0]!.result;
       });
       out(JSON.stringify(summary));
     },
@@ -364,6 +349,32 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** The jobs `jobs run` can run: each enqueues its job into the in-process runtime. */
+const runnableJobs: Record<string, (enqueue: Enqueue, o: { programId: string | undefined; limit: number; timeZone: string }) => Promise<void>> = {
+  'dns-sweep': (enqueue, { programId, limit }) => enqueue('probes', 'sweep-domains', { programId, limit, trigger: 'cli' }, 'cli-sweep'),
+  reminders: (enqueue, { programId }) => enqueue('tasks', 'create-reminders', { programId }, 'cli-reminders'),
+  escalations: (enqueue, { programId }) => enqueue('tasks', 'escalate-tasks', { programId }, 'cli-escalations'),
+  digest: (enqueue, { timeZone }) => enqueue('notifications', 'create-digests', { timeZone }, 'cli-digest'),
+  notifications: (enqueue) => enqueue('notifications', 'deliver-notifications', {}, 'cli-notifications'),
+};
+
+/**
+ * A sweep's summary: the domains it claimed, by verdict (`unverified`: DNS did not answer well enough;
+ * `gone`: deleted between the claim and the probe).
+ */
+function sweepSummary(finished: FinishedJob[]) {
+  const counts: Record<string, number> = {};
+  let checked = 0;
+  for (const f of finished) {
+    if (f.name !== 'probe-domains') continue;
+    const result = f.result as { checked: number; skipped: number; verdicts: Record<string, number> };
+    checked += result.checked + result.skipped;
+    if (result.skipped > 0) counts.gone = (counts.gone ?? 0) + result.skipped;
+    for (const [label, n] of Object.entries(result.verdicts)) counts[label] = (counts[label] ?? 0) + n;
+  }
+  return { checked, ...counts };
+}
 
 /** A DNS-name option value, normalized; a bad one is a usage error naming the option. */
 const dkimSelectorOption = (option: string) => (value: string) => {
@@ -417,7 +428,9 @@ async function main(argv: string[]) {
     throw new UsageError((err as Error).message);
   }
   // Options declared `multiple` arrive as arrays; the commands that declare them read them as such.
-  await command.run(parsed as Parameters<Command['run']>[0], () => loadConfig());
+  // The environment is parsed once, and only by commands that need it (`openapi` does not).
+  let config: Config | undefined;
+  await command.run(parsed as Parameters<Command['run']>[0], () => (config ??= loadConfig()));
   return process.exitCode ?? 0;
 }
 

@@ -1,7 +1,14 @@
-import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+
+/**
+ * The error catalogue: every code the service can send, once, grouped by feature. Domain modules import
+ * it (it imports nothing from fastify); src/http/problems.ts turns an AppError into problem+json. The
+ * README's table of codes is rendered from it (src/error-codes-doc.ts; `npm run docs`).
+ *
+ * Throw one with its factory: `throw errors.customerNotFound(id)`. `%s` placeholders in the message take
+ * the leading arguments in order; an optional last argument is the `extra` object (`errors` naming
+ * fields, `headers` for the reply, anything else is added to the problem body as it is).
+ */
 
 /** One entry of `errors` in a validation problem: which field, what is wrong with it. */
 export const FieldError = z.object({
@@ -10,81 +17,188 @@ export const FieldError = z.object({
 });
 export type FieldError = z.infer<typeof FieldError>;
 
-/** RFC 9457 problem details; every error this service sends has this shape. */
-export const Problem = z
-  .looseObject({
-    type: z.string().meta({ description: 'URI identifying the kind of problem' }),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional().meta({ description: 'The request path' }),
-    code: z.string().meta({ description: 'Stable machine-readable code, e.g. APP_PROGRAM_NOT_FOUND' }),
-    requestId: z.string().optional(),
-    errors: z.array(FieldError).optional(),
-  })
-  .meta({ id: 'Problem' });
-export type Problem = z.infer<typeof Problem>;
-
-/** An error response in a route schema, documented with its real media type. */
-export const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: Problem } },
-});
+/** What a throw site adds to the problem: `errors` and other members go into its body, `headers` onto the reply. */
+export type ErrorExtra = { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown };
 
 export class AppError extends Error {
   constructor(
     readonly code: string,
     readonly statusCode: number,
     message: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown } = {},
+    readonly extra: ErrorExtra = {},
   ) {
     super(message);
   }
 }
 
-/** The catalogue: every coded error the service raises. `%s` placeholders take the call's arguments. */
-function define(code: string, message: string, statusCode: number) {
+interface Entry {
+  code: `APP_${string}`;
+  /** The HTTP status the problem is sent with. */
+  status: number;
+  /** A short name for the README's table. */
+  title: string;
+  /** The problem's `detail`; each `%s` takes one argument of the factory, in order. */
+  message: string;
+}
+
+/** A feature's entries, each labelled with the feature for the README's table. */
+function feature<const E extends Record<string, Entry>>(name: string, entries: E): { [K in keyof E]: E[K] & { feature: string } } {
+  return Object.fromEntries(Object.entries(entries).map(([key, entry]) => [key, { ...entry, feature: name }])) as never;
+}
+
+const general = feature('General and HTTP', {
+  validation: { code: 'APP_VALIDATION', status: 400, title: 'Invalid request', message: '%s' },
+  // Any client error Fastify raises that no finer code maps; it keeps the status Fastify chose (400 mostly).
+  badRequest: { code: 'APP_BAD_REQUEST', status: 400, title: 'Other client error (keeps the 4xx status Fastify chose)', message: '%s' },
+  routeNotFound: { code: 'APP_ROUTE_NOT_FOUND', status: 404, title: 'No such route', message: 'No route %s %s' },
+  bodyTooLarge: { code: 'APP_BODY_TOO_LARGE', status: 413, title: 'Body too large', message: 'The %s is larger than %s bytes' },
+  unsupportedMediaType: { code: 'APP_UNSUPPORTED_MEDIA_TYPE', status: 415, title: 'Unsupported media type', message: '%s' },
+  preconditionRequired: {
+    code: 'APP_PRECONDITION_REQUIRED',
+    status: 428,
+    title: 'If-Match required',
+    message: 'This change requires an If-Match header with the ETag from your last GET, so it cannot overwrite a newer version',
+  },
+  versionMismatch: {
+    code: 'APP_VERSION_MISMATCH',
+    status: 412,
+    title: 'Stale version',
+    message: 'The resource changed since you read it (you sent version %s, the current version is %s); GET it again and retry',
+  },
+  rateLimited: { code: 'APP_RATE_LIMITED', status: 429, title: 'Too many requests', message: 'More than %s requests a minute; retry in %s s' },
+  // 5xx never echo internal messages: this one names only the request id, under which the log has the error.
+  internal: { code: 'APP_INTERNAL', status: 500, title: 'Internal error', message: 'An internal error occurred; quote request id %s when reporting it' },
+});
+
+const auth = feature('Authentication and access', {
+  unauthenticated: { code: 'APP_UNAUTHENTICATED', status: 401, title: 'No valid token', message: '%s' },
+  forbidden: { code: 'APP_FORBIDDEN', status: 403, title: 'Role or scope does not allow this', message: '%s' },
+});
+
+const programs = feature('Programs', {
+  programNotFound: { code: 'APP_PROGRAM_NOT_FOUND', status: 404, title: 'No such program', message: 'Program %s not found' },
+});
+
+/** The status workflow (customer-workflow.ts) words its own refusals; the catalogue gives their code and status. */
+const customers = feature('Customers and the status workflow', {
+  customerNotFound: { code: 'APP_CUSTOMER_NOT_FOUND', status: 404, title: 'No such customer', message: 'Customer %s not found' },
+  externalRefTaken: {
+    code: 'APP_EXTERNAL_REF_TAKEN',
+    status: 409,
+    title: 'External ref already used in the program',
+    message: 'The program already has a customer with external ref %s',
+  },
+  illegalTransition: { code: 'APP_ILLEGAL_TRANSITION', status: 409, title: 'Status cannot move there', message: '%s' },
+  reopenForbidden: { code: 'APP_REOPEN_FORBIDDEN', status: 403, title: 'Only an admin may reopen', message: '%s' },
+  reasonRequired: { code: 'APP_REASON_REQUIRED', status: 409, title: 'Reopening needs a reason', message: '%s' },
+  notClean: { code: 'APP_NOT_CLEAN', status: 409, title: 'Completed needs clean DNS', message: '%s' },
+  overrideForbidden: { code: 'APP_OVERRIDE_FORBIDDEN', status: 403, title: 'Only a manager or admin may override', message: '%s' },
+});
+
+const domains = feature('Domains and checks', {
+  domainNotFound: { code: 'APP_DOMAIN_NOT_FOUND', status: 404, title: 'No such domain', message: 'Domain %s not found' },
+  domainTaken: { code: 'APP_DOMAIN_TAKEN', status: 409, title: 'Domain held by another customer', message: '%s already belongs to %s in this program' },
+  domainExists: { code: 'APP_DOMAIN_EXISTS', status: 409, title: 'Customer already has the domain', message: '%s is already a %s of this customer' },
+  domainArchived: {
+    code: 'APP_DOMAIN_ARCHIVED',
+    status: 409,
+    title: 'Domain archived',
+    message: '%s was deleted (archived) on %s; an admin may restore it before %s',
+  },
+  domainNotArchived: { code: 'APP_DOMAIN_NOT_ARCHIVED', status: 409, title: 'Domain not archived', message: '%s is not archived; there is nothing to restore' },
+  checkTooSoon: {
+    code: 'APP_CHECK_TOO_SOON',
+    status: 429,
+    title: 'Checked less than a minute ago',
+    message: '%s was queued for a check less than a minute ago; try again in %s s',
+  },
+  notFoundDismissalConflict: {
+    code: 'APP_VERDICT_NOT_DOMAIN_NOT_FOUND',
+    status: 409,
+    title: 'Only a domain_not_found verdict can be dismissed',
+    message: 'The latest verdict of %s is %s, not domain_not_found: only a domain the last determined check found missing from DNS can be dismissed',
+  },
+});
+
+const tasks = feature('Tasks', {
+  taskNotFound: { code: 'APP_TASK_NOT_FOUND', status: 404, title: 'No such task', message: 'Task %s not found' },
+  taskNotOpen: { code: 'APP_TASK_NOT_OPEN', status: 409, title: 'Task not open', message: 'The task is %s; only open tasks can be changed' },
+});
+
+const imports = feature('Imports', {
+  importNotFound: { code: 'APP_IMPORT_NOT_FOUND', status: 404, title: 'No such import', message: 'Import %s not found' },
+  importRunning: {
+    code: 'APP_IMPORT_RUNNING',
+    status: 409,
+    title: 'Another import into the program is running',
+    message: '%s into program %s has not finished; send this one again when it has',
+  },
+  importFailed: { code: 'APP_IMPORT_FAILED', status: 409, title: 'Import failed', message: 'Import %s failed: %s' },
+  importInvalid: {
+    code: 'APP_IMPORT_INVALID',
+    status: 422,
+    title: 'File has errors; nothing written',
+    message: 'The file has %s error(s); nothing was written',
+  },
+});
+
+const salesOwners = feature('Sales owners', {
+  salesOwnerNotFound: { code: 'APP_SALES_OWNER_NOT_FOUND', status: 404, title: 'No such sales owner', message: 'Sales owner %s not found' },
+  emailTaken: { code: 'APP_EMAIL_TAKEN', status: 409, title: 'Email already used', message: 'Another sales owner already has the email %s' },
+});
+
+const tokens = feature('Tokens', {
+  tokenNotFound: { code: 'APP_TOKEN_NOT_FOUND', status: 404, title: 'No such token', message: 'Token %s not found' },
+});
+
+const ops = feature('Operations', {
+  notReady: { code: 'APP_NOT_READY', status: 503, title: 'A dependency is unreachable', message: 'Not ready: %s unreachable' },
+  databaseUnavailable: { code: 'APP_DATABASE_UNAVAILABLE', status: 503, title: 'Database unreachable', message: 'The database is unreachable; retry shortly' },
+  databaseTimeout: {
+    code: 'APP_DATABASE_TIMEOUT',
+    status: 503,
+    title: 'Statement timed out',
+    message: 'The database did not finish this in time (STATEMENT_TIMEOUT_MS); nothing was changed',
+  },
+});
+
+/** In the README's order. A key repeated across features would be lost in the spread: the catalogue test counts them. */
+export const features = [general, auth, programs, customers, domains, tasks, imports, salesOwners, tokens, ops] as const;
+
+export const catalogue = { ...general, ...auth, ...programs, ...customers, ...domains, ...tasks, ...imports, ...salesOwners, ...tokens, ...ops };
+export type ErrorKey = keyof typeof catalogue;
+
+/** One `unknown` per `%s` of a message, so a factory called with too few or too many arguments fails to compile. */
+type Placeholders<M extends string> = M extends `${string}%s${infer Rest}` ? [unknown, ...Placeholders<Rest>] : [];
+type Factory<M extends string> = (...args: [...Placeholders<M>, extra?: ErrorExtra]) => AppError;
+
+function define({ code, status, message }: Entry) {
+  const placeholders = message.split('%s').length - 1;
   return (...args: unknown[]) => {
     let i = 0;
+    const extra = args.length > placeholders ? (args[placeholders] as ErrorExtra) : {};
     return new AppError(
       code,
-      statusCode,
+      status,
       message.replace(/%s/g, () => String(args[i++])),
+      extra,
     );
   };
 }
 
-export const errors = {
-  programNotFound: define('APP_PROGRAM_NOT_FOUND', 'Program %s not found', 404),
-  importNotFound: define('APP_IMPORT_NOT_FOUND', 'Import %s not found', 404),
-  tokenNotFound: define('APP_TOKEN_NOT_FOUND', 'Token %s not found', 404),
-  salesOwnerNotFound: define('APP_SALES_OWNER_NOT_FOUND', 'Sales owner %s not found', 404),
-  customerNotFound: define('APP_CUSTOMER_NOT_FOUND', 'Customer %s not found', 404),
-  domainNotFound: define('APP_DOMAIN_NOT_FOUND', 'Domain %s not found', 404),
-  notFoundDismissalConflict: define(
-    'APP_VERDICT_NOT_DOMAIN_NOT_FOUND',
-    'The latest verdict of %s is %s, not domain_not_found: only a domain the last determined check found missing from DNS can be dismissed',
-    409,
-  ),
-  preconditionRequired: define(
-    'APP_PRECONDITION_REQUIRED',
-    'This change requires an If-Match header with the ETag from your last GET, so it cannot overwrite a newer version',
-    428,
-  ),
-  versionMismatch: define(
-    'APP_VERSION_MISMATCH',
-    'The resource changed since you read it (you sent version %s, the current version is %s); GET it again and retry',
-    412,
-  ),
-  unauthenticated: define('APP_UNAUTHENTICATED', '%s', 401),
-  forbidden: define('APP_FORBIDDEN', '%s', 403),
-  databaseUnavailable: define('APP_DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503),
-  databaseTimeout: define('APP_DATABASE_TIMEOUT', 'The database did not finish this in time (STATEMENT_TIMEOUT_MS); nothing was changed', 503),
-} as const;
+/** `throw errors.<key>(...placeholders, extra?)`: the catalogue's factories. */
+export const errors = Object.fromEntries(Object.entries(catalogue).map(([key, entry]) => [key, define(entry)])) as {
+  [K in ErrorKey]: Factory<(typeof catalogue)[K]['message']>;
+};
+
+/** Whether `err` is the catalogue's error `key` (any AppError without a key): `isAppError(err, 'importFailed')`. */
+export function isAppError(err: unknown, key?: ErrorKey): err is AppError {
+  return err instanceof AppError && (key === undefined || err.code === catalogue[key].code);
+}
 
 /** A 400 naming the offending fields, for rules the route schema cannot express. */
 export function validationError(fieldErrors: FieldError[]): AppError {
-  return new AppError('APP_VALIDATION', 400, describeFieldErrors(fieldErrors), { errors: fieldErrors });
+  return errors.validation(describeFieldErrors(fieldErrors), { errors: fieldErrors });
 }
 
 function describeFieldErrors(fieldErrors: FieldError[]) {
@@ -92,38 +206,6 @@ function describeFieldErrors(fieldErrors: FieldError[]) {
   if (!first) return 'The request is invalid';
   const more = fieldErrors.length > 1 ? ` (and ${fieldErrors.length - 1} more)` : '';
   return `${first.path}: ${first.message}${more}`;
-}
-
-const slug = (code: string) =>
-  code
-    .replace(/^(APP|FST_ERR)_/, '')
-    .toLowerCase()
-    .replace(/_/g, '-');
-const problemType = (code: string) => `urn:mdt:problem:${slug(code)}`;
-
-const contextNames: Record<string, string> = { querystring: 'query', params: 'path' };
-
-/** Fastify's own client errors, mapped to stable codes and clear words. */
-function fromFastifyError(err: FastifyError, bodyLimit: number): AppError | undefined {
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('APP_BODY_TOO_LARGE', 413, `The request body is larger than ${bodyLimit} bytes`);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('APP_UNSUPPORTED_MEDIA_TYPE', 415, err.message);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return validationError([{ path: 'body', message: 'the body is empty; send a JSON object' }]);
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return validationError([{ path: 'body', message: `malformed JSON: ${err.message}` }]);
-    // The router's own refusals, before any route: an id no route parameter could hold, a bad URL.
-    case 'FST_ERR_MAX_PARAM_LENGTH':
-      return validationError([{ path: 'params', message: 'a path segment is longer than 100 characters' }]);
-    case 'FST_ERR_BAD_URL':
-      return validationError([{ path: 'params', message: 'the URL is not valid' }]);
-  }
-  if (err instanceof SyntaxError && err.statusCode === 400) {
-    return validationError([{ path: 'body', message: `malformed JSON: ${err.message}` }]);
-  }
-  return undefined;
 }
 
 /** The PostgreSQL error under a driver or drizzle wrapper, if any: its SQLSTATE and constraint. */
@@ -157,69 +239,4 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     }
   }
   return false;
-}
-
-export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: number): Problem {
-  let appError: AppError | undefined;
-  if (err instanceof AppError) appError = err;
-  else if (hasZodFastifySchemaValidationErrors(err)) {
-    const context = contextNames[err.validationContext ?? ''] ?? err.validationContext ?? 'body';
-    appError = validationError(
-      err.validation.flatMap((v) => {
-        const path = [context, ...v.instancePath.split('/').filter(Boolean)];
-        // An unknown key is reported at the key itself, so a typo is named where it is.
-        const keys = (v.params as { keys?: unknown }).keys;
-        if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
-          return keys.map((key) => ({ path: [...path, String(key)].join('.'), message: 'is not a known field' }));
-        }
-        return [{ path: path.join('.'), message: v.message ?? 'invalid' }];
-      }),
-    );
-  } else if (isDatabaseUnavailable(err)) appError = errors.databaseUnavailable();
-  else if (pgError(err)?.code === '57014') appError = errors.databaseTimeout();
-  // The text guard refuses such input by field first; this is the net under any path it misses.
-  else if (['22021', '22P05'].includes(pgError(err)?.code ?? '')) {
-    appError = validationError([{ path: 'body', message: 'holds text the database cannot store (a NUL character or invalid Unicode)' }]);
-  } else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
-    const fe = err as FastifyError;
-    appError = fromFastifyError(fe, bodyLimit) ?? new AppError(fe.code ?? 'APP_BAD_REQUEST', fe.statusCode!, fe.message);
-  }
-  const status = appError?.statusCode ?? 500;
-  const code = appError?.code ?? 'APP_INTERNAL';
-  const { headers: _headers, ...extra } = appError?.extra ?? {};
-  return {
-    type: problemType(code),
-    title: STATUS_CODES[status] ?? 'Error',
-    status,
-    // 5xx never echo internal messages; the log has them under the request id.
-    detail: appError ? appError.message : `An internal error occurred; quote request id ${request.id} when reporting it`,
-    instance: request.url.split('?')[0],
-    code,
-    requestId: String(request.id),
-    ...extra,
-  };
-}
-
-export function sendProblem(reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}) {
-  return reply.code(problem.status).headers(headers).type('application/problem+json').serializer(JSON.stringify).send(problem);
-}
-
-/** Errors the router raises before any route (Fastify's `frameworkErrors` option). */
-export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  return sendProblem(reply, toProblem(err, request, 0));
-}
-
-/** The one error handler and 404 handler: every failure leaves as application/problem+json. */
-export function registerProblemHandlers(app: FastifyInstance, bodyLimit: number) {
-  app.setErrorHandler((err, request, reply) => {
-    const problem = toProblem(err, request, bodyLimit);
-    if (problem.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.info({ code: problem.code, status: problem.status }, problem.detail);
-    const headers = err instanceof AppError ? err.extra.headers : undefined;
-    return sendProblem(reply, problem, headers);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const err = new AppError('APP_ROUTE_NOT_FOUND', 404, `No route ${request.method} ${request.url.split('?')[0]}`);
-    return sendProblem(reply, toProblem(err, request, bodyLimit));
-  });
 }

@@ -2,11 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/bullmq.ts';
-import { createJobDns, webhookOf } from '../jobs/context.ts';
-import { InlineJobRuntime } from '../jobs/inline.ts';
-import type { JobRuntime } from '../jobs/runtime.ts';
-import { schedulesFor } from '../jobs/schedules.ts';
+import { buildJobSystem } from '../jobs/system.ts';
 import { buildApp, loggerOptions } from './app.ts';
 import { limitHeapGrowth, openDataStore } from './bootstrap.ts';
 import { ConfigError, isEmbedded, loadConfig, type Config } from './config.ts';
@@ -31,42 +27,15 @@ async function main() {
   const log = pino(loggerOptions(config) as object);
   const now = () => new Date();
   const database = await openDataStore(config, log);
-  const dns = createJobDns(config);
+  const jobs = await buildJobSystem(config, { db: database.db, log, now }, { work: !apiOnly });
 
-  let jobs: JobRuntime;
-  let workers: BullWorkers | undefined;
-  if (config.REDIS_URL) {
-    const bull = createBullRuntime({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, (err) => log.warn({ err }, 'redis connection error'));
-    jobs = bull;
-    if (!apiOnly) {
-      workers = await startBullWorkers(
-        {
-          redisUrl: config.REDIS_URL,
-          prefix: config.QUEUE_PREFIX,
-          concurrency: config.JOB_CONCURRENCY,
-          schedules: schedulesFor(config),
-          lockMs: config.JOB_LOCK_MS,
-        },
-        { db: database.db, now, log, dns, webhook: webhookOf(config) },
-        bull,
-      );
-    }
-  } else {
-    if (apiOnly) log.warn('REDIS_URL is not set: jobs run in this process (there is no queue for separate workers)');
-    jobs = new InlineJobRuntime(
-      { db: database.db, now, log, dns, webhook: webhookOf(config) },
-      { concurrency: config.JOB_CONCURRENCY, schedules: schedulesFor(config) },
-    );
-  }
-
-  const app = await buildApp(config, { database, jobs, now, logger: log });
+  const app = await buildApp(config, { database, jobs: jobs.runtime, now, logger: log });
   if (isEmbedded(config)) await createFirstAdminToken(database.db, config, now());
 
   closeWithGrace({ delay: 15_000, logger: log }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down: draining requests and jobs');
     await app.close();
-    await workers?.close();
     await jobs.close();
     await database.close();
   });

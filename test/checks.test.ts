@@ -5,7 +5,8 @@ import { auditLog, customers, dnsChecks, domains, statusEvents, tasks } from '..
 import { createBullRuntime, startBullWorkers } from '../jobs/bullmq.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { sweepDomains } from '../jobs/processors/sweep-domains.ts';
-import { KEEP_CHECKS, probeDomain, probeDomains, type ProbeDeps } from '../src/checks/check-service.ts';
+import { KEEP_CHECKS } from '../src/probes/check-repository.ts';
+import { probeDomain, probeDomains, type ProbeDeps } from '../src/probes/probe-service.ts';
 import { createResolver, type DnsLookup } from '../src/dns/resolver.ts';
 import { apiClient } from './helpers/api.ts';
 import { buildTestApp, eventually, testLogger, type TestApp } from './helpers/build-test-app.ts';
@@ -369,8 +370,8 @@ describe('sweeps', () => {
     const jobDeps = { db: t.db, now: () => clock, log, dns, enqueue: runtime.enqueue.bind(runtime) };
     const ctx = { jobId: 'x', attemptsMade: 0, deps: jobDeps };
     const [a, b] = await Promise.all([
-      sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx),
-      sweepDomains({ limit: 100, programId: p.id, batchSize: 5 }, ctx),
+      sweepDomains({ limit: 100, programId: p.id, batchSize: 5, trigger: 'sweep' }, ctx),
+      sweepDomains({ limit: 100, programId: p.id, batchSize: 5, trigger: 'sweep' }, ctx),
     ]);
     expect((a as { enqueued: number }).enqueued + (b as { enqueued: number }).enqueued).toBe(12);
     await runtime.close();
@@ -385,8 +386,8 @@ describe('sweeps', () => {
     const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, schedules: [] }, { db: t.db, now: () => clock, log, dns }, bull);
     try {
       await Promise.all([
-        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-a-${p.id}`),
-        bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-b-${p.id}`),
+        bull.enqueue('probes', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-a-${p.id}`),
+        bull.enqueue('probes', 'sweep-domains', { limit: 100, programId: p.id, batchSize: 5 }, `sweep-b-${p.id}`),
       ]);
       await eventually(
         async () => (await Promise.all(made.map(({ domain }) => domainRow(domain.id)))).every((r) => r.latestVerdict !== null),
@@ -409,7 +410,7 @@ describe('sweeps', () => {
     const bull = createBullRuntime({ redisUrl: TEST_REDIS_URL, prefix }, () => {});
     const workers = await startBullWorkers({ redisUrl: TEST_REDIS_URL, prefix, concurrency: 4, schedules: [] }, { db: t.db, now: () => clock, log, dns }, bull);
     try {
-      await bull.enqueue('checks', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-${p.id}`);
+      await bull.enqueue('probes', 'sweep-domains', { limit: 100, programId: p.id }, `sweep-${p.id}`);
       await eventually(
         async () => {
           const rows = await Promise.all(made.map(({ domain }) => domainRow(domain.id)));

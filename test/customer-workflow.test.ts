@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { customerStatuses, type CustomerStatus } from '../db/schema/enums.ts';
-import { decideTransition } from '../src/customers/customer-workflow.ts';
+import { decideTransition } from '../src/customer-status/customer-workflow.ts';
 
 /** The workflow written out by hand, independently of the implementation: from → legal targets. */
 const legal: Record<Exclude<CustomerStatus, 'on_hold'>, CustomerStatus[]> = {
@@ -23,7 +23,7 @@ describe('the status workflow', () => {
     const expected = legal[from as keyof typeof legal].includes(to);
     expect(decision.ok).toBe(expected);
     if (!decision.ok && !['completed', 'declined', 'cancelled'].includes(from)) {
-      expect(decision).toMatchObject({ status: 409, code: 'APP_ILLEGAL_TRANSITION', allowed: legal[from as keyof typeof legal] });
+      expect(decision).toMatchObject({ reason: 'illegalTransition', allowed: legal[from as keyof typeof legal] });
     }
   });
 
@@ -41,11 +41,11 @@ describe('the status workflow', () => {
         if (reopenable.includes(to)) {
           expect(decideTransition({ from, to, statusBeforeHold: null, role: 'manager', overrideReason: 'x', domainVerdicts: clean })).toMatchObject({
             ok: false,
-            status: 403,
+            reason: 'reopenForbidden',
           });
           expect(decideTransition({ from, to, statusBeforeHold: null, role: 'admin', domainVerdicts: clean })).toMatchObject({
             ok: false,
-            code: 'APP_REASON_REQUIRED',
+            reason: 'reasonRequired',
           });
         }
       }
@@ -56,13 +56,16 @@ describe('the status workflow', () => {
     const base = { from: 'migrated' as const, to: 'completed' as const, statusBeforeHold: null };
     expect(decideTransition({ ...base, role: 'sales', domainVerdicts: ['clean', 'clean'] })).toEqual({ ok: true, kind: 'normal' });
     for (const verdicts of [['clean', 'needs_spf_cleanup'], ['clean', null], ['unknown'], []]) {
-      expect(decideTransition({ ...base, role: 'sales', domainVerdicts: verdicts })).toMatchObject({ ok: false, status: 409, code: 'APP_NOT_CLEAN' });
-      expect(decideTransition({ ...base, role: 'sales', overrideReason: 'trust me', domainVerdicts: verdicts })).toMatchObject({ ok: false, status: 403 });
+      expect(decideTransition({ ...base, role: 'sales', domainVerdicts: verdicts })).toMatchObject({ ok: false, reason: 'notClean' });
+      expect(decideTransition({ ...base, role: 'sales', overrideReason: 'trust me', domainVerdicts: verdicts })).toMatchObject({
+        ok: false,
+        reason: 'overrideForbidden',
+      });
       expect(decideTransition({ ...base, role: 'manager', overrideReason: 'domain retired', domainVerdicts: verdicts })).toEqual({
         ok: true,
         kind: 'override',
       });
-      expect(decideTransition({ ...base, role: 'admin', overrideReason: '   ', domainVerdicts: verdicts })).toMatchObject({ ok: false, code: 'APP_NOT_CLEAN' });
+      expect(decideTransition({ ...base, role: 'admin', overrideReason: '   ', domainVerdicts: verdicts })).toMatchObject({ ok: false, reason: 'notClean' });
     }
   });
 });

@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, customers, salesOwners, statusEvents, tasks } from '../db/schema/index.ts';
 import { customerStatuses, type CustomerStatus } from '../db/schema/enums.ts';
-import { nextStatuses } from '../src/customers/customer-workflow.ts';
+import { nextStatuses } from '../src/customer-status/customer-workflow.ts';
 import { apiClient } from './helpers/api.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';

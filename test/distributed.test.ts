@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../db/client.ts';
 import { domains } from '../db/schema/index.ts';
-import { queueNames } from '../jobs/queues.ts';
+import { queueNames } from '../src/job-contract/catalogue.ts';
 import { eventually } from './helpers/build-test-app.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';

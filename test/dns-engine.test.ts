@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDomain, type Identifiers } from '../src/dns/check-domain.ts';
+import { evaluateDomain, type Identifiers } from '../src/dns/evaluate-domain.ts';
 import { discoverDmarc, treeWalkNames } from '../src/dns/dmarc.ts';
 import { createCachedLookup, createResolver, type DnsLookup } from '../src/dns/resolver.ts';
 import { TestDnsServer, type ZoneRecord } from './helpers/dns-server.ts';
@@ -75,7 +75,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const check = (domain: string) => checkDomain(domain, ids, dns);
+const check = (domain: string) => evaluateDomain(domain, ids, dns);
 
 describe('legacy SPF references', () => {
   it('finds a direct include, simulates the deletion, suggests the fix and ranks the DMARC reject first', async () => {
@@ -249,14 +249,14 @@ describe('DNS faults never yield clean', () => {
   });
 
   it('a spent time budget makes every further question a timeout', async () => {
-    const c = await checkDomain('direct.example.jp', ids, createResolver({ servers: [server.address], timeoutMs: 300, tries: 1 }), { budgetMs: 0 });
+    const c = await evaluateDomain('direct.example.jp', ids, createResolver({ servers: [server.address], timeoutMs: 300, tries: 1 }), { budgetMs: 0 });
     expect(c.verdict).toBe('unknown');
     expect(c.mx.state).toBe('error');
   });
 
   it('a budget spent while a question waits ends that question as a timeout of the budget', async () => {
     // The server never answers slow.example.jp's TXT; the resolver would wait 5 s, the budget 200 ms.
-    const c = await checkDomain('slow.example.jp', ids, createResolver({ servers: [server.address], timeoutMs: 5000, tries: 1 }), { budgetMs: 200 });
+    const c = await evaluateDomain('slow.example.jp', ids, createResolver({ servers: [server.address], timeoutMs: 5000, tries: 1 }), { budgetMs: 200 });
     expect(c.verdict).toBe('unknown');
     expect(c.spf.errors.map((e) => e.message)).toEqual(['TXT lookup of slow.example.jp failed (timeout)']);
     // Behaviour, not speed: the budget, not the resolver's 5 s, ended the wait.

@@ -144,7 +144,7 @@ describe('Redis unreachable', () => {
     const restoredAt = performance.now();
     await eventually(async () => (await t.db.select().from(outbox)).every((row) => row.dispatchedAt !== null), 20_000, 'the outbox to drain');
     const drainMs = Math.round(performance.now() - restoredAt);
-    const jobs = await bull.queues.checks.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed']);
+    const jobs = await bull.queues.probes.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed']);
     for (const d of domains) expect(jobs.filter((j) => JSON.stringify(j.data).includes(d.id))).toHaveLength(1);
     report('redis cut', { keptInOutbox: kept.length, maxAttempts: Math.max(...kept.map((row) => row.attempts)), enqueuedAfterRestore: jobs.length, drainMs });
   });
@@ -189,7 +189,7 @@ describe('Redis cut during a sweep', () => {
       ids.push((await makeDomain(t.db, customer, { name: `cut-${i}.example.jp`, displayName: `cut-${i}.example.jp`, nextCheckAt: new Date(0) })).id);
     const checked = async () => (await t.db.selectDistinct({ id: dnsChecks.domainId }).from(dnsChecks).where(inArray(dnsChecks.domainId, ids))).length;
 
-    await bull.enqueue('checks', 'sweep-domains', { limit: 1000, programId: program.id, batchSize: 50 }, `sweep-cut-${program.id}`);
+    await bull.enqueue('probes', 'sweep-domains', { limit: 1000, programId: program.id, batchSize: 50 }, `sweep-cut-${program.id}`);
     await eventually(async () => (await checked()) > 0, 20_000, 'the first checks');
     proxy.cut();
     await sleep(3000); // batches in flight finish their checks, and cannot tell Redis
@@ -199,7 +199,7 @@ describe('Redis cut during a sweep', () => {
     await eventually(
       async () => {
         // The queue's own connection may still be reconnecting: not yet is not an error.
-        const counts = await bull.queues.checks.getJobCounts('active', 'waiting', 'delayed').catch(() => undefined);
+        const counts = await bull.queues.probes.getJobCounts('active', 'waiting', 'delayed').catch(() => undefined);
         return counts !== undefined && (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) === 0;
       },
       30_000,
@@ -212,7 +212,7 @@ describe('Redis cut during a sweep', () => {
       .from(dnsChecks)
       .where(inArray(dnsChecks.domainId, ids))
       .groupBy(dnsChecks.domainId);
-    const batches = (await bull.queues.checks.getJobs(['completed', 'failed'])).filter((j) => j.name === 'check-domains');
+    const batches = (await bull.queues.probes.getJobs(['completed', 'failed'])).filter((j) => j.name === 'probe-domains');
     const redelivered = batches.filter((j) => j.attemptsMade > 1 || (j as unknown as { stalledCounter?: number }).stalledCounter);
     report('redis cut during a sweep', {
       domains: DOMAINS,

@@ -1,8 +1,8 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customers, dnsChecks, domains, statusEvents, tasks } from '../db/schema/index.ts';
-import { claimDueDomains } from '../src/checks/check-service.ts';
-import { encodeCursor } from '../src/http/pagination.ts';
+import { claimDueDomains } from '../src/probes/check-repository.ts';
+import { encodeCursor } from '../src/lib/cursor.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
 

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domains, outbox } from '../db/schema/index.ts';
-import { createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/bullmq.ts';
+import { applySchedules, createBullRuntime, startBullWorkers, type BullWorkers } from '../jobs/bullmq.ts';
 import { InlineJobRuntime } from '../jobs/inline.ts';
 import { pruneOutbox } from '../jobs/processors/prune-outbox.ts';
-import type { JobRuntime } from '../jobs/runtime.ts';
-import { applySchedules, schedulesFor } from '../jobs/schedules.ts';
+import type { JobRuntime } from '../src/job-contract/runtime.ts';
+import { schedulesFor } from '../src/job-contract/schedules.ts';
 import { loadConfig } from '../src/config.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import { OutboxRelay } from '../src/outbox/outbox-relay.ts';
@@ -87,7 +87,7 @@ describe.each(['bullmq', 'inline'] as const)('jobs on the %s runtime', (mode) =>
 
   it('fails a job with an invalid payload at once, without retries, and lists it with its reason', async () => {
     const jobId = `bad-${randomBytes(3).toString('hex')}`;
-    await t.jobs.enqueue('programs', 'mark-domains-due', { programId: 42 }, jobId);
+    await t.jobs.enqueue('programs', 'mark-domains-due', { programId: 42 } as never, jobId);
     const failed = await eventually(async () => (await t.jobs.failed(10)).find((f) => f.id === jobId), 10_000, 'the job to fail');
     expect(failed).toMatchObject({ queue: 'programs', name: 'mark-domains-due', attemptsMade: 1, failedReason: expect.stringMatching(/Invalid payload/) });
   });

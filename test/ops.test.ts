@@ -76,11 +76,11 @@ describe('operations endpoints', () => {
   it('shows admins the queues at /admin/queues: counts, pending outbox rows and failed jobs with reasons', async () => {
     const admin = (await makeToken(t.db, 'admin')).auth;
     const manager = (await makeToken(t.db, 'manager', { department: 'x' })).auth;
-    await t.jobs.enqueue('programs', 'mark-domains-due', { programId: 'not-a-uuid' }, 'bad-payload');
+    await t.jobs.enqueue('programs', 'mark-domains-due', { programId: 'not-a-uuid' } as never, 'bad-payload');
     const res = await t.app.inject({ method: 'GET', url: '/admin/queues', headers: admin });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ mode: 'inline', outboxPending: 0, queues: { programs: { failed: 1 }, checks: { waiting: 0 } } });
+    expect(body).toMatchObject({ mode: 'inline', outboxPending: 0, queues: { programs: { failed: 1 }, probes: { waiting: 0 } } });
     expect(body.failed[0]).toMatchObject({ queue: 'programs', id: 'bad-payload', attemptsMade: 1, failedReason: expect.stringMatching(/Invalid payload/) });
     expect((await t.app.inject({ method: 'GET', url: '/admin/queues', headers: manager })).statusCode).toBe(403);
     expect((await t.app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);

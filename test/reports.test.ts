@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeDomain } from '../src/checks/check-service.ts';
+import { probeDomain } from '../src/probes/probe-service.ts';
 import { csvCell } from '../src/http/csv.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import { apiClient } from './helpers/api.ts';

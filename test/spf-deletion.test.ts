@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDomain, type DomainCheck, type Identifiers } from '../src/dns/check-domain.ts';
+import { evaluateDomain, type DomainEvaluation, type Identifiers } from '../src/dns/evaluate-domain.ts';
 import { createCachedLookup, createResolver, type DnsLookup, type DnsOutcome } from '../src/dns/resolver.ts';
 import { TestDnsServer, type ZoneRecord } from './helpers/dns-server.ts';
 
@@ -85,8 +85,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const check = (domain: string, identifiers: Identifiers = ids) => checkDomain(domain, identifiers, dns);
-const client = (c: DomainCheck, cls: string) => c.spf.clients.find((x) => x.class === cls)!;
+const check = (domain: string, identifiers: Identifiers = ids) => evaluateDomain(domain, identifiers, dns);
+const client = (c: DomainEvaluation, cls: string) => c.spf.clients.find((x) => x.class === cls)!;
 
 describe('1. CNAMEs to the legacy record (RFC 7208 §5.2, §4.3)', () => {
   it('§5.2: an include whose target is a CNAME to the legacy name is a legacy reference, the CNAME in its path', async () => {
@@ -134,16 +134,16 @@ describe('Aliases seen with or without CNAME questions', () => {
       return answer as never;
     },
   });
-  const comparable = ({ durationMs: _d, checkedAt: _c, ...rest }: DomainCheck) => rest;
+  const comparable = ({ durationMs: _d, checkedAt: _c, ...rest }: DomainEvaluation) => rest;
   const cnameQuestions = () => server.queries.filter((q) => q.startsWith('CNAME '));
 
   it.each(['cn.test', 'cn-sub.test', 'cn-foreign.test', 'apex-alias.test', 'testnet.test', 'minus.test', 'dkim.test', 'nodkim.test'])(
     "%s: the verdict read off the answers' chains is the one CNAME questions give, and asks no CNAME",
     async (domain) => {
       const before = cnameQuestions().length;
-      const read = await checkDomain(domain, ids, dns);
+      const read = await evaluateDomain(domain, ids, dns);
       expect(cnameQuestions().length).toBe(before);
-      const asked = await checkDomain(domain, ids, withoutChains());
+      const asked = await evaluateDomain(domain, ids, withoutChains());
       expect(comparable(asked)).toEqual(comparable(read));
       expect(cnameQuestions().length).toBeGreaterThan(before);
     },
@@ -265,8 +265,8 @@ describe('One evaluation per record text and client in a sweep (the sweep cache 
   it('the analysis a template record gets from the sweep is exactly the one a fresh check of that domain makes', async () => {
     await check('same1.test');
     const kept = await check('same2.test');
-    const fresh = await checkDomain('same2.test', ids, createResolver({ servers: [server.address], timeoutMs: 500, tries: 1 }));
-    const timeless = ({ checkedAt: _at, durationMs: _ms, ...rest }: DomainCheck) => rest;
+    const fresh = await evaluateDomain('same2.test', ids, createResolver({ servers: [server.address], timeoutMs: 500, tries: 1 }));
+    const timeless = ({ checkedAt: _at, durationMs: _ms, ...rest }: DomainEvaluation) => rest;
     expect(timeless(kept)).toEqual(timeless(fresh));
   });
 

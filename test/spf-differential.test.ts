@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forEachConcurrently } from '../src/batches.ts';
-import { checkDomain, type DomainCheck, type Identifiers } from '../src/dns/check-domain.ts';
+import { forEachConcurrently } from '../src/lib/batches.ts';
+import { evaluateDomain, type DomainEvaluation, type Identifiers } from '../src/dns/evaluate-domain.ts';
 import { inNetwork, parseIp } from '../src/dns/ip.ts';
 import { createCachedLookup, createResolver } from '../src/dns/resolver.ts';
 import { strength, worstForStranger } from '../src/dns/spf/clients.ts';
@@ -253,7 +253,7 @@ const title = `SPF differential: checkHost vs pyspf and Mail::SPF on ${COUNT} ge
 describeIf(title, () => {
   let worlds: SpfWorlds;
   let fixedWorlds: SpfWorlds;
-  let checks: Map<number, DomainCheck>;
+  let checks: Map<number, DomainEvaluation>;
   let cases: DifferentialCase[];
   let fixedCases: DifferentialCase[];
   let mismatches: Mismatch[];
@@ -466,13 +466,13 @@ const IDENTIFIERS: Identifiers = {
   successorMxSuffixes: ['mx.gateway.example'],
 };
 
-/** checkDomain() for every domain in today's world, through the production resolver and a sweep's cache. */
-async function analyse(worlds: SpfWorlds): Promise<Map<number, DomainCheck>> {
+/** evaluateDomain() for every domain in today's world, through the production resolver and a sweep's cache. */
+async function analyse(worlds: SpfWorlds): Promise<Map<number, DomainEvaluation>> {
   const server = await TestDnsServer.start(worlds.zones.today);
   try {
     const dns = createCachedLookup(createResolver({ servers: [server.address], timeoutMs: 5000 }));
-    const checks = new Map<number, DomainCheck>();
-    await forEachConcurrently(worlds.domains, 16, async (d) => void checks.set(d.index, await checkDomain(d.name, IDENTIFIERS, dns)));
+    const checks = new Map<number, DomainEvaluation>();
+    await forEachConcurrently(worlds.domains, 16, async (d) => void checks.set(d.index, await evaluateDomain(d.name, IDENTIFIERS, dns)));
     return checks;
   } finally {
     await server.close();
@@ -484,7 +484,7 @@ async function analyse(worlds: SpfWorlds): Promise<Map<number, DomainCheck>> {
  * the CNAME, at its name), and per domain with one only the clients a fix must serve: the strangers
  * and the successor. Both worlds of the result are that one zone.
  */
-function withFixes(worlds: SpfWorlds, checks: Map<number, DomainCheck>): SpfWorlds {
+function withFixes(worlds: SpfWorlds, checks: Map<number, DomainEvaluation>): SpfWorlds {
   const zone: Zone = new Map([...worlds.zones.deleted].map(([name, entry]) => [name, { ...entry, records: [...(entry.records ?? [])] }]));
   const domains: GeneratedDomain[] = [];
   for (const d of worlds.domains) {

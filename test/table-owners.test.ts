@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readSource, root, sourceFiles } from './helpers/source-files.ts';
 
 /**
  * One writer per table: a customer's status, version and status events, and a task's assignment and
@@ -10,23 +10,15 @@ import { describe, expect, it } from 'vitest';
  * them in the owner and nowhere else (the owner itself writes, which proves the patterns match).
  */
 const owners: Record<string, { drizzle: string; sql: string; owner: string }> = {
-  customers: { drizzle: 'customers', sql: 'customers', owner: 'src/customers/customer-writer.ts' },
-  status_events: { drizzle: 'statusEvents', sql: 'status_events', owner: 'src/customers/customer-writer.ts' },
+  customers: { drizzle: 'customers', sql: 'customers', owner: 'src/customer-status/customer-writer.ts' },
+  status_events: { drizzle: 'statusEvents', sql: 'status_events', owner: 'src/customer-status/customer-writer.ts' },
   tasks: { drizzle: 'tasks', sql: 'tasks', owner: 'src/tasks/task-service.ts' },
   imports: { drizzle: 'imports', sql: 'imports', owner: 'src/imports/import-service.ts' },
   import_rows: { drizzle: 'importRows', sql: 'import_rows', owner: 'src/imports/import-service.ts' },
   import_chunks: { drizzle: 'importChunks', sql: 'import_chunks', owner: 'src/imports/import-service.ts' },
+  dns_checks: { drizzle: 'dnsChecks', sql: 'dns_checks', owner: 'src/probes/check-repository.ts' },
+  outbox: { drizzle: 'outbox', sql: 'outbox', owner: 'src/outbox/outbox-repository.ts' },
 };
-
-const root = join(import.meta.dirname, '..');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'migrations' ? [] : sourceFiles(path);
-    return e.name.endsWith('.ts') ? [path] : [];
-  });
-}
 
 function writersOf(table: { drizzle: string; sql: string }) {
   const patterns = [
@@ -34,8 +26,8 @@ function writersOf(table: { drizzle: string; sql: string }) {
     new RegExp(`\\b(INSERT\\s+INTO|UPDATE|DELETE\\s+FROM|TRUNCATE)\\s+(${table.sql}|\\$\\{${table.drizzle}\\})\\b`, 'i'),
   ];
   return ['src', 'jobs', 'db']
-    .flatMap(sourceFiles)
-    .filter((file) => patterns.some((p) => p.test(readFileSync(join(root, file), 'utf8'))))
+    .flatMap((dir) => sourceFiles(dir))
+    .filter((file) => patterns.some((p) => p.test(readSource(file))))
     .map((file) => relative(root, join(root, file)));
 }
 
@@ -57,7 +49,7 @@ describe('one writer per table', () => {
 describe('row locks', () => {
   it('are FOR NO KEY UPDATE (or weaker) everywhere', () => {
     const strong = [/\.for\(\s*'update'/, /\bFOR\s+UPDATE\b/i];
-    const files = ['src', 'jobs', 'db'].flatMap(sourceFiles).filter((file) => strong.some((p) => p.test(readFileSync(join(root, file), 'utf8'))));
+    const files = ['src', 'jobs', 'db'].flatMap((dir) => sourceFiles(dir)).filter((file) => strong.some((p) => p.test(readSource(file))));
     expect(files).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spfStateOf, verdictOf, type SpfState } from '../src/dns/check-domain.ts';
+import { spfStateOf, verdictOf, type SpfState } from '../src/dns/evaluate-domain.ts';
 import type { MxState } from '../src/dns/mx.ts';
 import type { SpfAnalysis } from '../src/dns/spf/analyze.ts';
 import { rewriteRecord } from '../src/dns/spf/deletion.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../db/client.ts';
 import { auditLog, customers, dnsChecks, domains, imports } from '../db/schema/index.ts';
 import { createBullRuntime } from '../jobs/bullmq.ts';
-import { claimDueDomains } from '../src/checks/check-service.ts';
+import { claimDueDomains } from '../src/probes/check-repository.ts';
 import { queueImport, receiveImport } from '../src/imports/import-service.ts';
 import { eventually } from './helpers/build-test-app.ts';
 import { createTestDatabase } from './helpers/database.ts';
@@ -70,7 +70,7 @@ describe('a worker killed mid-job', () => {
     const first = startProcess('dist/jobs/worker.js', [], env);
     running.push(first);
     await eventually(async () => first.output().includes('worker started'), 30_000, 'the first worker');
-    await bull.enqueue('checks', 'check-domain', { domainId: domain.id, trigger: 'sweep' }, 'crash-1');
+    await bull.enqueue('probes', 'probe-domain', { domainId: domain.id, trigger: 'sweep' }, 'crash-1');
     await eventually(async () => server.queries.includes('TXT slow.example.jp'), 15_000, 'the job to be mid-check');
     expect(await first.stop('SIGKILL')).toBeNull();
     expect(await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))).toBe(0);
@@ -78,7 +78,7 @@ describe('a worker killed mid-job', () => {
     const second = startProcess('dist/jobs/worker.js', [], env);
     running.push(second);
     await eventually(async () => (await database.db.$count(dnsChecks, eq(dnsChecks.domainId, domain.id))) === 1, 30_000, 'the retried check');
-    const job = await bull.queues.checks.getJob('crash-1');
+    const job = await bull.queues.probes.getJob('crash-1');
     await eventually(async () => (await job!.getState()) === 'completed', 10_000, 'the job to complete');
     // Nothing more arrives later: exactly one check, the verdict set once.
     await new Promise((r) => setTimeout(r, 1500));
@@ -87,7 +87,7 @@ describe('a worker killed mid-job', () => {
     expect(row!.latestVerdict).toBe('needs_mx_and_spf');
     expect(await second.stop()).toBe(0);
     console.log(
-      `[fault] worker SIGKILL mid-job: ${JSON.stringify({ retriedBy: 'second worker', attemptsMade: (await bull.queues.checks.getJob('crash-1'))!.attemptsMade, checksStored: 1 })}`,
+      `[fault] worker SIGKILL mid-job: ${JSON.stringify({ retriedBy: 'second worker', attemptsMade: (await bull.queues.probes.getJob('crash-1'))!.attemptsMade, checksStored: 1 })}`,
     );
   }, 90_000);
 });
@@ -119,7 +119,7 @@ describe('a sweep batch whose worker is killed three times', () => {
     };
     const attempts = () => server.queries.filter((q) => q === 'TXT stall-0.example.jp').length;
     const jobId = `stall-${claimedAt.getTime()}`;
-    await bull.enqueue('checks', 'check-domains', { domainIds: ids, trigger: 'sweep', claimedAt: claimedAt.toISOString() }, jobId);
+    await bull.enqueue('probes', 'probe-domains', { domainIds: ids, trigger: 'sweep', claimedAt: claimedAt.toISOString() }, jobId);
 
     // Each round, a replacement worker is up before the one running the batch is killed, so the time
     // measured is the stall's detection, not a process start.
@@ -144,7 +144,7 @@ describe('a sweep batch whose worker is killed three times', () => {
       current = next;
     }
     await eventually(async () => (await database.db.$count(dnsChecks, inArray(dnsChecks.domainId, ids))) === STALL_DOMAINS, 30_000, 'the batch to complete');
-    const job = await bull.queues.checks.getJob(jobId);
+    const job = await bull.queues.probes.getJob(jobId);
     await eventually(async () => (await job!.getState()) === 'completed', 10_000, 'the job to complete');
     console.log(`[fault] batch worker SIGKILLed 3 times, JOB_LOCK_MS ${lockMs}: picked up again after ${pickups.map((ms) => `${ms} ms`).join(', ')}`);
     for (const ms of pickups) expect(ms).toBeLessThanOrEqual(2 * lockMs);

@@ -1,8 +1,7 @@
-import { z } from 'zod';
+import type { JobPayload } from '../../src/job-contract/catalogue.ts';
 import { createDigests } from '../../src/notifications/notification-service.ts';
-import type { Processor } from '../context.ts';
-
-export const CreateDigests = z.object({ timeZone: z.string() });
+import type { JobProcessor } from '../context.ts';
 
 /** Daily: one digest per sales owner with open tasks (delivered by deliver-notifications). */
-export const createDigestsJob: Processor<z.infer<typeof CreateDigests>> = async ({ timeZone }, { deps }) => createDigests(deps.db, deps.now(), timeZone);
+export const createDigestsJob: JobProcessor<JobPayload<'notifications', 'create-digests'>> = async ({ timeZone }, { deps }) =>
+  createDigests(deps.db, deps.now(), timeZone);

@@ -1,8 +1,7 @@
-import { z } from 'zod';
+import type { JobPayload } from '../../src/job-contract/catalogue.ts';
 import { escalateTasks } from '../../src/tasks/task-service.ts';
-import type { Processor } from '../context.ts';
-
-export const EscalateTasks = z.object({ programId: z.uuid().optional() });
+import type { JobProcessor } from '../context.ts';
 
 /** Hourly: one escalation per overdue open task, to the owner's manager (or the program contact). */
-export const escalateTasksJob: Processor<z.infer<typeof EscalateTasks>> = async ({ programId }, { deps }) => escalateTasks(deps.db, deps.now(), programId);
+export const escalateTasksJob: JobProcessor<JobPayload<'tasks', 'escalate-tasks'>> = async ({ programId }, { deps }) =>
+  escalateTasks(deps.db, deps.now(), programId);

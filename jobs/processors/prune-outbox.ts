@@ -1,16 +1,8 @@
-import { and, isNotNull, lt } from 'drizzle-orm';
-import { z } from 'zod';
-import { outbox } from '../../db/schema/index.ts';
-import type { Processor } from '../context.ts';
-
-export const PruneOutbox = z.object({ olderThanDays: z.number().int().min(1) });
+import type { JobPayload } from '../../src/job-contract/catalogue.ts';
+import { pruneDispatchedOutbox } from '../../src/outbox/outbox-repository.ts';
+import type { JobProcessor } from '../context.ts';
 
 /** Delivered outbox rows are only kept a while, for tracing; undelivered ones are never pruned. */
-export const pruneOutbox: Processor<z.infer<typeof PruneOutbox>> = async ({ olderThanDays }, { deps }) => {
-  const cutoff = new Date(deps.now().getTime() - olderThanDays * 86_400_000);
-  const removed = await deps.db
-    .delete(outbox)
-    .where(and(isNotNull(outbox.dispatchedAt), lt(outbox.dispatchedAt, cutoff)))
-    .returning({ id: outbox.id });
-  return { removed: removed.length };
-};
+export const pruneOutbox: JobProcessor<JobPayload<'housekeeping', 'prune-outbox'>> = async ({ olderThanDays }, { deps }) => ({
+  removed: await pruneDispatchedOutbox(deps.db, new Date(deps.now().getTime() - olderThanDays * 86_400_000)),
+});

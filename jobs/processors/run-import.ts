@@ -1,25 +1,20 @@
-import { z } from 'zod';
-import { AppError } from '../../src/errors.ts';
+import { isAppError } from '../../src/errors.ts';
 import { finishFailed, runImport } from '../../src/imports/import-service.ts';
-import type { Processor } from '../context.ts';
-
-export const RunImport = z.object({ importId: z.uuid() });
-
-/** Attempts of an import job before it is marked failed (the queue's `attempts`). */
-export const IMPORT_ATTEMPTS = 3;
+import { IMPORT_ATTEMPTS, type JobPayload } from '../../src/job-contract/catalogue.ts';
+import type { JobProcessor } from '../context.ts';
 
 /**
  * Plans and writes a large import received by the API. The import runs in one transaction, so an
  * attempt cut short (a crash, a lost database) wrote nothing and the next starts over from the staged
  * rows; the last attempt's failure is recorded on the import for GET /v1/imports/{id}.
  */
-export const runImportJob: Processor<z.infer<typeof RunImport>> = async ({ importId }, { deps, attemptsMade }) => {
+export const runImportJob: JobProcessor<JobPayload<'imports', 'run-import'>> = async ({ importId }, { deps, attemptsMade }) => {
   try {
     const result = await runImport(deps.db, importId, deps.now());
     deps.log.info({ importId, created: result.created, updated: result.updated, errors: result.errorCount, written: result.written }, 'import finished');
     return { written: result.written, errorCount: result.errorCount };
   } catch (err) {
-    if (err instanceof AppError && err.code === 'APP_IMPORT_FAILED') {
+    if (isAppError(err, 'importFailed')) {
       // Given up on already (its heartbeat stopped for so long that a newer import took the program).
       deps.log.warn({ importId }, err.message);
       return { written: false, skipped: true };

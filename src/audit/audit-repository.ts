@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
-import { chunk } from '../batches.ts';
+import { col, type Db } from '../../db/client.ts';
+import { chunk } from '../lib/batches.ts';
 import { auditLog } from '../../db/schema/index.ts';
 
 /** Who did something: a token (via the API), the CLI, or the system itself. */
@@ -40,7 +40,6 @@ export async function appendAudit(db: Db, actor: Actor, entry: AuditEntry, at: D
 /** Append many audit rows with one statement per 5,000 (bulk imports, DNS sweeps); inside the transaction that makes the change. */
 export async function appendAudits(db: Db, actor: Actor, entries: AuditEntry[], at: Date) {
   const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-  const col = (values: unknown[]) => sql.param(values);
   for (const b of chunk(entries, 5000)) {
     await db.execute(sql`
       INSERT INTO audit_log (at, actor, actor_token_id, request_id, action, entity_type, entity_id, before, after)

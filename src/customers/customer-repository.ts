@@ -3,11 +3,11 @@ import type { Db } from '../../db/client.ts';
 import { customers, domains, salesOwners } from '../../db/schema/index.ts';
 import { customerStatuses } from '../../db/schema/enums.ts';
 import { prepared } from '../../db/prepared.ts';
-import { customerScope, type Viewer } from '../http/visibility.ts';
+import { customerScope, type Viewer } from '../access/access.ts';
 import type { CustomerQuery, CustomerSort } from './customer-schemas.ts';
 
 export type CustomerRow = typeof customers.$inferSelect;
-export type DomainRow = typeof domains.$inferSelect;
+import type { DomainRow } from '../domains/domain-service.ts';
 
 export async function findCustomerById(db: Db, id: string, scope: SQL | undefined) {
   return (

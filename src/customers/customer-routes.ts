@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { problem } from '../errors.ts';
+import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';
-import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../checks/check-schemas.ts';
+import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../domains/check-schemas.ts';
 import {
   addDomain,
   archiveDomain,
@@ -17,19 +17,8 @@ import {
   restoreDomain,
   spfTestDomain,
 } from '../domains/domain-service.ts';
-import {
-  AddDomain,
-  CreateCustomer,
-  Customer,
-  CustomerPage,
-  CustomerQuery,
-  DismissNotFound,
-  Domain,
-  HistoryPage,
-  PatchCustomer,
-  Reassign,
-  Transition,
-} from './customer-schemas.ts';
+import { CreateCustomer, Customer, CustomerPage, CustomerQuery, HistoryPage, PatchCustomer, Reassign, Transition } from './customer-schemas.ts';
+import { AddDomain, DismissNotFound, Domain } from '../domains/domain-schemas.ts';
 import { createCustomer, customerHistory, getCustomer, listCustomers, reassignCustomer, transitionCustomer, updateCustomer } from './customer-service.ts';
 
 const invalid = problem('A field is invalid; `errors` names each one');

@@ -2,20 +2,10 @@ import { z } from 'zod';
 import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
 import { DnsName, IsoDate, QueryList, Timestamp } from '../http/common-schemas.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
+import { DomainSummary } from '../domains/domain-schemas.ts';
 
 export const CustomerStatus = z.enum(customerStatuses);
 const initialStatuses = customerStatuses.filter((s) => s !== 'on_hold' && s !== 'completed');
-
-export const DomainSummary = z
-  .object({
-    id: z.uuid(),
-    name: z.string().meta({ description: 'ASCII (punycode) form' }),
-    displayName: z.string().meta({ description: 'Unicode form' }),
-    latestVerdict: z.enum(verdicts).nullable().meta({ description: 'null until the first check' }),
-    lastCheckedAt: Timestamp.nullable(),
-    lastDeterminedAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'DomainSummary' });
 
 export const Customer = z
   .object({
@@ -190,38 +180,3 @@ export const HistoryEntry = z
     ],
   });
 export const HistoryPage = Page(HistoryEntry).meta({ id: 'HistoryPage' });
-
-export const AddDomain = z.strictObject({ name: DnsName }).meta({ examples: [{ name: 'sample-shoji.co.jp' }, { name: 'サンプル.jp' }] });
-
-export const NotFoundDismissal = z
-  .object({
-    at: Timestamp,
-    by: z.string().meta({ description: 'Who dismissed it (the audit actor, e.g. token:tanaka)' }),
-    reason: z.string(),
-  })
-  .meta({
-    id: 'NotFoundDismissal',
-    description: 'A manager\u2019s confirmation that the domain is expected not to exist; cleared when a later check finds it',
-  });
-
-export const Domain = DomainSummary.extend({
-  customerId: z.uuid(),
-  programId: z.uuid(),
-  nextCheckAt: Timestamp,
-  consecutiveFailures: z.number().int(),
-  notFoundDismissal: NotFoundDismissal.nullable().meta({
-    description: 'Set only while the verdict is domain_not_found and a manager or admin has dismissed it',
-  }),
-  archived: z
-    .object({ at: Timestamp, by: z.string().meta({ description: 'Who deleted it (the audit actor)' }) })
-    .nullable()
-    .meta({
-      description: 'Set when the domain was deleted: it is kept, with its checks and tasks, out of lists, readiness and sweeps until an admin restores it',
-    }),
-  createdAt: Timestamp,
-}).meta({ id: 'Domain' });
-
-export const DismissNotFound = z
-  .strictObject({ reason: z.string().trim().min(1, { error: 'must not be blank: say why the domain is expected not to exist' }).max(2000) })
-  .meta({ examples: [{ reason: '顧客がドメインを廃止済み（2022-06 に確認）' }, { reason: 'Domain retired by the customer in June' }] });
-export type Domain = z.infer<typeof Domain>;

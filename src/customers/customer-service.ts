@@ -4,12 +4,12 @@ import { rowsOf, type Db } from '../../db/client.ts';
 import { programs } from '../../db/schema/index.ts';
 import type { CustomerStatus, Role } from '../../db/schema/enums.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
-import { AppError, errors, isUniqueViolation, validationError } from '../errors.ts';
+import { errors, isUniqueViolation, validationError } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
-import { insertDomains, toDomainSummary } from '../domains/domain-service.ts';
-import { assertVersion } from '../http/etag.ts';
-import { cursorInstant, decodeCursor, encodeCursor, isRealDate, notOurCursor, toPage } from '../http/pagination.ts';
-import { canSeeOwner, customerScope, type Viewer } from '../http/visibility.ts';
+import { insertDomains, toDomainSummary, type DomainRow } from '../domains/domain-service.ts';
+import { assertVersion } from '../lib/versions.ts';
+import { cursorInstant, decodeCursor, encodeCursor, isRealDate, notOurCursor, toPage } from '../lib/cursor.ts';
+import { canSeeOwner, customerScope, type Viewer } from '../access/access.ts';
 import { requireActiveOwner } from '../sales-owners/sales-owner-service.ts';
 import {
   customerFilters,
@@ -21,12 +21,11 @@ import {
   readCustomer,
   sortOf,
   type CustomerRow,
-  type DomainRow,
 } from './customer-repository.ts';
 import type { CreateCustomer, Customer, CustomerQuery, PatchCustomer, Transition } from './customer-schemas.ts';
 import { moveOpenTasksWithCustomers } from '../tasks/task-service.ts';
-import { insertCustomer, writeCustomerChange } from './customer-writer.ts';
-import { decideTransition } from './customer-workflow.ts';
+import { insertCustomer, writeCustomerChange } from '../customer-status/customer-writer.ts';
+import { decideTransition } from '../customer-status/customer-workflow.ts';
 
 export function toCustomer(row: CustomerRow, domainRows: DomainRow[]): Customer {
   return {
@@ -140,7 +139,7 @@ export async function createCustomer(db: Db, input: CreateCustomer, viewer: View
     });
   } catch (err) {
     if (isUniqueViolation(err, 'customers_program_external_ref_key')) {
-      throw new AppError('APP_EXTERNAL_REF_TAKEN', 409, `The program already has a customer with external ref ${input.externalRef}`, {
+      throw errors.externalRefTaken(input.externalRef, {
         errors: [{ path: 'body.externalRef', message: 'is already used in this program' }],
       });
     }
@@ -214,7 +213,7 @@ export function transitionCustomer(
       domainVerdicts: verdicts,
     });
     if (!decision.ok) {
-      throw new AppError(decision.code, decision.status, decision.message, { from: current.status, allowed: decision.allowed });
+      throw errors[decision.reason](decision.message, { from: current.status, allowed: decision.allowed });
     }
     const statusBeforeHold: CustomerStatus | null = input.to === 'on_hold' ? current.status : null;
     return {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { cookieOf, SESSION_COOKIE } from '../http/cookies.ts';
 import { listPrograms } from '../programs/program-service.ts';
-import type { Principal } from '../plugins/auth.ts';
+import type { Principal } from '../access/access.ts';
 import { readiness } from '../reports/readiness-service.ts';
 import { blastRadius, requireProgram } from '../reports/report-service.ts';
 import { authenticateToken } from '../tokens/token-service.ts';

@@ -1,4 +1,4 @@
-import type { Identifiers } from './check-domain.ts';
+import type { Identifiers } from './evaluate-domain.ts';
 import { withDeadline, type DnsLookup } from './resolver.ts';
 import { checkHost, type SpfResult, type TraceStep } from './spf/check-host.ts';
 import { Aliases, normalizeName, withoutLegacyRecords } from './spf/worlds.ts';

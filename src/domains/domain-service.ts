@@ -3,17 +3,18 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { customers, dnsChecks, domains, programs, tasks } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
-import { AppError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
 import { testSpf, type SpfTestQuestion } from '../dns/spf-test.ts';
-import { decodeCursor, toPage } from '../http/pagination.ts';
-import { customerScope, type Viewer } from '../http/visibility.ts';
+import { decodeCursor, toPage } from '../lib/cursor.ts';
+import { customerScope, type Viewer } from '../access/access.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
-import type { Domain } from '../customers/customer-schemas.ts';
-import type { DomainRow } from '../customers/customer-repository.ts';
-import { bumpCustomerVersion } from '../customers/customer-writer.ts';
+import type { Domain } from '../domains/domain-schemas.ts';
+import { bumpCustomerVersion } from '../customer-status/customer-writer.ts';
 import { closeCleanupTasksIfClean, closeTasks } from '../tasks/task-service.ts';
+
+export type DomainRow = typeof domains.$inferSelect;
 
 export const toDomainSummary = (row: DomainRow) => ({
   id: row.id,
@@ -91,7 +92,7 @@ async function refuseTaken(tx: Db, customer: { id: string; programId: string }, 
       .from(customers)
       .where(and(eq(customers.id, conflict.customerId), customerScope(viewer)));
     const who = visible ? `customer ${conflict.externalRef} (${conflict.customerName}, id ${conflict.customerId})` : 'another customer you cannot see';
-    throw new AppError('APP_DOMAIN_TAKEN', 409, `${conflict.name} already belongs to ${who} in this program`, {
+    throw errors.domainTaken(conflict.name, who, {
       errors: [{ path, message: `already belongs to ${who}` }],
       ...(visible ? { customerId: conflict.customerId } : {}),
     });
@@ -123,7 +124,7 @@ export async function addDomain(db: Db, customerId: string, name: string, viewer
     if (!customer) throw errors.customerNotFound(customerId);
     const [row] = await insertDomains(tx, customer, [name], viewer, now);
     if (!row) {
-      throw new AppError('APP_DOMAIN_EXISTS', 409, `${name} is already a domain of this customer`, {
+      throw errors.domainExists(name, 'domain', {
         errors: [{ path: 'body.name', message: 'is already a domain of this customer' }],
       });
     }
@@ -173,11 +174,7 @@ export const ON_DEMAND_INTERVAL_MS = 60_000;
 /** An archived domain is evidence only: it is not checked, dismissed or changed until an admin restores it. */
 function refuseArchived(domain: DomainRow, what: string) {
   if (domain.archivedAt) {
-    throw new AppError(
-      'APP_DOMAIN_ARCHIVED',
-      409,
-      `${domain.displayName} was deleted (archived) on ${domain.archivedAt.toISOString()}; an admin may restore it before ${what}`,
-    );
+    throw errors.domainArchived(domain.displayName, domain.archivedAt.toISOString(), what);
   }
 }
 
@@ -190,13 +187,13 @@ export async function requestDomainCheck(db: Db, id: string, viewer: Viewer, act
     const last = domain!.onDemandRequestedAt?.getTime();
     if (last !== undefined && now.getTime() - last < ON_DEMAND_INTERVAL_MS) {
       const retryAfter = Math.ceil((last + ON_DEMAND_INTERVAL_MS - now.getTime()) / 1000);
-      throw new AppError('APP_CHECK_TOO_SOON', 429, `${domain!.name} was queued for a check less than a minute ago; try again in ${retryAfter} s`, {
+      throw errors.checkTooSoon(domain!.name, retryAfter, {
         headers: { 'retry-after': String(retryAfter) },
       });
     }
     await tx.update(domains).set({ onDemandRequestedAt: now }).where(eq(domains.id, id));
     const jobId = `check-${id}-od-${now.getTime()}`;
-    await enqueueInOutbox(tx, 'checks', 'check-domain', { domainId: id, trigger: 'on_demand' }, jobId, now);
+    await enqueueInOutbox(tx, 'probes', 'probe-domain', { domainId: id, trigger: 'on_demand' }, jobId, now);
     await appendAudit(
       tx,
       actor,
@@ -268,11 +265,11 @@ export async function restoreDomain(db: Db, id: string, viewer: Viewer, actor: A
   return db.transaction(async (tx) => {
     const visible = await findVisibleDomain(tx, id, viewer);
     const [row] = await tx.select().from(domains).where(eq(domains.id, visible.id)).for('no key update');
-    if (!row!.archivedAt) throw new AppError('APP_DOMAIN_NOT_ARCHIVED', 409, `${row!.displayName} is not archived; there is nothing to restore`);
+    if (!row!.archivedAt) throw errors.domainNotArchived(row!.displayName);
     await tx.select({ id: customers.id }).from(customers).where(eq(customers.id, row!.customerId)).for('no key update');
     const taken = await refuseTaken(tx, { id: row!.customerId, programId: row!.programId }, [row!.name], viewer, 'path.id');
     if (taken.length > 0) {
-      throw new AppError('APP_DOMAIN_EXISTS', 409, `${row!.displayName} is already a live domain of this customer`, {
+      throw errors.domainExists(row!.displayName, 'live domain', {
         errors: [{ path: 'path.id', message: 'the customer has this name again' }],
       });
     }

@@ -23,11 +23,6 @@ export function requireIfMatch(request: FastifyRequest): number | null {
   return Number(m[1]);
 }
 
-/** 412 unless the client's expected version (null: any) is the current one. */
-export function assertVersion(expected: number | null, current: number) {
-  if (expected !== null && expected !== current) throw errors.versionMismatch(expected, current);
-}
-
 /**
  * A conditional change of a versioned resource: the version If-Match names goes to `change`, and the
  * result's new version goes back as the ETag.

@@ -1,71 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, FieldError, Problem, problem, sendProblem, toProblem } from '../errors.ts';
+import { errors, FieldError } from '../errors.ts';
+import { Problem, problem, sendProblem, toProblem } from '../http/problems.ts';
 import { IdParams } from '../http/common-schemas.ts';
 import { actorOf } from '../plugins/auth.ts';
 import { importStates } from '../../db/schema/imports.ts';
-import {
-  getImport,
-  importColumns,
-  LISTED,
-  queueImport,
-  receiveImport,
-  runOrFail,
-  type ImportRecord,
-  type ImportResult as ImportResultValue,
-} from './import-service.ts';
-
-const ImportError = z.object({
-  line: z.number().int().meta({ description: '1-based line in the file; the header is line 1' }),
-  column: z.enum(importColumns).nullable(),
-  message: z.string(),
-});
-
-const ImportConflict = z.object({ line: z.number().int(), externalRef: z.string(), message: z.string() });
-
-const ImportSummary = z.object({
-  importId: z.uuid(),
-  created: z.number().int(),
-  updated: z.number().int(),
-  unchanged: z.number().int(),
-  ownersCreated: z.number().int(),
-  ownersUpdated: z.number().int(),
-  domainsAdded: z.number().int(),
-  errorCount: z
-    .number()
-    .int()
-    .meta({ description: `Every error found; the first ${LISTED} by line are listed` }),
-  conflicts: z.array(ImportConflict).meta({
-    description: `Rows not written because the customer (or a domain) changed while the import ran; the change made meanwhile stands. Import again to apply them. The first ${LISTED} by line.`,
-  }),
-  conflictCount: z.number().int(),
-  dryRun: z.boolean(),
-  written: z.boolean(),
-});
-
-export const ImportResult = ImportSummary.extend({
-  errors: z.array(ImportError).meta({ description: `The first ${LISTED} errors by line` }),
-}).meta({
-  id: 'ImportResult',
-  examples: [
-    {
-      importId: '3f1c0c9e-8f5a-4b8e-9d55-2f7a1e0b6c11',
-      created: 5,
-      updated: 1,
-      unchanged: 0,
-      ownersCreated: 2,
-      ownersUpdated: 0,
-      domainsAdded: 8,
-      errors: [],
-      errorCount: 0,
-      conflicts: [],
-      conflictCount: 0,
-      dryRun: false,
-      written: true,
-    },
-  ],
-});
+import { importColumns, ImportResult, ImportSummary, LISTED } from './import-schemas.ts';
+import { getImport, queueImport, receiveImport, runOrFail, type ImportRecord } from './import-service.ts';
 
 const Import = z
   .object({
@@ -95,7 +37,7 @@ const toImport = (r: ImportRecord): z.infer<typeof Import> => ({
   dryRun: r.dryRun,
   allOrNothing: r.allOrNothing,
   progress: { bytesReceived: r.bytesReceived, rowsRead: r.rowsRead, rowsPlanned: r.rowsPlanned, rowsWritten: r.rowsWritten },
-  result: (r.result as ImportResultValue | null) ?? null,
+  result: (r.result as ImportResult | null) ?? null,
   failure: r.failure,
   createdAt: r.createdAt.toISOString(),
   startedAt: r.startedAt?.toISOString() ?? null,
@@ -174,7 +116,7 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
     handler: async (request, reply) => {
       const body = request.body as unknown;
       if (!body || typeof (body as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') {
-        throw new AppError('APP_UNSUPPORTED_MEDIA_TYPE', 415, 'Send the file as text/csv');
+        throw errors.unsupportedMediaType('Send the file as text/csv');
       }
       const options = { ...request.query, maxBytes: app.config.IMPORT_MAX_BYTES };
       const received = await receiveImport(app.db, request.params.id, body as AsyncIterable<Buffer>, options, actorOf(request), app.now());
@@ -189,7 +131,7 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       reply.header('content-location', location);
       if (result.errorCount > 0 && !result.written && !result.dryRun) {
         const { errors: listed, ...summary } = result;
-        const err = new AppError('APP_IMPORT_INVALID', 422, `The file has ${result.errorCount} error(s); nothing was written`, {
+        const err = errors.importInvalid(result.errorCount, {
           errors: listed.map((e) => ({ path: `line ${e.line}${e.column ? `, column ${e.column}` : ''}`, message: e.message, line: e.line, column: e.column })),
           import: summary,
         });

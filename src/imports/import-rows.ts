@@ -1,30 +1,14 @@
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
-import { unstorable } from '../http/text-guard.ts';
+import { unstorable } from '../lib/storable-text.ts';
+import { importColumns, type Column, type ImportError } from './import-schemas.ts';
 
 /*
  * A row of the customer list, read and checked on its own. Nothing here looks at other rows or at the
  * database: import-service.ts does that, a batch at a time.
  */
 
-export const importColumns = [
-  'external_ref',
-  'customer_name',
-  'domains',
-  'sales_owner_email',
-  'sales_owner_name',
-  'department',
-  'status',
-  'planned_migration_at',
-] as const;
-export type Column = (typeof importColumns)[number];
 const requiredColumns: Column[] = ['external_ref', 'customer_name', 'sales_owner_email'];
-
-export interface ImportError {
-  line: number;
-  column: Column | null;
-  message: string;
-}
 
 export interface Row {
   line: number;

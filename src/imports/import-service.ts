@@ -1,17 +1,18 @@
 import { and, asc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../../db/client.ts';
+import { col, type Db, rowsOf } from '../../db/client.ts';
 import { customers, domains, importChunks, importRows, imports, programs, salesOwners } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { activeImportStates } from '../../db/schema/imports.ts';
 import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
-import { chunk } from '../batches.ts';
-import { insertImportedCustomers, updateCustomersAtVersion } from '../customers/customer-writer.ts';
-import { decideTransition } from '../customers/customer-workflow.ts';
-import { AppError, errors, isUniqueViolation } from '../errors.ts';
+import { chunk } from '../lib/batches.ts';
+import { insertImportedCustomers, updateCustomersAtVersion } from '../customer-status/customer-writer.ts';
+import { decideTransition } from '../customer-status/customer-workflow.ts';
+import { errors, isAppError, isUniqueViolation } from '../errors.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import { moveOpenTasksWithCustomers } from '../tasks/task-service.ts';
 import { CsvReadError, readCsv, type CsvEncoding } from './import-csv.ts';
-import { initialStatuses, parseRow, readHeader, type Column, type ImportError, type Row } from './import-rows.ts';
+import { initialStatuses, parseRow, readHeader, type Row } from './import-rows.ts';
+import { LISTED, type Column, type ImportConflict, type ImportError, type ImportResult } from './import-schemas.ts';
 
 /*
  * The customer-list import, in three steps that keep memory flat whatever the file's size:
@@ -27,11 +28,6 @@ import { initialStatuses, parseRow, readHeader, type Column, type ImportError, t
  * import_chunks and import_rows.
  */
 
-export { importColumns } from './import-rows.ts';
-export type { ImportError } from './import-rows.ts';
-
-/** Errors and conflicts listed in a result (the first ones by line); all are counted. */
-export const LISTED = 1000;
 /** Rows staged, planned and written per statement. */
 const BATCH = 2000;
 /** An unfinished import whose heartbeat is older than this was cut off (its process died, its job was lost). */
@@ -43,32 +39,6 @@ export interface ImportOptions {
   allOrNothing: boolean;
   encoding: CsvEncoding | 'auto';
   maxBytes: number;
-}
-
-/** A row the import planned but did not write, because someone changed the customer meanwhile. */
-export interface ImportConflict {
-  line: number;
-  externalRef: string;
-  message: string;
-}
-
-export interface ImportResult {
-  importId: string;
-  created: number;
-  updated: number;
-  unchanged: number;
-  ownersCreated: number;
-  ownersUpdated: number;
-  domainsAdded: number;
-  /** The first LISTED errors by line; `errorCount` counts them all. */
-  errors: ImportError[];
-  errorCount: number;
-  /** Rows left alone because the customer changed between planning and writing (nothing of theirs was lost). */
-  conflicts: ImportConflict[];
-  conflictCount: number;
-  dryRun: boolean;
-  /** Whether anything was written. */
-  written: boolean;
 }
 
 export type ImportRecord = typeof imports.$inferSelect;
@@ -126,7 +96,7 @@ export async function receiveImport(
     for await (const piece of source) {
       const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
       bytesReceived += bytes.length;
-      if (bytesReceived > options.maxBytes) throw new AppError('APP_BODY_TOO_LARGE', 413, `The file is larger than ${options.maxBytes} bytes`);
+      if (bytesReceived > options.maxBytes) throw errors.bodyTooLarge('file', options.maxBytes);
       pending.push(bytes);
       pendingBytes += bytes.length;
       if (pendingBytes >= CHUNK_BYTES) await store();
@@ -134,7 +104,7 @@ export async function receiveImport(
     await store();
     return { ...record, bytesReceived };
   } catch (err) {
-    await finishFailed(db, record.id, err instanceof AppError ? err.message : 'the upload was cut off', new Date());
+    await finishFailed(db, record.id, isAppError(err) ? err.message : 'the upload was cut off', new Date());
     throw err;
   }
 }
@@ -172,13 +142,11 @@ async function claimProgram(db: Db, programId: string, options: ImportOptions, a
       .from(imports)
       .where(and(eq(imports.programId, programId), inArray(imports.state, activeImportStates)));
     const which = running ? `import ${running.id} (${running.state}, /v1/imports/${running.id})` : 'another import';
-    throw new AppError('APP_IMPORT_RUNNING', 409, `${which} into program ${programId} has not finished; send this one again when it has`, {
+    throw errors.importRunning(which, programId, {
       runningImport: running?.id ?? null,
     });
   }
 }
-
-const col = (values: unknown[]) => sql.param(values);
 
 async function stageRows(db: Db, importId: string, rows: Row[]) {
   if (rows.length === 0) return;
@@ -281,7 +249,7 @@ export async function runImport(db: Db, importId: string, now: Date, onProgress?
   let [record] = await db.select().from(imports).where(eq(imports.id, importId));
   if (!record) throw errors.importNotFound(importId);
   if (record.state === 'done') return record.result as ImportResult;
-  if (record.state === 'failed') throw new AppError('APP_IMPORT_FAILED', 409, `Import ${importId} failed: ${record.failure}`);
+  if (record.state === 'failed') throw errors.importFailed(importId, record.failure);
   await db.update(imports).set({ state: 'running', startedAt: new Date(), heartbeatAt: new Date() }).where(eq(imports.id, importId));
   const report: ImportProgress = (p) => {
     onProgress?.(p);
@@ -376,7 +344,7 @@ export async function runOrFail(db: Db, importId: string, now: Date, onProgress?
   try {
     return await runImport(db, importId, now, onProgress);
   } catch (err) {
-    if (!(err instanceof AppError)) await finishFailed(db, importId, 'the import failed; nothing was written', new Date()).catch(() => {});
+    if (!isAppError(err)) await finishFailed(db, importId, 'the import failed; nothing was written', new Date()).catch(() => {});
     throw err;
   }
 }

@@ -3,7 +3,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { notifications } from '../../db/schema/index.ts';
-import { localDate } from '../checks/check-cadence.ts';
+import { exponentialBackoff } from '../lib/backoff.ts';
+import { localDate } from '../lib/calendar.ts';
 
 export interface Webhook {
   url: string;
@@ -12,7 +13,7 @@ export interface Webhook {
 
 const MAX_ATTEMPTS = 10;
 const LEASE_MS = 5 * 60_000;
-const backoffMs = (attempts: number) => Math.min(60_000 * 2 ** (attempts - 1), 3_600_000);
+const backoffMs = (attempts: number) => exponentialBackoff(60_000, attempts - 1, 3_600_000);
 
 /** `sha256=<hex>` over the exact body sent; receivers recompute it with the shared secret. */
 export const signBody = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

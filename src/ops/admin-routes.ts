@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { jobStates } from '../../jobs/runtime.ts';
+import { jobStates } from '../job-contract/runtime.ts';
 import { countPendingOutbox } from '../outbox/outbox-repository.ts';
 
 const QueueHealth = z

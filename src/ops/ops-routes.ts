@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, problem, sendProblem, toProblem } from '../errors.ts';
+import { errors } from '../errors.ts';
+import { problem, sendProblem, toProblem } from '../http/problems.ts';
 
 const Check = z.object({ ok: z.boolean(), error: z.string().optional() });
 const Readiness = z.object({
@@ -41,7 +42,7 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
       const [database, jobs] = await Promise.all([probe(() => app.database.ping()), probe(() => app.jobs.ping())]);
       if (database.ok && jobs.ok) return { status: 'ok' as const, checks: { database, jobs } };
       const failing = [!database.ok && 'database', !jobs.ok && 'redis'].filter(Boolean).join(' and ');
-      const err = new AppError('APP_NOT_READY', 503, `Not ready: ${failing} unreachable`, { checks: { database, jobs } });
+      const err = errors.notReady(failing, { checks: { database, jobs } });
       return sendProblem(reply, toProblem(err, request, 0));
     },
   });

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/client.ts';
-import type { QueueName } from '../../jobs/queues.ts';
-import type { JobRuntime } from '../../jobs/runtime.ts';
+import type { QueueName } from '../job-contract/catalogue.ts';
+import type { JobRuntime } from '../job-contract/runtime.ts';
+import { exponentialBackoff } from '../lib/backoff.ts';
 import { claimOutboxRows, markOutboxDispatched, markOutboxFailed, type OutboxRow } from './outbox-repository.ts';
 
 export interface OutboxRelayOptions {
@@ -64,10 +65,11 @@ export class OutboxRelay {
     const { db, jobs, now, log } = this.options;
     this.inFlight.add(row.id);
     try {
-      await jobs.enqueue(row.queue as QueueName, row.jobName, row.payload, row.jobId);
+      // A stored row was checked against the catalogue when it was written; the runtime checks it again when it runs.
+      await jobs.enqueue(row.queue as QueueName, row.jobName as never, row.payload as never, row.jobId);
       await markOutboxDispatched(db, row.id, now());
     } catch (err) {
-      const delay = Math.min(1000 * 2 ** Math.min(row.attempts, 10), MAX_RETRY_DELAY_MS);
+      const delay = exponentialBackoff(1000, row.attempts, MAX_RETRY_DELAY_MS);
       log.warn({ err, outboxId: row.id, queue: row.queue, jobId: row.jobId }, 'outbox delivery failed; will retry');
       await markOutboxFailed(db, row.id, String((err as Error)?.message ?? err), new Date(now().getTime() + delay)).catch(() => {});
     } finally {

@@ -1,22 +1,15 @@
-import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { outbox } from '../../db/schema/index.ts';
-import { assertJobId, findJob, type JobName, type JobPayload, type QueueName } from '../../jobs/queues.ts';
+import { assertJobId, payloadSchemaOf, type JobInput, type JobName, type QueueName } from '../job-contract/catalogue.ts';
 
 export type OutboxRow = typeof outbox.$inferSelect;
 
 /** Writes a job into the outbox; call it in the transaction of the change that causes the job. */
-export async function enqueueInOutbox<Q extends QueueName, N extends JobName<Q>>(
-  db: Db,
-  queue: Q,
-  name: N,
-  payload: JobPayload<Q, N>,
-  jobId: string,
-  now: Date,
-) {
+export async function enqueueInOutbox<Q extends QueueName, N extends JobName<Q>>(db: Db, queue: Q, name: N, payload: JobInput<Q, N>, jobId: string, now: Date) {
   assertJobId(jobId);
   // Validate now, in the request, rather than discover a bad payload in a worker later.
-  findJob(queue, name)!.payload.parse(payload);
+  payloadSchemaOf(queue, name)!.parse(payload);
   // The relay compares available_at with the injected clock, so both come from it.
   await db.insert(outbox).values({ queue, jobName: name, jobId, payload, createdAt: now, availableAt: now });
 }
@@ -54,3 +47,12 @@ export async function markOutboxFailed(db: Db, id: number, error: string, retryA
 }
 
 export const countPendingOutbox = (db: Db) => db.$count(outbox, isNull(outbox.dispatchedAt));
+
+/** Removes delivered rows older than `cutoff`; returns how many. Undelivered rows are never removed. */
+export async function pruneDispatchedOutbox(db: Db, cutoff: Date): Promise<number> {
+  const removed = await db
+    .delete(outbox)
+    .where(and(isNotNull(outbox.dispatchedAt), lt(outbox.dispatchedAt, cutoff)))
+    .returning({ id: outbox.id });
+  return removed.length;
+}

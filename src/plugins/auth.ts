@@ -2,20 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { Role } from '../../db/schema/enums.ts';
+import type { Principal } from '../access/access.ts';
 import type { Actor } from '../audit/audit-repository.ts';
-import { errors, problem } from '../errors.ts';
+import { errors } from '../errors.ts';
+import { problem } from '../http/problems.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
 
 /** Who may call a route. Every route under /v1 must say; finer visibility is the services' job. */
 export type Access = 'admin' | 'manager' | 'any';
-
-export interface Principal {
-  tokenId: string;
-  name: string;
-  role: Role;
-  salesOwnerId: string | null;
-  department: string | null;
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { JobRuntime } from '../../jobs/runtime.ts';
+import type { JobRuntime } from '../job-contract/runtime.ts';
 import { OutboxRelay } from '../outbox/outbox-relay.ts';
 
 declare module 'fastify' {

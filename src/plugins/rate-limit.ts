@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
-import { AppError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { cookieOf, SESSION_COOKIE } from '../http/cookies.ts';
 
 const WINDOW_MS = 60_000;
@@ -98,7 +98,7 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       if (limit === 0) return;
       reply.headers({ 'ratelimit-limit': limit, 'ratelimit-remaining': Math.max(0, remaining), 'ratelimit-reset': resetSeconds });
       if (remaining < 0) {
-        throw new AppError('APP_RATE_LIMITED', 429, `More than ${limit} requests a minute; retry in ${resetSeconds} s`, {
+        throw errors.rateLimited(limit, resetSeconds, {
           headers: { 'retry-after': String(resetSeconds) },
         });
       }

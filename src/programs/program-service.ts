@@ -4,8 +4,8 @@ import type { Db } from '../../db/client.ts';
 import { salesOwners } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError, type FieldError } from '../errors.ts';
-import { assertVersion } from '../http/etag.ts';
-import { cursorInstant, decodeCursor, toPage } from '../http/pagination.ts';
+import { assertVersion } from '../lib/versions.ts';
+import { cursorInstant, decodeCursor, toPage } from '../lib/cursor.ts';
 import { enqueueInOutbox } from '../outbox/outbox-repository.ts';
 import { z } from 'zod';
 import {

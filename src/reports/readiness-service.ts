@@ -1,8 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { customerStatuses } from '../../db/schema/enums.ts';
-import { localDate } from '../checks/check-cadence.ts';
-import { customerScope, type Viewer } from '../http/visibility.ts';
+import { addDays, dayDiff, localDate } from '../lib/calendar.ts';
+import { customerScope, type Viewer } from '../access/access.ts';
 import { requireProgram } from './report-service.ts';
 
 /** A customer not yet migrated is at risk with fewer days left than this for its status. */
@@ -12,8 +12,6 @@ const STALE_MS = 48 * 3_600_000;
 const SERIES_MAX_DAYS = 366;
 const PACE_DAYS = 14;
 
-const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
-const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((1000 * part) / whole) / 10);
 const riskDaysSql = sql.raw(
   `CASE c.status ${Object.entries(RISK_DAYS)

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { verdicts } from '../../db/schema/enums.ts';
 import { CustomerQuery } from '../customers/customer-schemas.ts';
 import { exportCustomerRows } from '../customers/customer-service.ts';
-import { problem } from '../errors.ts';
+import { problem } from '../http/problems.ts';
 import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { PageQuery } from '../http/pagination.ts';

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { customers, domains, programs, salesOwners } from '../../db/schema/index.ts';
 import { errors } from '../errors.ts';
-import { decodeCursor, encodeCursor } from '../http/pagination.ts';
-import { customerScope, type Viewer } from '../http/visibility.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { customerScope, type Viewer } from '../access/access.ts';
 
 export async function requireProgram(db: Db, id: string) {
   const [program] = await db.select().from(programs).where(eq(programs.id, id));

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { problem } from '../errors.ts';
+import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { salesOwners } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
-import { AppError, errors, isUniqueViolation, validationError } from '../errors.ts';
-import { assertVersion } from '../http/etag.ts';
-import { decodeCursor, toPage } from '../http/pagination.ts';
-import { canSeeOwner, salesOwnerScope, type Viewer } from '../http/visibility.ts';
+import { errors, isUniqueViolation, validationError } from '../errors.ts';
+import { assertVersion } from '../lib/versions.ts';
+import { decodeCursor, toPage } from '../lib/cursor.ts';
+import { canSeeOwner, salesOwnerScope, type Viewer } from '../access/access.ts';
 import {
   findSalesOwnerById,
   insertSalesOwner,
@@ -16,7 +16,7 @@ import {
   type SalesOwnerRow,
 } from './sales-owner-repository.ts';
 import type { CreateSalesOwner, PatchSalesOwner, SalesOwner } from './sales-owner-schemas.ts';
-import { moveOwnerCustomers } from '../customers/customer-writer.ts';
+import { moveOwnerCustomers } from '../customer-status/customer-writer.ts';
 import { handOverOpenTasks } from '../tasks/task-service.ts';
 
 export function toSalesOwner(row: SalesOwnerRow): SalesOwner {
@@ -34,7 +34,7 @@ export function toSalesOwner(row: SalesOwnerRow): SalesOwner {
 }
 
 const emailTaken = (email: string) =>
-  new AppError('APP_EMAIL_TAKEN', 409, `Another sales owner already has the email ${email}`, {
+  errors.emailTaken(email, {
     errors: [{ path: 'body.email', message: 'is already used by another sales owner' }],
   });
 

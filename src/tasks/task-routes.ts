@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { taskKinds, taskStatuses } from '../../db/schema/enums.ts';
-import { problem } from '../errors.ts';
+import { problem } from '../http/problems.ts';
 import { IdParams, QueryList, Timestamp } from '../http/common-schemas.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../plugins/auth.ts';

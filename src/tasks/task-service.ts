@@ -1,12 +1,12 @@
-import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { rowsOf, type Db } from '../../db/client.ts';
-import { programs, salesOwners, tasks } from '../../db/schema/index.ts';
+import { col, type Db, rowsOf } from '../../db/client.ts';
+import { dnsChecks, programs, tasks } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
-import { localDate, startOfDayIn } from '../checks/check-cadence.ts';
-import { AppError, validationError } from '../errors.ts';
-import { cursorInstant, decodeCursor, toPage } from '../http/pagination.ts';
-import type { Viewer } from '../http/visibility.ts';
+import { addDays, dayDiff, localDate, startOfDayIn } from '../lib/calendar.ts';
+import { errors, validationError } from '../errors.ts';
+import { cursorInstant, decodeCursor, toPage } from '../lib/cursor.ts';
+import { taskScope, type Viewer } from '../access/access.ts';
 import { recordEscalations } from '../notifications/notification-service.ts';
 
 /*
@@ -36,9 +36,6 @@ export const toTask = (row: TaskRow, now: Date) => ({
   closeReason: row.closeReason,
   createdAt: row.createdAt.toISOString(),
 });
-
-const dayDiff = (a: string, b: string) => Math.round((Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / 86_400_000);
-const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 /*
  * Writers that change several tasks lock them in id order (a subquery with ORDER BY … FOR NO KEY
@@ -88,7 +85,6 @@ export async function closeTasksOfFinalCustomers(db: Db, moves: { customerId: st
 /** Open tasks follow their customers to a new owner (a reassignment, or an import that names another owner). */
 export async function moveOpenTasksWithCustomers(db: Db, moves: { customerId: string; fromOwnerId: string; toOwnerId: string }[], now: Date) {
   if (moves.length === 0) return;
-  const col = (values: string[]) => sql.param(values);
   await db.execute(sql`
     UPDATE tasks AS t SET assignee_id = m.to_owner, updated_at = ${now}
     FROM unnest(${col(moves.map((m) => m.customerId))}::uuid[], ${col(moves.map((m) => m.fromOwnerId))}::uuid[], ${col(moves.map((m) => m.toOwnerId))}::uuid[])
@@ -107,7 +103,7 @@ export async function handOverOpenTasks(db: Db, fromOwnerId: string, toOwnerId: 
 }
 
 /** Opens a task a DNS check found a reason for, once per dedupe key. Whether it was opened now. */
-export async function openDomainTask(db: Db, task: Omit<typeof tasks.$inferInsert, 'id' | 'status' | 'createdAt' | 'updatedAt'>, now: Date) {
+async function openDomainTask(db: Db, task: Omit<typeof tasks.$inferInsert, 'id' | 'status' | 'createdAt' | 'updatedAt'>, now: Date) {
   const created = await db
     .insert(tasks)
     .values({ ...task, createdAt: now, updatedAt: now })
@@ -128,7 +124,7 @@ export async function closeCleanupTasksIfClean(db: Db, customerIds: string[], no
 }
 
 /** Closes the open tasks of one kind on the given domains, each with its own reason, and their escalations. */
-export async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_verify', closing: { domainId: string; reason: string }[], now: Date) {
+async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_verify', closing: { domainId: string; reason: string }[], now: Date) {
   if (closing.length === 0) return 0;
   const closed = rowsOf<{ id: string }>(
     await db.execute(sql`
@@ -143,6 +139,118 @@ export async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_v
     now,
   );
   return closed.length;
+}
+
+/** Failed checks in a row after which a domain gets an unable-to-verify task. */
+const UNABLE_AFTER_FAILURES = 3;
+
+/** What the task rules need to know of one recorded DNS check of a domain. */
+export interface CheckedDomain {
+  programId: string;
+  customerId: string;
+  customerStatus: string;
+  /** The customer's owner: whoever gets the task. */
+  assigneeId: string;
+  domainId: string;
+  displayName: string;
+  checkId: number;
+  /** DNS answered well enough to judge. */
+  determined: boolean;
+  /** The verdict before this check, and the verdict the domain has now (the previous one if this check could not judge). */
+  previousVerdict: string | null;
+  verdict: string;
+  /** This check's own verdict (`unknown` when it could not judge). */
+  checkVerdict: string;
+  unclean: boolean;
+  /** Failed checks in a row, this one included; and whether there were any before it. */
+  failures: number;
+  failedBefore: boolean;
+  lastDeterminedAt: Date | null;
+  /** What to change, for a regression task's details. */
+  instructions: unknown;
+  /** The DNS errors of a check that could not judge, for an unable-to-verify task's details. */
+  dnsErrors: string[];
+}
+
+/**
+ * The tasks a batch of DNS checks opens and closes, in the checks' transaction. Closed: unable-to-verify
+ * tasks of domains verified again, regression tasks of domains clean again, clean-up tasks of customers
+ * none of whose domains references the legacy include any more (only what a check can have changed: one
+ * that was clean already closed them at that check). Opened: a confirmed regression of a completed
+ * customer, or too many failures in a row. Returns the kinds opened per domain.
+ */
+export async function applyCheckRules(tx: Db, checked: CheckedDomain[], now: Date): Promise<Map<string, string[]>> {
+  await closeDomainTasks(
+    tx,
+    'unable_to_verify',
+    checked.filter((c) => c.determined && c.failedBefore).map((c) => ({ domainId: c.domainId, reason: `verified by check ${c.checkId}` })),
+    now,
+  );
+  const turnedClean = checked.filter((c) => c.verdict === 'clean' && c.previousVerdict !== 'clean');
+  await closeDomainTasks(
+    tx,
+    'regression',
+    turnedClean.map((c) => ({ domainId: c.domainId, reason: `clean again (check ${c.checkId})` })),
+    now,
+  );
+  await closeCleanupTasksIfClean(tx, [...new Set(turnedClean.map((c) => c.customerId))], now);
+
+  const opened = new Map<string, string[]>();
+  for (const c of checked) {
+    const kinds = await openCheckTasks(tx, c, now);
+    if (kinds.length > 0) opened.set(c.domainId, kinds);
+  }
+  return opened;
+}
+
+/** The rare tasks one check opens: a confirmed regression of a completed customer, or too many failures in a row. */
+async function openCheckTasks(tx: Db, c: CheckedDomain, now: Date): Promise<string[]> {
+  const opened: string[] = [];
+  const open = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object) => {
+    const task = {
+      programId: c.programId,
+      customerId: c.customerId,
+      domainId: c.domainId,
+      assigneeId: c.assigneeId,
+      kind,
+      milestone: kind,
+      dedupeKey,
+      title,
+      details,
+      dueAt: now,
+    };
+    if (await openDomainTask(tx, task, now)) opened.push(kind);
+  };
+  // Regression: confirmed unclean on two determined checks in a row; flapping creates nothing.
+  if (
+    c.customerStatus === 'completed' &&
+    c.determined &&
+    c.unclean &&
+    c.previousVerdict !== null &&
+    c.previousVerdict !== 'clean' &&
+    c.previousVerdict !== 'unknown'
+  ) {
+    const [start] = await tx
+      .select({ id: dnsChecks.id })
+      .from(dnsChecks)
+      .where(and(eq(dnsChecks.domainId, c.domainId), eq(dnsChecks.verdictChanged, true), lt(dnsChecks.id, c.checkId)))
+      .orderBy(desc(dnsChecks.id))
+      .limit(1);
+    await open('regression', `regression:${c.domainId}:${start?.id ?? c.checkId}`, `${c.displayName} is no longer clean (${c.checkVerdict})`, {
+      verdict: c.checkVerdict,
+      checkId: c.checkId,
+      instructions: c.instructions,
+    });
+  }
+  if (!c.determined && c.failures === UNABLE_AFTER_FAILURES) {
+    await open(
+      'unable_to_verify',
+      `unable_to_verify:${c.domainId}:${c.lastDeterminedAt?.toISOString() ?? 'never'}`,
+      `${c.displayName} could not be verified ${c.failures} times in a row`,
+      { checkId: c.checkId, errors: c.dnsErrors },
+    );
+  }
+  return opened;
 }
 
 /**
@@ -267,12 +375,6 @@ export async function escalateTasks(db: Db, now: Date, programId?: string) {
   });
 }
 
-function taskScope(viewer: Viewer): SQL | undefined {
-  if (viewer.role === 'admin') return undefined;
-  if (viewer.role === 'sales') return sql`${tasks.assigneeId} = ${viewer.salesOwnerId}`;
-  return sql`${tasks.assigneeId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${viewer.department})`;
-}
-
 export interface TaskQuery {
   limit: number;
   cursor?: string | undefined;
@@ -335,8 +437,8 @@ export async function actOnTask(
       .from(tasks)
       .where(and(eq(tasks.id, id), taskScope(viewer)))
       .for('no key update');
-    if (!task) throw new AppError('APP_TASK_NOT_FOUND', 404, `Task ${id} not found`);
-    if (task.status !== 'open') throw new AppError('APP_TASK_NOT_OPEN', 409, `The task is ${task.status}; only open tasks can be changed`);
+    if (!task) throw errors.taskNotFound(id);
+    if (task.status !== 'open') throw errors.taskNotOpen(task.status);
     let values: Partial<TaskRow>;
     if (action.kind === 'snooze') {
       if (action.until <= now) throw validationError([{ path: 'body.until', message: 'must be in the future' }]);

@@ -7,8 +7,8 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { createBullRuntime, startBullWorkers } from '../../jobs/bullmq.ts';
-import { forEachConcurrently } from '../../src/batches.ts';
-import { checkDomain } from '../../src/dns/check-domain.ts';
+import { forEachConcurrently } from '../../src/lib/batches.ts';
+import { evaluateDomain } from '../../src/dns/evaluate-domain.ts';
 import { createCachedLookup, createResolver, type DnsLookup } from '../../src/dns/resolver.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
 import { BENCH_PROGRAM_ID } from './bench-data.ts';
@@ -119,7 +119,7 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
     const engineStart = process.hrtime.bigint();
     const engineDns = createCachedLookup(resolver(), { ttlMs: 60_000 });
     await forEachConcurrently(names, CONCURRENCY, async (name) => {
-      const check = await checkDomain(name, benchIds, engineDns);
+      const check = await evaluateDomain(name, benchIds, engineDns);
       if (check.verdict === 'unknown') throw new Error(`the engine could not check ${name}`);
     });
     const engineSeconds = Number(process.hrtime.bigint() - engineStart) / 1e9;
@@ -140,12 +140,12 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
       await database.db.execute(sql`UPDATE domains SET next_check_at = ${new Date(started.getTime() - 60_000)}`);
       return withPeakRss(async () => {
         for (let k = 0; k * 100_000 < domainCount; k++)
-          await bull.enqueue('checks', 'sweep-domains', { limit: 100_000, programId: BENCH_PROGRAM_ID }, `bench-${round}-${k}`);
+          await bull.enqueue('probes', 'sweep-domains', { limit: 100_000, programId: BENCH_PROGRAM_ID }, `bench-${round}-${k}`);
         // Done when the checks queue is idle (Redis, cheap) and then every domain is checked (one
         // count: polling the table itself cost PostgreSQL a fifth of a core at 200k domains).
         for (;;) {
           await new Promise((r) => setTimeout(r, 100));
-          const counts = await bull.queues.checks.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+          const counts = await bull.queues.probes.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
           if (Object.values(counts).some((c) => c > 0)) continue;
           const [{ left }] = rowsOf<{ left: number }>(
             await database.db.execute(sql`SELECT count(*)::int AS left FROM domains WHERE last_checked_at IS NULL OR last_checked_at < ${started}`),

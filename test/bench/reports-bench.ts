@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { InlineJobRuntime } from '../../jobs/inline.ts';
+import { buildJobSystem } from '../../jobs/system.ts';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
@@ -18,8 +18,9 @@ export async function reportsBenchmark(n: number): Promise<Record<string, string
     await seedReportsData(db, n);
 
     const log = pino({ level: 'silent' });
-    const jobs = new InlineJobRuntime({ db, now: () => new Date(), log, dns: createResolver() }, { concurrency: 1, schedules: [] });
-    const app = await buildApp(loadConfig({}), { database, jobs, logger: log });
+    const config = loadConfig({});
+    const jobs = await buildJobSystem(config, { db, log, dns: createResolver() }, { work: true, inline: true, schedules: [], concurrency: 1 });
+    const app = await buildApp(config, { database, jobs: jobs.runtime, logger: log });
     await app.ready();
     const { token } = await createToken(db, { name: 'bench', role: 'admin' }, { name: 'bench' });
     const headers = { authorization: `Bearer ${token}` };

@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database, Db } from '../../db/client.ts';
-import { InlineJobRuntime } from '../../jobs/inline.ts';
+import { buildJobSystem } from '../../jobs/system.ts';
 import { createResolver, type DnsLookup } from '../../src/dns/resolver.ts';
-import type { JobRuntime } from '../../jobs/runtime.ts';
+import type { JobRuntime } from '../../src/job-contract/runtime.ts';
 import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openTestDatabase } from './database.ts';
@@ -28,21 +28,25 @@ export async function buildAppOn(
 ) {
   const log = options.logger ?? testLogger();
   const now = options.now ?? (() => new Date());
-  const jobs =
-    options.jobs?.(database.db) ?? new InlineJobRuntime({ db: database.db, now, log, dns: options.dns ?? createResolver() }, { concurrency: 2, schedules: [] });
   // Rate limits are off unless a test sets them: the suite sends far more than a person would.
-  const env = { RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', ...options.env };
+  const config = loadConfig({ RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', ...options.env });
   // Tests never ask the machine's resolvers: without a DNS server of the test's own, questions go to
   // a closed loopback port and fail at once.
   const dns = options.dns ?? createResolver({ servers: ['127.0.0.1:9'], timeoutMs: 200, tries: 1 });
-  const app = await buildApp(loadConfig(env), { database, jobs, now, logger: log, relayPollMs: 50, dns });
+  // The in-process jobs, unless the test brings its own runtime (BullMQ, an unreachable Redis…).
+  const own = options.jobs?.(database.db);
+  const system = own
+    ? undefined
+    : await buildJobSystem(config, { db: database.db, log, now, dns }, { work: true, inline: true, schedules: [], concurrency: 2 });
+  const jobs = own ?? system!.runtime;
+  const app = await buildApp(config, { database, jobs, now, logger: log, relayPollMs: 50, dns });
   await app.ready();
   return {
     app,
     jobs,
     async close() {
       await app.close();
-      await jobs.close();
+      await (system ?? jobs).close();
     },
   };
 }

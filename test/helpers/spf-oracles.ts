@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { forEachConcurrently } from '../../src/batches.ts';
+import { forEachConcurrently } from '../../src/lib/batches.ts';
 import { createCachedLookup, createResolver, type DnsLookup } from '../../src/dns/resolver.ts';
 import { checkHost, type SpfResult } from '../../src/dns/spf/check-host.ts';
 import { TestDnsServer, type Zone } from './dns-server.ts';

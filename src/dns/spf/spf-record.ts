@@ -69,7 +69,7 @@ export function checkMacroString(s: string, { explanation = false } = {}): strin
 const TOPLABEL = /^(?=.*[a-z])[a-z0-9]+$|^[a-z0-9]+-[a-z0-9-]*[a-z0-9]$/i;
 
 /** A domain-spec: a macro-string that ends in a macro or in "." toplabel (optionally a dot). */
-function checkDomainSpec(spec: string): string | undefined {
+function domainSpecProblem(spec: string): string | undefined {
   if (spec === '') return 'empty domain';
   const macroError = checkMacroString(spec);
   if (macroError) return macroError;
@@ -116,7 +116,7 @@ function parseMechanism(term: string): Mechanism | string {
     case 'include':
     case 'exists': {
       if (sep !== ':' || !arg) return `"${kind}" needs a domain: "${term}"`;
-      const error = checkDomainSpec(arg);
+      const error = domainSpecProblem(arg);
       return error ? `${term}: ${error}` : { ...base, kind, domainSpec: arg };
     }
     case 'a':
@@ -126,7 +126,7 @@ function parseMechanism(term: string): Mechanism | string {
       if (typeof parsed === 'string') return `${term}: ${parsed}`;
       if (sep === ':' && !parsed.spec) return `${term}: empty domain`;
       if (parsed.spec) {
-        const error = checkDomainSpec(parsed.spec);
+        const error = domainSpecProblem(parsed.spec);
         if (error) return `${term}: ${error}`;
       }
       return { ...base, kind, ...(parsed.spec ? { domainSpec: parsed.spec } : {}), ...pickCidr(parsed) };
@@ -134,7 +134,7 @@ function parseMechanism(term: string): Mechanism | string {
     case 'ptr': {
       if (!sep) return { ...base, kind };
       if (sep !== ':' || !arg) return `${term}: invalid`;
-      const error = checkDomainSpec(arg);
+      const error = domainSpecProblem(arg);
       return error ? `${term}: ${error}` : { ...base, kind, domainSpec: arg };
     }
     case 'ip4': {
@@ -197,7 +197,7 @@ function parseUncached(text: string): ParseResult {
       const value = modifier[2]!;
       if (name === 'redirect' || name === 'exp') {
         if (record[name] !== undefined) return { ok: false, error: `"${name}" appears twice` };
-        const error = checkDomainSpec(value);
+        const error = domainSpecProblem(value);
         if (error) return { ok: false, error: `${term}: ${error}` };
         record[name] = value;
       } else {

@@ -1,14 +1,26 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { customers, salesOwners } from '../../db/schema/index.ts';
-import type { Principal } from '../plugins/auth.ts';
+import type { Role } from '../../db/schema/enums.ts';
+import { customers, salesOwners, tasks } from '../../db/schema/index.ts';
 
-/** Who is looking: what visibility rules need of a principal. */
+/*
+ * Who may see which rows: every row-scope rule, in one place, for the routes, the services and the
+ * dashboard alike. Admin sees everything, a manager their department, a sales owner their own. What
+ * is outside a viewer's scope does not exist for them (404, never 403), so nothing leaks.
+ */
+
+/** The caller, as authenticated from a token. */
+export interface Principal {
+  tokenId: string;
+  name: string;
+  role: Role;
+  salesOwnerId: string | null;
+  department: string | null;
+}
+
+/** Who is looking: what the scope rules need of a principal. */
 export type Viewer = Pick<Principal, 'role' | 'salesOwnerId' | 'department'>;
 
-/**
- * Row scopes by role: admin sees everything, a manager their department, a sales owner their own.
- * What is outside a viewer's scope does not exist for them (404, never 403), so nothing leaks.
- */
+/** The customers a viewer sees: by their owner. */
 export function customerScope(viewer: Viewer, alias?: string, { placeholders = false } = {}): SQL | undefined {
   if (viewer.role === 'admin') return undefined;
   // Raw report SQL names the customers table by an alias; query-builder code uses the table itself.
@@ -19,6 +31,7 @@ export function customerScope(viewer: Viewer, alias?: string, { placeholders = f
   return sql`${owner} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${department})`;
 }
 
+/** The sales owners a viewer sees. */
 export function salesOwnerScope(viewer: Viewer): SQL | undefined {
   if (viewer.role === 'admin') return undefined;
   if (viewer.role === 'sales') return sql`${salesOwners.id} = ${viewer.salesOwnerId}`;
@@ -30,4 +43,11 @@ export function canSeeOwner(viewer: Viewer, owner: { id: string; department: str
   if (viewer.role === 'admin') return true;
   if (viewer.role === 'sales') return owner.id === viewer.salesOwnerId;
   return owner.department === viewer.department;
+}
+
+/** The tasks a viewer sees: by their assignee (a manager's escalations are theirs to see). */
+export function taskScope(viewer: Viewer): SQL | undefined {
+  if (viewer.role === 'admin') return undefined;
+  if (viewer.role === 'sales') return sql`${tasks.assigneeId} = ${viewer.salesOwnerId}`;
+  return sql`${tasks.assigneeId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${viewer.department})`;
 }

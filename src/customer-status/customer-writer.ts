@@ -1,11 +1,10 @@
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { rowsOf, type Db } from '../../db/client.ts';
+import { col, type Db, rowsOf } from '../../db/client.ts';
 import { auditLog, customers, dnsChecks, domains, statusEvents } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { appendAudit, auditRow, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
-import { chunk } from '../batches.ts';
+import { chunk } from '../lib/batches.ts';
 import { closeTasksOfFinalCustomers } from '../tasks/task-service.ts';
-import type { CustomerRow } from './customer-repository.ts';
 import { isFinal } from './customer-workflow.ts';
 
 /*
@@ -19,6 +18,8 @@ import { isFinal } from './customer-workflow.ts';
  */
 
 export const SYSTEM_DNS: Actor = { name: 'system:dns' };
+type CustomerRow = typeof customers.$inferSelect;
+
 /** Statuses auto-progress can move a customer from. */
 export const BEFORE_MIGRATED: CustomerStatus[] = ['contacted', 'planned', 'migrating'];
 
@@ -99,7 +100,6 @@ const lockedInIdOrder = (tx: Db, where: SQL) => tx.select({ id: customers.id }).
 
 const BATCH = 5000;
 /** One array bound as a single parameter (drizzle would otherwise spread it into a list). */
-const col = (values: unknown[]) => sql.param(values);
 
 /*
  * The import's bulk writes send one array per column and let PostgreSQL unnest them: one statement and
@@ -201,13 +201,62 @@ async function insertStatusEvents(tx: Db, events: { customerId: string; from: st
   }
 }
 
+/** What auto-progress needs to know of one DNS check of a customer's domain. */
+export interface CheckedCustomerDomain {
+  customerId: string;
+  /** The customer as the check found it (locked by the caller). */
+  customerStatus: CustomerStatus;
+  customerUpdatedAt: Date;
+  /** The program lets DNS evidence move its customers. */
+  autoProgress: boolean;
+  /** The check changed the domain's verdict or MX state. */
+  domainChanged: boolean;
+  /** When the domain was checked before this check (null: never). */
+  domainLastCheckedAt: Date | null;
+}
+
+/**
+ * Auto-progress for the customers of a batch of checks. A customer can move only when one of its
+ * domains' verdict or MX state moved, or the customer itself changed (say, a status set by hand) since
+ * that domain was last checked; and only if every domain's MX is on the successor, or it is migrated
+ * with every domain clean (one query for the batch). Those few move one by one (progressFromDns).
+ * Returns where each customer that moved went.
+ */
+export async function progressFromChecks(tx: Db, checked: CheckedCustomerDomain[], now: Date): Promise<Map<string, CustomerStatus>> {
+  const candidates = new Set(
+    checked
+      .filter((c) => {
+        const moved = c.domainChanged || !c.domainLastCheckedAt || c.customerUpdatedAt >= c.domainLastCheckedAt;
+        return c.autoProgress && moved && (BEFORE_MIGRATED.includes(c.customerStatus) || c.customerStatus === 'migrated');
+      })
+      .map((c) => c.customerId),
+  );
+  const movedTo = new Map<string, CustomerStatus>();
+  if (candidates.size === 0) return movedTo;
+  // One index lookup per customer, joined with LATERAL (see pruneChecks in probes/check-repository.ts).
+  const facts = rowsOf<{ customer_id: string; on_successor: boolean | null; clean: boolean | null }>(
+    await tx.execute(sql`
+      SELECT c.id AS customer_id, d.on_successor, d.clean
+      FROM unnest(${sql.param([...candidates])}::uuid[]) AS c(id) CROSS JOIN LATERAL (
+        SELECT bool_and(latest_mx_state IS NOT DISTINCT FROM 'successor') AS on_successor, bool_and(latest_verdict IS NOT DISTINCT FROM 'clean') AS clean
+        FROM ${domains} WHERE customer_id = c.id AND archived_at IS NULL) d`),
+  );
+  const statusOf = new Map(checked.map((c) => [c.customerId, c.customerStatus]));
+  for (const { customer_id, on_successor, clean } of facts) {
+    if (!on_successor && !(statusOf.get(customer_id) === 'migrated' && clean)) continue;
+    const to = await progressFromDns(tx, customer_id, now);
+    if (to) movedTo.set(customer_id, to);
+  }
+  return movedTo;
+}
+
 /**
  * Moves a customer (locked by the caller) forward from DNS evidence, never backwards:
  * contacted/planned/migrating → migrated when every domain's MX is on the successor; migrated →
  * completed when every domain is clean. The status event cites the checks. The status it reached,
  * or null if it stayed.
  */
-export async function progressFromDns(tx: Db, customerId: string, now: Date): Promise<CustomerStatus | null> {
+async function progressFromDns(tx: Db, customerId: string, now: Date): Promise<CustomerStatus | null> {
   const [customer] = await tx.select().from(customers).where(eq(customers.id, customerId));
   if (!customer) return null;
   const latest = await tx.execute(sql`

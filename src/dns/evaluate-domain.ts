@@ -25,7 +25,7 @@ export interface Impact {
   message: string;
 }
 
-export interface DomainCheck {
+export interface DomainEvaluation {
   domain: string;
   checkedAt: string;
   durationMs: number;
@@ -82,7 +82,7 @@ export function verdictOf(mxState: MxFinding['state'], spfState: SpfState): Verd
 
 const severityOrder: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
-type Finding = Omit<DomainCheck, 'impact' | 'instructions'>;
+type Finding = Omit<DomainEvaluation, 'impact' | 'instructions'>;
 
 /** The legacy-deletion impact, ranked by DMARC; a published successor DKIM key lowers it one step. */
 function deletionImpact({ domain, spf, dmarc, dkim }: Finding): Impact | null {
@@ -194,7 +194,7 @@ function rankImpact(check: Finding): Impact[] {
   return impacts.sort((a, b) => severityOrder.indexOf(a.severity) - severityOrder.indexOf(b.severity));
 }
 
-function instructionsFor(check: Omit<DomainCheck, 'instructions'>, ids: Identifiers): { en: string[]; ja: string[] } {
+function instructionsFor(check: Omit<DomainEvaluation, 'instructions'>, ids: Identifiers): { en: string[]; ja: string[] } {
   const en: string[] = [];
   const ja: string[] = [];
   const { domain, mx, spf, dkim } = check;
@@ -278,7 +278,7 @@ export interface CheckOptions {
 }
 
 /** Everything the product knows about one domain: MX, SPF, DMARC, DKIM, verdict, impact and guidance. */
-export async function checkDomain(domainName: string, ids: Identifiers, sweepDns: DnsLookup, options: CheckOptions = {}): Promise<DomainCheck> {
+export async function evaluateDomain(domainName: string, ids: Identifiers, sweepDns: DnsLookup, options: CheckOptions = {}): Promise<DomainEvaluation> {
   const started = Date.now();
   const domain = normalizeName(domainName);
   const deadline = withDeadline(sweepDns, started + (options.budgetMs ?? 20_000));
@@ -362,7 +362,7 @@ async function checkWithin(
   started: number,
   options: CheckOptions,
   cache: EvaluationCache | undefined,
-): Promise<DomainCheck> {
+): Promise<DomainEvaluation> {
   const now = options.now?.() ?? new Date();
   const [mx, { analysis, deletion }, dkim] = await Promise.all([
     classifyMx(domain, dns, ids.legacyMxSuffixes, ids.successorMxSuffixes),

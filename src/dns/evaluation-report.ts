@@ -1,5 +1,5 @@
 import { styleText } from 'node:util';
-import type { DomainCheck } from './check-domain.ts';
+import type { DomainEvaluation } from './evaluate-domain.ts';
 
 const verdictColour: Record<string, Parameters<typeof styleText>[0]> = {
   clean: 'green',
@@ -11,7 +11,7 @@ const verdictColour: Record<string, Parameters<typeof styleText>[0]> = {
 };
 
 /** A domain check as a readable tree for a terminal (colour only when `colour`). */
-export function formatCheck(check: DomainCheck, colour: boolean): string {
+export function formatEvaluation(check: DomainEvaluation, colour: boolean): string {
   const paint = (style: Parameters<typeof styleText>[0], text: string) => (colour ? styleText(style, text) : text);
   const lines = [`${paint('bold', check.domain)}  ${paint(verdictColour[check.verdict] ?? 'white', check.verdict)}`];
   const add = (label: string, text: string) => lines.push(`  ${label.padEnd(6)}${text}`);

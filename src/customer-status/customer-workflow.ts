@@ -1,4 +1,5 @@
 import type { CustomerStatus, Role } from '../../db/schema/enums.ts';
+import type { ErrorKey } from '../errors.ts';
 
 /**
  * The migration status workflow, in one place. Pure: no I/O, so every pair is unit-tested.
@@ -8,6 +9,8 @@ import type { CustomerStatus, Role } from '../../db/schema/enums.ts';
  *   on_hold → the state it came from | declined | cancelled
  *   completed, declined, cancelled are final; an admin may reopen one (to a progress state) with a reason.
  *   completed needs every domain's latest verdict to be clean, unless a manager or admin gives a reason.
+ * A refusal names its reason (a catalogue key) and words the message; the caller throws the catalogue's
+ * error, whose entry holds the HTTP status, so the rules stay free of HTTP.
  */
 export const progress = ['not_contacted', 'contacted', 'planned', 'migrating', 'migrated', 'completed'] as const;
 export const finalStatuses: readonly CustomerStatus[] = ['completed', 'declined', 'cancelled'];
@@ -33,8 +36,11 @@ export interface TransitionRequest {
   domainVerdicts: (string | null)[];
 }
 
+/** Why a transition is refused: a key of the error catalogue, which gives its code and HTTP status. */
+export type TransitionRefusal = Extract<ErrorKey, 'illegalTransition' | 'reopenForbidden' | 'reasonRequired' | 'notClean' | 'overrideForbidden'>;
+
 export type TransitionDecision =
-  { ok: true; kind: 'normal' | 'reopen' | 'override' } | { ok: false; status: 403 | 409; code: string; message: string; allowed: CustomerStatus[] };
+  { ok: true; kind: 'normal' | 'reopen' | 'override' } | { ok: false; reason: TransitionRefusal; message: string; allowed: CustomerStatus[] };
 
 export function decideTransition(req: TransitionRequest): TransitionDecision {
   const allowed = nextStatuses(req.from, req.statusBeforeHold);
@@ -42,14 +48,14 @@ export function decideTransition(req: TransitionRequest): TransitionDecision {
   if (isFinal(req.from)) {
     const reopenable = reopenTargets.includes(req.to);
     if (!reopenable) {
-      return refuse(409, 'APP_ILLEGAL_TRANSITION', `${req.from} is final; an admin may reopen it to ${reopenTargets.join(', ')}`, []);
+      return refuse('illegalTransition', `${req.from} is final; an admin may reopen it to ${reopenTargets.join(', ')}`, []);
     }
-    if (req.role !== 'admin') return refuse(403, 'APP_REOPEN_FORBIDDEN', `Only an admin may reopen a ${req.from} customer`, []);
-    if (!reason) return refuse(409, 'APP_REASON_REQUIRED', 'Reopening needs overrideReason: say why', []);
+    if (req.role !== 'admin') return refuse('reopenForbidden', `Only an admin may reopen a ${req.from} customer`, []);
+    if (!reason) return refuse('reasonRequired', 'Reopening needs overrideReason: say why', []);
     return { ok: true, kind: 'reopen' };
   }
   if (!allowed.includes(req.to)) {
-    return refuse(409, 'APP_ILLEGAL_TRANSITION', `${req.from} cannot move to ${req.to}; allowed: ${allowed.join(', ')}`, allowed);
+    return refuse('illegalTransition', `${req.from} cannot move to ${req.to}; allowed: ${allowed.join(', ')}`, allowed);
   }
   if (req.to === 'completed') {
     const unclean = req.domainVerdicts.filter((v) => v !== 'clean').length;
@@ -61,21 +67,16 @@ export function decideTransition(req: TransitionRequest): TransitionDecision {
           : undefined;
     if (problem) {
       if (!reason) {
-        return refuse(
-          409,
-          'APP_NOT_CLEAN',
-          `completed means migrated and DNS clean, but ${problem}; a manager or admin may override with overrideReason`,
-          allowed,
-        );
+        return refuse('notClean', `completed means migrated and DNS clean, but ${problem}; a manager or admin may override with overrideReason`, allowed);
       }
       if (req.role === 'sales')
-        return refuse(403, 'APP_OVERRIDE_FORBIDDEN', `Only a manager or admin may complete a customer whose DNS is not clean (${problem})`, allowed);
+        return refuse('overrideForbidden', `Only a manager or admin may complete a customer whose DNS is not clean (${problem})`, allowed);
       return { ok: true, kind: 'override' };
     }
   }
   return { ok: true, kind: 'normal' };
 }
 
-function refuse(status: 403 | 409, code: string, message: string, allowed: CustomerStatus[]): TransitionDecision {
-  return { ok: false, status, code, message, allowed };
+function refuse(reason: TransitionRefusal, message: string, allowed: CustomerStatus[]): TransitionDecision {
+  return { ok: false, reason, message, allowed };
 }

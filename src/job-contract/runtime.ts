@@ -1,4 +1,4 @@
-import type { QueueName } from './queues.ts';
+import type { Enqueue } from './catalogue.ts';
 
 export const jobStates = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
 export type JobState = (typeof jobStates)[number];
@@ -18,7 +18,7 @@ export interface FailedJob {
 export interface JobRuntime {
   readonly mode: 'bullmq' | 'inline';
   /** Accepts a job. A job id already accepted (waiting, running or recently finished) is ignored. */
-  enqueue(queue: QueueName, name: string, data: unknown, jobId: string): Promise<void>;
+  enqueue: Enqueue;
   counts(): Promise<JobCounts>;
   /** The most recent failed jobs (failed for good), newest first. */
   failed(limit: number): Promise<FailedJob[]>;
