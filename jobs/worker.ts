@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { loggerOptions } from '../src/app.ts';
+import { loggerOptions } from '../src/logging.ts';
 import { limitHeapGrowth, openDataStore } from '../src/bootstrap.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { buildJobSystem } from './system.ts';

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Database } from '../db/client.ts';
 import type { JobRuntime } from './job-contract/runtime.ts';
 import type { Config } from './config.ts';
+import { loggerOptions } from './logging.ts';
 import { rejectUnstorableText } from './http/text-guard.ts';
 import { createResolver, type DnsLookup } from './dns/resolver.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problems.ts';
@@ -22,6 +25,7 @@ import { reportRoutes } from './reports/report-routes.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
 import { programRoutes } from './programs/program-routes.ts';
 import { salesOwnerRoutes } from './sales-owners/sales-owner-routes.ts';
+import { sessionRoutes } from './sessions/session-routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,28 +50,6 @@ export interface AppDeps {
 
 /** A request id from the caller is kept when it looks like one (so logs join up across services). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>): FastifyServerOptions['logger'] {
-  return {
-    level: config.LOG_LEVEL,
-    // Fastify logs no headers or bodies by default; these cover anything that would log them anyway.
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'res.headers["set-cookie"]',
-        'token',
-        '*.token',
-        '*.secret',
-        '*.password',
-        '*.NOTIFY_WEBHOOK_SECRET',
-        '*.DATABASE_URL',
-      ],
-      censor: '[redacted]',
-    },
-    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
-  };
-}
 
 export async function buildApp(config: Config, deps: AppDeps) {
   const app = Fastify({
@@ -117,6 +99,11 @@ export async function buildApp(config: Config, deps: AppDeps) {
   // The API speaks JSON; a text body would otherwise reach validation as a string instead of a 415.
   app.removeContentTypeParser('text/plain');
 
+  // Security headers on every answer (helmet's defaults); the API sends no HTML, so no CSP here: the
+  // dashboard sets its own strict one, and /docs (Swagger UI) needs scripts.
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  // Cookies (the dashboard's session and CSRF token) are parsed before the rate limiter reads them.
+  await app.register(cookie);
   await app.register(dbPlugin, { database: deps.database });
   await app.register(queuesPlugin, { jobs: deps.jobs, relayPollMs: deps.relayPollMs });
   await app.register(rateLimitPlugin, {
@@ -139,6 +126,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(importRoutes);
       await v1.register(taskRoutes);
       await v1.register(reportRoutes);
+      await v1.register(sessionRoutes);
     },
     { prefix: '/v1' },
   );

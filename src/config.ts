@@ -52,6 +52,8 @@ export const Config = z.object({
   NOTIFY_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional()),
   /** HMAC-SHA256 key; the signature is sent as `x-mdt-signature: sha256=<hex>` over the raw body. */
   NOTIFY_WEBHOOK_SECRET: z.preprocess(emptyAsUndefined, z.string().min(16, 'use at least 16 characters').optional()),
+  /** Bearer token Prometheus sends for /metrics; unset: /metrics answers loopback clients only. */
+  METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'use at least 16 characters').optional()),
   /** The time zone of the daily digest (08:00 there). */
   DIGEST_TIMEZONE: z.string().default('Asia/Tokyo'),
   /** How long a worker holds a job's lock: a worker that dies is noticed, and its job run again, within twice this. */
@@ -81,6 +83,26 @@ const ConfigWithRules = Config.superRefine((c, ctx) => {
   }
 });
 
+/** Variables whose value is a secret: an error names them, never shows them. */
+const SECRET_VARIABLES = new Set(['NOTIFY_WEBHOOK_SECRET', 'METRICS_TOKEN']);
+
+/**
+ * A configuration value as an error may show it (errors end up in logs and CI output): a secret only by
+ * its length; a URL with its password and any password, secret, token or key parameter masked, even
+ * when it does not parse.
+ */
+export function shownValue(name: string, value: string): string {
+  if (SECRET_VARIABLES.has(name)) return `a value of ${value.length} characters, not shown`;
+  if (!name.endsWith('_URL')) return JSON.stringify(value);
+  const [, scheme = '', authority = '', rest = ''] = /^([a-z][a-z0-9+.-]*:\/\/)?([^/?#]*)(.*)$/is.exec(value) ?? [];
+  const at = authority.lastIndexOf('@');
+  const userinfo = authority.slice(0, Math.max(0, at));
+  const colon = userinfo.indexOf(':');
+  const shownAuthority = at >= 0 && colon >= 0 ? `${userinfo.slice(0, colon)}:***${authority.slice(at)}` : authority;
+  const shownRest = rest.replace(/([?&;](?:password|passwd|secret|token|key|api[_-]?key|access_token)=)[^&;#]*/gi, '$1***');
+  return JSON.stringify(scheme + shownAuthority + shownRest);
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -92,7 +114,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
       const value = env[name];
-      return `  ${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
+      return `  ${name}: ${issue.message}${value === undefined ? '' : ` (got ${shownValue(name, value)})`}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }

@@ -149,6 +149,7 @@ const salesOwners = feature('Sales owners', {
 
 const tokens = feature('Tokens', {
   tokenNotFound: { code: 'APP_TOKEN_NOT_FOUND', status: 404, title: 'No such token', message: 'Token %s not found' },
+  sessionNotFound: { code: 'APP_SESSION_NOT_FOUND', status: 404, title: 'No such dashboard session', message: 'Session %s not found' },
 });
 
 const ops = feature('Operations', {

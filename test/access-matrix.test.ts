@@ -4,6 +4,7 @@ import { imports, tasks } from '../db/schema/index.ts';
 import type { Access } from '../src/plugins/auth.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken, programBody } from './helpers/factories.ts';
+import { startSession } from '../src/sessions/session-service.ts';
 
 /**
  * Every protected route × role (admin, manager, sales) × a resource of one's own or another's × read
@@ -183,6 +184,16 @@ const rules: Record<string, Rule> = {
     kind: 'owned',
     access: 'any',
     request: (side) => ({ url: `/v1/customers/${f[side].customer}/archived-domains` }),
+  },
+
+  'GET /v1/sessions': { kind: 'shared', access: 'admin', request: () => ({ url: '/v1/sessions?limit=10' }) },
+  'DELETE /v1/sessions/:id': {
+    kind: 'shared',
+    access: 'admin',
+    request: async () => {
+      const { id } = await makeToken(t.db, 'admin');
+      return { url: `/v1/sessions/${(await startSession(t.db, id, 'matrix', new Date())).row.id}` };
+    },
   },
 
   'GET /v1/tasks': { kind: 'list', access: 'any', request: () => ({ url: '/v1/tasks?status=open&limit=200' }), marker: (side) => f[side].task },

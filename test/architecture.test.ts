@@ -32,7 +32,7 @@ type Layer = 'entry' | 'jobs' | 'http' | 'feature' | 'foundation';
 const rank: Record<Layer, number> = { entry: 4, jobs: 3, http: 3, feature: 2, foundation: 1 };
 
 const entryPoints = ['src/server.ts', 'src/cli.ts', 'src/openapi.ts', 'src/error-codes-doc.ts', 'jobs/worker.ts'];
-const foundations = [/^db\//, /^src\/dns\//, /^src\/job-contract\//, /^src\/access\//, /^src\/lib\//, /^src\/(errors|config|bootstrap)\.ts$/];
+const foundations = [/^db\//, /^src\/dns\//, /^src\/job-contract\//, /^src\/access\//, /^src\/lib\//, /^src\/(errors|config|bootstrap|logging)\.ts$/];
 /** Route schemas (zod only) are the API's types: routes and services both use them. */
 const httpSchemas = [/^src\/http\/(common-schemas|pagination)\.ts$/];
 const http = [/^src\/app\.ts$/, /^src\/(plugins|http|dashboard|ops)\//, /-routes\.ts$/];

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
@@ -58,7 +58,46 @@ async function overdueTask(dueAt: Date) {
   return { manager, owner, program, task: task! };
 }
 
+/**
+ * A receiver as the Standard Webhooks spec has it (and as README.md's snippet does): the signature over
+ * id.timestamp.body, the timestamp within 5 minutes of its clock, an id seen once.
+ */
+function verifyStandardWebhook(headers: http.IncomingHttpHeaders, body: string, secret: string, nowS: number, seen: Set<string>): string {
+  const id = String(headers['webhook-id']);
+  const timestamp = String(headers['webhook-timestamp']);
+  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret);
+  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  const sent = String(headers['webhook-signature']).split(' ');
+  const matches = (s: string) => s.startsWith('v1,') && s.length - 3 === expected.length && timingSafeEqual(Buffer.from(s.slice(3)), Buffer.from(expected));
+  if (!sent.some(matches)) return 'bad signature';
+  if (Math.abs(nowS - Number(timestamp)) > 300) return 'timestamp too far from now';
+  if (seen.has(id)) return 'already seen';
+  seen.add(id);
+  return 'ok';
+}
+
 describe('notifications', () => {
+  it('sign every delivery the Standard Webhooks way, so a captured one cannot be replayed', async () => {
+    for (const secret of [SECRET, `whsec_${Buffer.from('a key of random bytes, base64ed').toString('base64')}`]) {
+      const now = new Date('2026-03-10T00:00:00Z');
+      const { program } = await overdueTask(new Date('2026-03-01T00:00:00Z'));
+      await escalateTasks(t.db, now, program.id);
+      const before = received.length;
+      await deliverNotifications(t.db, now, { url, secret }, log);
+      const delivery = received.slice(before).at(-1)!;
+      const seen = new Set<string>();
+      const clock = Math.floor(Date.now() / 1000);
+      expect(delivery.headers['webhook-id']).toBe(`ntf_${delivery.headers['x-mdt-delivery']}`);
+      expect(verifyStandardWebhook(delivery.headers, delivery.body, secret, clock, seen)).toBe('ok');
+      // The attack: the same delivery sent again at once, later as it is, later with a fresh timestamp, or with another body.
+      expect(verifyStandardWebhook(delivery.headers, delivery.body, secret, clock, seen)).toBe('already seen');
+      expect(verifyStandardWebhook(delivery.headers, delivery.body, secret, clock + 600, new Set())).toBe('timestamp too far from now');
+      const refreshed = { ...delivery.headers, 'webhook-timestamp': String(clock + 600) };
+      expect(verifyStandardWebhook(refreshed, delivery.body, secret, clock + 600, new Set())).toBe('bad signature');
+      expect(verifyStandardWebhook(delivery.headers, delivery.body.replace('task_escalated', 'digest'), secret, clock, new Set())).toBe('bad signature');
+    }
+  });
+
   it('record an event with each escalation and deliver it signed with HMAC-SHA256', async () => {
     const now = new Date('2026-03-10T00:00:00Z');
     const { program, manager, task } = await overdueTask(new Date('2026-03-01T00:00:00Z'));

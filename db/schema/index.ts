@@ -10,3 +10,4 @@ export * from './audit-log.ts';
 export * from './outbox.ts';
 export * from './notifications.ts';
 export * from './imports.ts';
+export * from './dashboard-sessions.ts';

@@ -3,6 +3,7 @@ import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
 import { DnsName, IsoDate, QueryList, Timestamp } from '../http/common-schemas.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
 import { DomainSummary } from '../domains/domain-schemas.ts';
+import { invisibleCharacterIn, normalizeReference } from '../lib/lookalikes.ts';
 
 export const CustomerStatus = z.enum(customerStatuses);
 const initialStatuses = customerStatuses.filter((s) => s !== 'on_hold' && s !== 'completed');
@@ -58,10 +59,23 @@ export type Customer = z.infer<typeof Customer>;
 
 const Text = (max: number) => z.string().trim().min(1).max(max);
 
+/**
+ * A customer's legacy contract id: refused with an invisible character in it, and stored in one
+ * spelling (NFKC: `ＺＷ-1` is `ZW-1`), so look-alikes cannot become customers apart (src/lib/lookalikes.ts).
+ */
+const ExternalRef = z
+  .string()
+  .superRefine((value, ctx) => {
+    const why = invisibleCharacterIn(value);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  })
+  .overwrite(normalizeReference)
+  .pipe(Text(200));
+
 export const CreateCustomer = z
   .strictObject({
     programId: z.uuid(),
-    externalRef: Text(200),
+    externalRef: ExternalRef,
     name: Text(300),
     salesOwnerId: z.uuid(),
     status: z.enum(initialStatuses).default('not_contacted').meta({ description: 'Initial status (later changes go through /transitions)' }),

@@ -2,16 +2,16 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { cookieOf, SESSION_COOKIE } from '../http/cookies.ts';
+import { cookieOf, SESSION_COOKIE, setDashboardCookie } from '../http/cookies.ts';
 import { listPrograms } from '../programs/program-service.ts';
 import type { Principal } from '../access/access.ts';
 import { readiness } from '../reports/readiness-service.ts';
 import { blastRadius, requireProgram } from '../reports/report-service.ts';
+import { authenticateSession, endSession, SESSION_ABSOLUTE_MS, startSession } from '../sessions/session-service.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
 import { programPage, programsPage, signInPage, type Lang } from './dashboard-views.ts';
 
 const CSRF_COOKIE = 'mdt_csrf';
-const SESSION_SECONDS = 8 * 3600;
 
 function langOf(request: FastifyRequest): Lang {
   const asked = (request.query as { lang?: string } | undefined)?.lang;
@@ -37,16 +37,16 @@ function csrfToken(request: FastifyRequest, reply: FastifyReply) {
   const existing = cookieOf(request, CSRF_COOKIE);
   if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
   const fresh = randomBytes(32).toString('base64url');
-  reply.header('set-cookie', `${CSRF_COOKIE}=${fresh}; HttpOnly; SameSite=Strict; Path=/dashboard`);
+  setDashboardCookie(request, reply, CSRF_COOKIE, fresh);
   return fresh;
 }
 
 const html = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
 /**
- * The management dashboard: server-rendered HTML, no build step. Sign-in takes an API token and keeps
- * it in an HttpOnly, SameSite=Strict cookie for /dashboard only; every page applies the token's role
- * visibility exactly as the API does.
+ * The management dashboard: server-rendered HTML, no build step. Sign-in takes an API token and starts
+ * a server-side session (src/sessions/): the HttpOnly, SameSite=Strict cookie for /dashboard holds only
+ * the session's secret; every page applies the token's role visibility exactly as the API does.
  */
 export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_request, body, done) =>
@@ -64,12 +64,10 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   async function principal(request: FastifyRequest): Promise<Principal | null> {
-    const token = cookieOf(request, SESSION_COOKIE);
-    if (!token) return null;
-    const result = await authenticateToken(app.db, token, app.now());
-    if (!result.ok) return null;
-    const { row } = result;
-    return { tokenId: row.id, name: row.name, role: row.role, salesOwnerId: row.salesOwnerId, department: row.department };
+    const secret = cookieOf(request, SESSION_COOKIE);
+    if (!secret) return null;
+    const result = await authenticateSession(app.db, secret, app.now());
+    return result.ok ? result.principal : null;
   }
   const toSignIn = (reply: FastifyReply, lang: Lang) => reply.code(303).header('location', `/dashboard/sign-in?lang=${lang}`).send();
   const Lang = z.object({ lang: z.enum(['en', 'ja']).optional() });
@@ -87,11 +85,10 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
       const token = String((request.body as { token?: unknown } | undefined)?.token ?? '').trim();
       const result = await authenticateToken(app.db, token, app.now());
       if (!result.ok) return html(reply, signInPage(lang, csrfToken(request, reply), lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
-      const secure = request.protocol === 'https' ? '; Secure' : '';
-      reply.header(
-        'set-cookie',
-        `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${SESSION_SECONDS}${secure}`,
-      );
+      // The browser gets a session's secret, never the token: a stolen cookie is not an API bearer,
+      // and signing out (or revoking the token) ends it.
+      const { secret } = await startSession(app.db, result.row.id, request.headers['user-agent'], app.now());
+      setDashboardCookie(request, reply, SESSION_COOKIE, secret, SESSION_ABSOLUTE_MS / 1000);
       return reply.code(303).header('location', `/dashboard?lang=${lang}`).send();
     },
   });
@@ -100,7 +97,9 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { hide: true },
     handler: async (request, reply) => {
       if (!postAllowed(request)) return html(reply, signInPage(langOf(request), csrfToken(request, reply), 'Cross-site request refused.'), 403);
-      reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0`);
+      const secret = cookieOf(request, SESSION_COOKIE);
+      if (secret) await endSession(app.db, secret, app.now());
+      setDashboardCookie(request, reply, SESSION_COOKIE, '', 0);
       return toSignIn(reply, langOf(request));
     },
   });

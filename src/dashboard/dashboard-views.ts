@@ -1,3 +1,4 @@
+import { mixedScriptLabels } from '../lib/lookalikes.ts';
 import type { readiness } from '../reports/readiness-service.ts';
 
 type Readiness = Awaited<ReturnType<typeof readiness>>;
@@ -157,12 +158,18 @@ export function burndownSvg(points: Readiness['burndown'], labels: { customers: 
 <text x="${w - pad}" y="${pad + 14}" font-size="11" text-anchor="end" fill="#c77700">${escapeHtml(labels.domains)}</text></svg>`;
 }
 
+/** A domain as people read it; one that mixes scripts (a possible look-alike) also in punycode, flagged. */
+function domainCell(d: { domain: string; displayName: string }) {
+  if (mixedScriptLabels(d.displayName).length === 0) return escapeHtml(d.displayName);
+  return `${escapeHtml(d.displayName)} <span class="bad" title="mixed scripts: a possible look-alike">(${escapeHtml(d.domain)})</span>`;
+}
+
 export function programPage(
   lang: Lang,
   csrf: string,
   program: { name: string },
   r: Readiness,
-  blast: { displayName: string; dmarcPolicy: string | null; customerName: string; salesOwnerName: string; suggestedRecord: string | null }[],
+  blast: { domain: string; displayName: string; dmarcPolicy: string | null; customerName: string; salesOwnerName: string; suggestedRecord: string | null }[],
 ) {
   const t = text[lang];
   const yesNo = (v: boolean) => `<span class="${v ? 'ok' : 'bad'}">${v ? t.yes : t.no}</span>`;
@@ -182,7 +189,7 @@ export function programPage(
   const blastRows = blast
     .map(
       (b) =>
-        `<tr><td>${escapeHtml(b.displayName)}</td><td>${escapeHtml(b.dmarcPolicy ?? '—')}</td><td>${escapeHtml(b.customerName)}</td><td>${escapeHtml(b.salesOwnerName)}</td><td><code>${escapeHtml(b.suggestedRecord ?? '')}</code></td></tr>`,
+        `<tr><td>${domainCell(b)}</td><td>${escapeHtml(b.dmarcPolicy ?? '—')}</td><td>${escapeHtml(b.customerName)}</td><td>${escapeHtml(b.salesOwnerName)}</td><td><code>${escapeHtml(b.suggestedRecord ?? '')}</code></td></tr>`,
     )
     .join('');
   const body = `<h1>${escapeHtml(program.name)}</h1>

@@ -10,6 +10,10 @@ export const DomainSummary = z
     latestVerdict: z.enum(verdicts).nullable().meta({ description: 'null until the first check' }),
     lastCheckedAt: Timestamp.nullable(),
     lastDeterminedAt: Timestamp.nullable(),
+    mixedScriptLabels: z.array(z.string()).meta({
+      description:
+        'Labels of displayName that mix scripts no one writes together (UTS #39, e.g. a Cyrillic а among Latin letters): a possible look-alike; compare `name` (punycode)',
+    }),
   })
   .meta({ id: 'DomainSummary' });
 

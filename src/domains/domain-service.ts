@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { customers, dnsChecks, domains, programs, tasks } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { mixedScriptLabels } from '../lib/lookalikes.ts';
 import { errors } from '../errors.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import type { DnsLookup } from '../dns/resolver.ts';
@@ -23,6 +24,7 @@ export const toDomainSummary = (row: DomainRow) => ({
   latestVerdict: row.latestVerdict,
   lastCheckedAt: row.lastCheckedAt?.toISOString() ?? null,
   lastDeterminedAt: row.lastDeterminedAt?.toISOString() ?? null,
+  mixedScriptLabels: mixedScriptLabels(row.displayName),
 });
 
 export const toDomain = (row: DomainRow): Domain => ({

@@ -1,21 +1,24 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** The dashboard's session cookie: the API token, URL-encoded. */
+/** The dashboard's session cookie: a session's random secret (never an API token). */
 export const SESSION_COOKIE = 'mdt_session';
 
 /**
- * A cookie's value from the request, URL-decoded, if sent. A value that does not decode (`%`, `%zz`)
- * is treated as absent: a malformed cookie is the client's mistake, never a 500.
+ * A cookie's value from the request (parsed by @fastify/cookie), if sent. A value that does not decode
+ * (`%`, `%zz`) arrives as it was sent and is simply not a session: the client's mistake, never a 500.
  */
-export function cookieOf(request: FastifyRequest, name: string): string | undefined {
-  for (const part of (request.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    try {
-      return decodeURIComponent(part.slice(eq + 1).trim());
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
+export const cookieOf = (request: FastifyRequest, name: string): string | undefined => request.cookies[name];
+
+/**
+ * Sets one of the dashboard's cookies: HttpOnly, SameSite=Strict, for /dashboard only, and Secure when
+ * the request came over HTTPS (as the trusted proxy hops tell: TRUST_PROXY_HOPS). `maxAgeS` 0 deletes it.
+ */
+export function setDashboardCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, maxAgeS?: number) {
+  reply.setCookie(name, value, {
+    httpOnly: true,
+    sameSite: 'strict',
+    path: '/dashboard',
+    secure: request.protocol === 'https',
+    ...(maxAgeS === undefined ? {} : { maxAge: maxAgeS }),
+  });
 }

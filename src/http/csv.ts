@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 
-/** Characters that make a spreadsheet read a cell as a formula (CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** Characters that make a spreadsheet read a cell as a formula (CSV injection), their full-width forms too (Excel in Japanese takes ＝ for =). */
+const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 
 /** One CSV cell: text that could start a formula gets a leading apostrophe; quoted when needed. */
 export function csvCell(value: unknown): string {

@@ -1,5 +1,6 @@
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
+import { invisibleCharacterIn, normalizeReference } from '../lib/lookalikes.ts';
 import { unstorable } from '../lib/storable-text.ts';
 import { importColumns, type Column, type ImportError } from './import-schemas.ts';
 
@@ -47,10 +48,14 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
     if (why) fail(column, why);
   }
   if (problems.length > before) return undefined;
-  const externalRef = cell('external_ref');
+  const rawRef = cell('external_ref');
+  // One spelling per reference (NFKC), and none with an invisible character: see src/lib/lookalikes.ts.
+  const externalRef = normalizeReference(rawRef);
+  const invisible = invisibleCharacterIn(rawRef);
   const name = cell('customer_name');
   const email = cell('sales_owner_email').toLowerCase();
-  if (!externalRef) fail('external_ref', 'is empty');
+  if (invisible) fail('external_ref', invisible);
+  else if (!externalRef) fail('external_ref', 'is empty');
   else if (externalRef.length > 200) fail('external_ref', 'is longer than 200 characters');
   if (!name) fail('customer_name', 'is empty');
   else if (name.length > 300) fail('customer_name', 'is longer than 300 characters');

@@ -15,8 +15,25 @@ const MAX_ATTEMPTS = 10;
 const LEASE_MS = 5 * 60_000;
 const backoffMs = (attempts: number) => exponentialBackoff(60_000, attempts - 1, 3_600_000);
 
-/** `sha256=<hex>` over the exact body sent; receivers recompute it with the shared secret. */
+/**
+ * The legacy `x-mdt-signature`: `sha256=<hex>` over the body alone. A captured delivery can be replayed
+ * with it, so it is kept only for receivers not yet moved to the Standard Webhooks headers; deprecated.
+ */
 export const signBody = (body: string, secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+/**
+ * Standard Webhooks (standardwebhooks.com) headers: `webhook-id` (the same on every retry of one
+ * message), `webhook-timestamp` (this attempt, Unix seconds) and `webhook-signature` = `v1,` + base64
+ * HMAC-SHA256 over `id.timestamp.body`. A receiver rejects timestamps more than 5 minutes off its clock
+ * and ids it has seen, so a captured delivery cannot be replayed. A secret in the standard's
+ * `whsec_<base64>` form is used as those bytes (what its libraries expect); any other as its UTF-8.
+ */
+export function standardWebhookHeaders(id: string, at: Date, body: string, secret: string): Record<string, string> {
+  const timestamp = String(Math.floor(at.getTime() / 1000));
+  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+}
 
 /** One event per new escalation task, in the caller's transaction. */
 export async function recordEscalations(db: Db, escalationIds: string[], now: Date) {
@@ -90,6 +107,8 @@ export async function deliverNotifications(db: Db, now: Date, webhook: Webhook |
         method: 'POST',
         headers: {
           'content-type': 'application/json',
+          // The wall clock, not the injected one: the receiver compares the timestamp with its own clock.
+          ...standardWebhookHeaders(`ntf_${n.id}`, new Date(), body, webhook.secret),
           'x-mdt-signature': signBody(body, webhook.secret),
           'x-mdt-delivery': String(n.id),
           'x-mdt-event': n.kind,

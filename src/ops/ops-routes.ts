@@ -1,6 +1,9 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errors } from '../errors.ts';
+import { bearerToken } from '../http/credentials.ts';
 import { problem, sendProblem, toProblem } from '../http/problems.ts';
 
 const Check = z.object({ ok: z.boolean(), error: z.string().optional() });
@@ -9,16 +12,33 @@ const Readiness = z.object({
   checks: z.object({ database: Check, jobs: Check }),
 });
 
+const PROBE_TIMEOUT_MS = 2000;
+class ProbeTimeout extends Error {}
 const withTimeout = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new ProbeTimeout()), ms).unref())]);
 
-async function probe(fn: () => Promise<unknown>) {
+/**
+ * Whether a dependency answers within 2 s. The reason is one of two fixed phrases: a driver's message
+ * (host names, ports, user names) is for the log, not for anyone who can reach the port.
+ */
+async function probe(fn: () => Promise<unknown>, what: string, log: FastifyBaseLogger) {
   try {
-    await withTimeout(fn(), 2000);
+    await withTimeout(fn(), PROBE_TIMEOUT_MS);
     return { ok: true };
   } catch (err) {
-    return { ok: false, error: (err as Error).message || String(err) };
+    log.warn({ err }, `readiness: ${what} does not answer`);
+    return { ok: false, error: err instanceof ProbeTimeout ? `no answer within ${PROBE_TIMEOUT_MS} ms` : 'unreachable' };
   }
+}
+
+/** Loopback, as the client address the trusted proxy hops give (a local reverse proxy's clients are not). */
+const isLoopback = (ip: string) => /^(127\.|::1$|::ffff:127\.)/.test(ip);
+
+/** Prometheus with METRICS_TOKEN as its bearer token, or, without one configured, a client on this machine. */
+function mayReadMetrics(request: FastifyRequest, token: string | undefined) {
+  if (!token) return isLoopback(request.ip);
+  const sent = bearerToken(request.headers.authorization);
+  return sent !== undefined && sent.length === token.length && timingSafeEqual(Buffer.from(sent), Buffer.from(token));
 }
 
 /** Unauthenticated: liveness, readiness and metrics are for load balancers and Prometheus. */
@@ -39,7 +59,10 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: Readiness, 503: problem('Not ready; `checks` says which dependency failed') },
     },
     handler: async (request, reply) => {
-      const [database, jobs] = await Promise.all([probe(() => app.database.ping()), probe(() => app.jobs.ping())]);
+      const [database, jobs] = await Promise.all([
+        probe(() => app.database.ping(), 'the database', request.log),
+        probe(() => app.jobs.ping(), 'redis', request.log),
+      ]);
       if (database.ok && jobs.ok) return { status: 'ok' as const, checks: { database, jobs } };
       const failing = [!database.ok && 'database', !jobs.ok && 'redis'].filter(Boolean).join(' and ');
       const err = errors.notReady(failing, { checks: { database, jobs } });
@@ -51,10 +74,18 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['operations'],
       summary: 'Prometheus metrics (text exposition format)',
+      description: 'For Prometheus: with `Authorization: Bearer <METRICS_TOKEN>`, or, when no METRICS_TOKEN is configured, from this machine only.',
       produces: ['text/plain'],
-      response: { 200: z.string() },
+      response: { 200: z.string(), 403: problem('Neither the metrics token nor a loopback client') },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
+      if (!mayReadMetrics(request, app.config.METRICS_TOKEN)) {
+        throw errors.forbidden(
+          app.config.METRICS_TOKEN
+            ? 'Send the metrics token: Authorization: Bearer <METRICS_TOKEN>'
+            : 'Metrics are served to this machine only (or set METRICS_TOKEN)',
+        );
+      }
       reply.type(app.metrics.contentType);
       return app.metrics.metrics();
     },

@@ -5,6 +5,7 @@ import type { Role } from '../../db/schema/enums.ts';
 import type { Principal } from '../access/access.ts';
 import type { Actor } from '../audit/audit-repository.ts';
 import { errors } from '../errors.ts';
+import { bearerToken } from '../http/credentials.ts';
 import { problem } from '../http/problems.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
 
@@ -68,9 +69,9 @@ export function actorOf(request: FastifyRequest): Actor {
 async function authenticate(this: FastifyInstance, request: FastifyRequest) {
   const header = request.headers.authorization;
   if (!header) throw errors.unauthenticated('Send an Authorization: Bearer <token> header');
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m) throw errors.unauthenticated('The Authorization header must be "Bearer <token>"');
-  const result = await authenticateToken(this.db, m[1]!, this.now());
+  const token = bearerToken(header);
+  if (!token) throw errors.unauthenticated('The Authorization header must be "Bearer <token>"');
+  const result = await authenticateToken(this.db, token, this.now());
   if (!result.ok) throw errors.unauthenticated(result.reason);
   const { row } = result;
   request.principal = {

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { errors } from '../errors.ts';
 import { cookieOf, SESSION_COOKIE } from '../http/cookies.ts';
+import { bearerToken, clientKey } from '../http/credentials.ts';
 
 const WINDOW_MS = 60_000;
 
@@ -64,7 +65,7 @@ export interface RateLimitOptions {
 }
 
 /**
- * Requests per minute per bearer token and per client IP (0: no limit), in fixed one-minute
+ * Requests per minute per bearer token and per client address (IPv6 by its /64; 0: no limit), in fixed one-minute
  * windows. The token is identified by a hash of what was sent, so the limit costs no database
  * query and forged tokens are counted too (and limited per IP). Over the limit: 429 problem+json
  * with Retry-After; every answer carries RateLimit-Limit/-Remaining/-Reset for the tighter limit.
@@ -84,9 +85,9 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       const windowStart = now - (now % WINDOW_MS);
       const resetSeconds = Math.ceil((windowStart + WINDOW_MS - now) / 1000);
       const checks: [string, number][] = [];
-      if (options.perIp > 0) checks.push([`ip:${request.ip}`, options.perIp]);
-      const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-      const token = bearer ?? cookieOf(request, SESSION_COOKIE);
+      if (options.perIp > 0) checks.push([`ip:${clientKey(request.ip)}`, options.perIp]);
+      // The token as the authentication reads it: `Bearer<TAB>tok` and `Bearer  tok ` are one token.
+      const token = bearerToken(request.headers.authorization) ?? cookieOf(request, SESSION_COOKIE);
       if (options.perToken > 0 && token) checks.push([`token:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`, options.perToken]);
       let remaining = Infinity;
       let limit = 0;

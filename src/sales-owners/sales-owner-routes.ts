@@ -16,7 +16,7 @@ export const salesOwnerRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['sales owners'],
       summary: 'Create a sales owner (a manager only in their own department)',
       body: CreateSalesOwner,
-      response: { 201: SalesOwner, 400: invalid, 409: problem('The email is taken') },
+      response: { 201: SalesOwner, 400: invalid, 404: problem('managerId names no sales owner this token may see'), 409: problem('The email is taken') },
     },
     handler: async (request, reply) => {
       const owner = await createSalesOwner(app.db, request.body, principalOf(request), actorOf(request), app.now());

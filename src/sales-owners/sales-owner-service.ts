@@ -51,11 +51,16 @@ function requireOwnDepartment(viewer: Viewer, department: string) {
   }
 }
 
-async function checkManager(db: Db, ownerId: string | null, managerId: string | null | undefined) {
+async function checkManager(db: Db, viewer: Viewer, ownerId: string | null, managerId: string | null | undefined) {
   if (!managerId) return;
   if (managerId === ownerId) throw validationError([{ path: 'body.managerId', message: 'a sales owner cannot be their own manager' }]);
   const manager = await findSalesOwnerById(db, managerId);
-  if (!manager) throw validationError([{ path: 'body.managerId', message: `no sales owner ${managerId}` }]);
+  // A manager naming another department's owner would route escalations across departments: an owner
+  // out of the caller's scope does not exist for them, here as everywhere (404, never 403), and looks
+  // exactly like one that does not exist at all.
+  if (!manager || !canSeeOwner(viewer, manager)) {
+    throw errors.salesOwnerNotFound(managerId, { errors: [{ path: 'body.managerId', message: 'no such sales owner' }] });
+  }
   if (ownerId && (await managerChain(db, managerId)).includes(ownerId)) {
     throw validationError([
       { path: 'body.managerId', message: 'would create a management cycle (this owner already manages that one, directly or indirectly)' },
@@ -67,7 +72,7 @@ export async function createSalesOwner(db: Db, input: CreateSalesOwner, viewer: 
   requireOwnDepartment(viewer, input.department);
   try {
     return await db.transaction(async (tx) => {
-      await checkManager(tx, null, input.managerId);
+      await checkManager(tx, viewer, null, input.managerId);
       const row = await insertSalesOwner(tx, { ...input, managerId: input.managerId ?? null, createdAt: now, updatedAt: now });
       const owner = toSalesOwner(row);
       await appendAudit(tx, actor, { action: 'sales_owner.create', entityType: 'sales_owner', entityId: row.id, after: owner }, now);
@@ -112,7 +117,7 @@ export async function updateSalesOwner(db: Db, id: string, patch: PatchSalesOwne
       const current = await findVisibleOwner(tx, id, viewer, { forUpdate: true });
       assertVersion(expectedVersion, current.version);
       if (patch.department !== undefined) requireOwnDepartment(viewer, patch.department);
-      if (patch.managerId !== undefined) await checkManager(tx, id, patch.managerId);
+      if (patch.managerId !== undefined) await checkManager(tx, viewer, id, patch.managerId);
       const changes = Object.fromEntries(Object.entries(patch).filter(([k, v]) => v !== undefined && (current as Record<string, unknown>)[k] !== v));
       if (Object.keys(changes).length === 0) return toSalesOwner(current);
       const row = await updateSalesOwnerAtVersion(tx, id, current.version, changes, now);

@@ -1,20 +1,24 @@
-import { desc, eq, sql } from 'drizzle-orm';
+import { desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { prepared } from '../../db/prepared.ts';
-import { apiTokens } from '../../db/schema/index.ts';
+import { apiTokens, salesOwners } from '../../db/schema/index.ts';
 
 export type TokenRow = typeof apiTokens.$inferSelect;
 
-/** Every authenticated request runs this: prepared once (see db/prepared.ts). */
+/**
+ * Every authenticated request runs this: prepared once (see db/prepared.ts). With the token, whether
+ * the sales owner it is bound to is still active (null: bound to none).
+ */
 export const findTokenByHash = async (db: Db, tokenHash: string) =>
   (
-    await prepared(db, 'token_by_hash', (d) =>
+    await prepared(db, 'token_by_hash_with_owner', (d) =>
       d
-        .select()
+        .select({ ...getTableColumns(apiTokens), ownerActive: salesOwners.active })
         .from(apiTokens)
+        .leftJoin(salesOwners, eq(salesOwners.id, apiTokens.salesOwnerId))
         .where(eq(apiTokens.tokenHash, sql.placeholder('hash')))
         .limit(1)
-        .prepare('token_by_hash'),
+        .prepare('token_by_hash_with_owner'),
     ).execute({ hash: tokenHash })
   )[0];
 

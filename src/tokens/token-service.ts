@@ -103,6 +103,15 @@ export async function revokeToken(db: Db, id: string, actor: Actor, now: Date) {
   });
 }
 
+/** Why a known token may not be used now (revoked, expired, its sales owner deactivated), or undefined. */
+export function tokenProblem(row: Pick<TokenRow, 'revokedAt' | 'expiresAt'> & { ownerActive: boolean | null }, now: Date): string | undefined {
+  if (row.revokedAt) return 'The bearer token has been revoked';
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return 'The bearer token has expired';
+  // A rep who left (deactivated, say by a handover) loses the API with their customers.
+  if (row.ownerActive === false) return 'The bearer token belongs to a sales owner who has been deactivated';
+  return undefined;
+}
+
 /** Only write last-used when it is stale by this much, so authentication is not a write per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -117,8 +126,8 @@ export async function authenticateToken(db: Db, token: string, now: Date): Promi
   if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
     return { ok: false, reason: 'The bearer token is not known' };
   }
-  if (row.revokedAt) return { ok: false, reason: 'The bearer token has been revoked' };
-  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'The bearer token has expired' };
+  const problem = tokenProblem(row, now);
+  if (problem) return { ok: false, reason: problem };
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await touchTokenLastUsed(db, row.id, now);
   }
