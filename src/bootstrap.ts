@@ -47,17 +47,30 @@ function isAlive(pid: number) {
   }
 }
 
-/** Opens the configured database (locking the data dir in embedded mode) and applies migrations. */
+/**
+ * Opens the configured database (locking the data dir in embedded mode) and applies migrations: as
+ * DATABASE_OWNER_URL's role when it is set (which also keeps the service role's grants), otherwise as
+ * the service's own.
+ */
 export async function openDataStore(config: Config, log: FastifyBaseLogger): Promise<Database> {
   const unlock = config.DATABASE_URL ? () => {} : lockDataDir(config.DATA_DIR);
   try {
+    if (config.DATABASE_OWNER_URL) {
+      // Migrations as the owner, then the service as its own role (db/roles.ts).
+      const owner = await openDatabase({ databaseUrl: config.DATABASE_OWNER_URL, dataDir: config.DATA_DIR, poolSize: 1 });
+      try {
+        await migrateDatabase(owner, { serviceUrl: config.DATABASE_URL });
+      } finally {
+        await owner.close();
+      }
+    }
     const database = await openDatabase({
       databaseUrl: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
       onPoolError: (err) => log.warn({ err }, 'idle database connection lost'),
     });
-    await migrateDatabase(database);
+    if (!config.DATABASE_OWNER_URL) await migrateDatabase(database);
     const close = database.close;
     return {
       ...database,

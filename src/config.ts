@@ -16,6 +16,12 @@ const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
 export const Config = z.object({
   DATABASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional()),
+  /**
+   * The role that owns the schema and runs migrations; the service then connects as DATABASE_URL's role,
+   * created and granted by the migration with no DDL and an append-only audit log (SECURITY.md). Unset:
+   * DATABASE_URL's role migrates and owns everything.
+   */
+  DATABASE_OWNER_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional()),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional()),
   QUEUE_PREFIX: z
@@ -73,6 +79,9 @@ export const Config = z.object({
 export type Config = z.infer<typeof Config>;
 
 const ConfigWithRules = Config.superRefine((c, ctx) => {
+  if (c.DATABASE_OWNER_URL && !c.DATABASE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_OWNER_URL'], message: 'needs DATABASE_URL too (the service connects as its role)' });
+  }
   if (c.NOTIFY_WEBHOOK_URL && !c.NOTIFY_WEBHOOK_SECRET) {
     ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_SECRET'], message: 'is required when NOTIFY_WEBHOOK_URL is set (deliveries are signed)' });
   }

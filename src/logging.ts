@@ -85,6 +85,7 @@ export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>): LoggerOptions 
         '*.password',
         '*.NOTIFY_WEBHOOK_SECRET',
         '*.DATABASE_URL',
+        '*.DATABASE_OWNER_URL',
       ],
       censor: '[redacted]',
     },
