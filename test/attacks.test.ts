@@ -42,6 +42,33 @@ describe('the per-token limit', () => {
   });
 });
 
+describe('both limits at once', () => {
+  it('counts every request against both, and the tighter one answers (its headers, its 429)', async () => {
+    const t = await appWith({ RATE_LIMIT_PER_TOKEN: '5', RATE_LIMIT_PER_IP: '3' });
+    const { token } = await makeToken(t.db, 'admin');
+    const from = (remoteAddress: string) => t.app.inject({ method: 'GET', url: '/v1/programs', remoteAddress, headers: { authorization: `Bearer ${token}` } });
+    const seen = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await from('198.51.100.20');
+      seen.push([res.statusCode, res.headers['ratelimit-limit'], res.headers['ratelimit-remaining']]);
+    }
+    // The address's 3 a minute is tighter than the token's 5 until the address is spent.
+    expect(seen).toEqual([
+      [200, '3', '2'],
+      [200, '3', '1'],
+      [200, '3', '0'],
+      [429, '3', '0'],
+    ]);
+    // From another address the token's own count (4 so far, the refused request included) is the tighter.
+    const other = await from('198.51.100.21');
+    expect([other.statusCode, other.headers['ratelimit-limit'], other.headers['ratelimit-remaining']]).toEqual([200, '5', '0']);
+    const over = await from('198.51.100.22');
+    expect(over.statusCode).toBe(429);
+    expect(over.json()).toMatchObject({ code: 'APP_RATE_LIMITED', detail: expect.stringContaining('More than 5 requests a minute') });
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
+
 describe('the per-address limit', () => {
   it('counts an IPv6 /64 as one client: a new address of the same prefix gets no fresh quota', async () => {
     const t = await appWith({ RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '3' });
