@@ -26,6 +26,7 @@ import { taskRoutes } from './tasks/task-routes.ts';
 import { programRoutes } from './programs/program-routes.ts';
 import { salesOwnerRoutes } from './sales-owners/sales-owner-routes.ts';
 import { sessionRoutes } from './sessions/session-routes.ts';
+import { tokenRoutes } from './tokens/token-routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -127,6 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(taskRoutes);
       await v1.register(reportRoutes);
       await v1.register(sessionRoutes);
+      await v1.register(tokenRoutes);
     },
     { prefix: '/v1' },
   );

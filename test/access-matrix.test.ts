@@ -186,6 +186,13 @@ const rules: Record<string, Rule> = {
     request: (side) => ({ url: `/v1/customers/${f[side].customer}/archived-domains` }),
   },
 
+  'POST /v1/tokens': { kind: 'shared', access: 'admin', request: () => ({ url: '/v1/tokens', body: { name: 'matrix', role: 'admin' } }) },
+  'GET /v1/tokens': { kind: 'shared', access: 'admin', request: () => ({ url: '/v1/tokens' }) },
+  'DELETE /v1/tokens/:id': {
+    kind: 'shared',
+    access: 'admin',
+    request: async () => ({ url: `/v1/tokens/${(await makeToken(t.db, 'admin')).id}` }),
+  },
   'GET /v1/sessions': { kind: 'shared', access: 'admin', request: () => ({ url: '/v1/sessions?limit=10' }) },
   'DELETE /v1/sessions/:id': {
     kind: 'shared',

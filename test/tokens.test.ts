@@ -93,3 +93,59 @@ describe('API tokens', () => {
     ).rejects.toThrow();
   });
 });
+
+describe('the token API (admins onboard a rep without stopping the server)', () => {
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, auth: Record<string, string>, payload?: object) =>
+    t.app.inject({ method, url, headers: auth, ...(payload ? { payload } : {}) });
+
+  it('creates a token shown once, lists tokens without their secrets, and revokes one at once', async () => {
+    const admin = await makeToken(t.db, 'admin');
+    const owner = await makeSalesOwner(t.db);
+    const created = await call('POST', '/v1/tokens', admin.auth, { name: '鈴木', role: 'sales', salesOwnerId: owner.id, expiresInDays: 30 });
+    expect(created.statusCode).toBe(201);
+    const body = created.json();
+    expect(created.headers).toMatchObject({ location: `/v1/tokens/${body.id}`, 'cache-control': 'no-store' });
+    expect(body).toMatchObject({
+      name: '鈴木',
+      role: 'sales',
+      salesOwnerId: owner.id,
+      revokedAt: null,
+      expiresAt: new Date(clock.getTime() + 30 * 86_400_000).toISOString(),
+    });
+    expect(body.token).toMatch(/^mdt_[A-Za-z0-9_-]{43}$/);
+    const rep = { authorization: `Bearer ${body.token}` };
+    expect((await call('GET', '/v1/customers', rep)).statusCode).toBe(200);
+
+    const listed = await call('GET', '/v1/tokens', admin.auth);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.body).not.toContain(body.token);
+    expect(listed.json().items.find((i: { id: string }) => i.id === body.id)).toMatchObject({ tokenPrefix: body.token.slice(0, 10) });
+    expect((await call('GET', '/v1/tokens', rep)).statusCode).toBe(403);
+
+    const revoked = await call('DELETE', `/v1/tokens/${body.id}`, admin.auth);
+    expect(revoked.statusCode).toBe(200);
+    expect(revoked.json().revokedAt).toBe(clock.toISOString());
+    expect((await call('GET', '/v1/customers', rep)).statusCode).toBe(401);
+    const audit = await t.db.select().from(auditLog).where(eq(auditLog.entityId, body.id));
+    expect(audit.map((a) => [a.action, a.actor])).toEqual([
+      ['token.create', expect.stringMatching(/^token:/)],
+      ['token.revoke', expect.stringMatching(/^token:/)],
+    ]);
+  });
+
+  it('names the field a role needs, refuses an unknown or deactivated owner, and is for admins only', async () => {
+    const admin = await makeToken(t.db, 'admin');
+    const manager = await makeToken(t.db, 'manager', { department: 'Sales 1' });
+    const gone = await makeSalesOwner(t.db, { active: false });
+    const noOwner = await call('POST', '/v1/tokens', admin.auth, { name: 'x', role: 'sales' });
+    expect(noOwner.statusCode).toBe(400);
+    expect(noOwner.json().errors).toEqual([{ path: 'body.salesOwnerId', message: 'a sales token must be bound to a sales owner' }]);
+    const inactive = await call('POST', '/v1/tokens', admin.auth, { name: 'x', role: 'sales', salesOwnerId: gone.id });
+    expect(inactive.json().errors[0]).toMatchObject({ path: 'body.salesOwnerId', message: expect.stringMatching(/deactivated/) });
+    expect((await call('POST', '/v1/tokens', admin.auth, { name: 'x', role: 'sales', salesOwnerId: '00000000-0000-4000-8000-000000000000' })).statusCode).toBe(
+      404,
+    );
+    expect((await call('POST', '/v1/tokens', manager.auth, { name: 'x', role: 'admin' })).statusCode).toBe(403);
+    expect((await call('DELETE', '/v1/tokens/00000000-0000-4000-8000-000000000000', admin.auth)).statusCode).toBe(404);
+  });
+});

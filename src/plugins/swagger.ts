@@ -56,6 +56,7 @@ export const swaggerPlugin = fp(
           { name: 'imports', description: 'Bulk import of the legacy customer list' },
           { name: 'tasks', description: 'Reminders, regressions and escalations assigned to sales owners and managers' },
           { name: 'reports', description: 'What breaks if the legacy SPF record is deleted, and exports for managers' },
+          { name: 'tokens', description: 'API tokens: create (shown once), list, revoke' },
           { name: 'sessions', description: 'Dashboard sign-ins, for admins to see and end' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],

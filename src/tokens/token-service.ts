@@ -62,8 +62,10 @@ export async function createToken(db: Db, input: NewToken, actor: Actor, now: Da
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   return db.transaction(async (tx) => {
     if (input.salesOwnerId) {
-      const owner = await tx.select({ id: salesOwners.id }).from(salesOwners).where(eq(salesOwners.id, input.salesOwnerId));
-      if (owner.length === 0) throw errors.salesOwnerNotFound(input.salesOwnerId);
+      const [owner] = await tx.select({ id: salesOwners.id, active: salesOwners.active }).from(salesOwners).where(eq(salesOwners.id, input.salesOwnerId));
+      if (!owner) throw errors.salesOwnerNotFound(input.salesOwnerId);
+      // Its token would be refused at once (see tokenProblem): say so now.
+      if (!owner.active) throw validationError([{ path: 'salesOwnerId', message: 'is a deactivated sales owner; reactivate them first' }]);
     }
     const row = await insertToken(tx, {
       name: input.name.trim(),
