@@ -4,7 +4,7 @@ import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
-import { actorOf, principalOf } from '../plugins/auth.ts';
+import { actorOf, principalOf } from '../http/principal.ts';
 import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../domains/check-schemas.ts';
 import {
   addDomain,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { errors, FieldError } from '../errors.ts';
 import { Problem, problem, sendProblem, toProblem } from '../http/problems.ts';
 import { IdParams } from '../http/common-schemas.ts';
-import { actorOf } from '../plugins/auth.ts';
+import { actorOf } from '../http/principal.ts';
 import { importStates } from '../../db/schema/imports.ts';
 import { importColumns, ImportResult, ImportSummary, LISTED } from './import-schemas.ts';
 import { getImport, queueImport, receiveImport, runOrFail, type ImportRecord } from './import-service.ts';

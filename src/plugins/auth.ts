@@ -2,10 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { Role } from '../../db/schema/enums.ts';
-import type { Principal } from '../access/access.ts';
-import type { Actor } from '../audit/audit-repository.ts';
 import { errors } from '../errors.ts';
 import { bearerToken } from '../http/credentials.ts';
+import { principalOf } from '../http/principal.ts';
 import { problem } from '../http/problems.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
 
@@ -15,9 +14,6 @@ export type Access = 'admin' | 'manager' | 'any';
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
-  }
-  interface FastifyRequest {
-    principal: Principal | null;
   }
 }
 
@@ -52,18 +48,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     protectedRoutes: ProtectedRoute[];
   }
-}
-
-/** The authenticated caller; only valid inside routes the auth hook protects. */
-export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new Error('principalOf() called on an unauthenticated route');
-  return request.principal;
-}
-
-/** The audit actor for a request. */
-export function actorOf(request: FastifyRequest): Actor {
-  const p = principalOf(request);
-  return { name: `token:${p.name}`, tokenId: p.tokenId, requestId: String(request.id) };
 }
 
 async function authenticate(this: FastifyInstance, request: FastifyRequest) {

@@ -3,7 +3,7 @@ import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
-import { actorOf } from '../plugins/auth.ts';
+import { actorOf } from '../http/principal.ts';
 import { CreateProgram, PatchProgram, Program, ProgramPage } from './program-schemas.ts';
 import { createProgram, getProgram, listPrograms, updateProgram } from './program-service.ts';
 

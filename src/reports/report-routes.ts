@@ -7,7 +7,7 @@ import { problem } from '../http/problems.ts';
 import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { PageQuery } from '../http/pagination.ts';
-import { principalOf } from '../plugins/auth.ts';
+import { principalOf } from '../http/principal.ts';
 import { readiness } from './readiness-service.ts';
 import { allPages, blastRadius } from './report-service.ts';
 

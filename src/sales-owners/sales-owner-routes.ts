@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
-import { actorOf, principalOf } from '../plugins/auth.ts';
+import { actorOf, principalOf } from '../http/principal.ts';
 import { CreateSalesOwner, Handover, HandoverResult, PatchSalesOwner, SalesOwner, SalesOwnerPage, SalesOwnerQuery } from './sales-owner-schemas.ts';
 import { createSalesOwner, getSalesOwner, handOver, listSalesOwners, updateSalesOwner } from './sales-owner-service.ts';
 

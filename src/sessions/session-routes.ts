@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
 import { problem } from '../http/problems.ts';
-import { actorOf } from '../plugins/auth.ts';
+import { actorOf } from '../http/principal.ts';
 import { listSessions, revokeSession } from './session-service.ts';
 
 const Session = z

@@ -4,7 +4,7 @@ import { taskKinds, taskStatuses } from '../../db/schema/enums.ts';
 import { problem } from '../http/problems.ts';
 import { IdParams, QueryList, Timestamp } from '../http/common-schemas.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
-import { actorOf, principalOf } from '../plugins/auth.ts';
+import { actorOf, principalOf } from '../http/principal.ts';
 import { actOnTask, listTasks } from './task-service.ts';
 
 const Task = z

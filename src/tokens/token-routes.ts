@@ -4,7 +4,7 @@ import { roles } from '../../db/schema/enums.ts';
 import { AppError } from '../errors.ts';
 import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { problem } from '../http/problems.ts';
-import { actorOf } from '../plugins/auth.ts';
+import { actorOf } from '../http/principal.ts';
 import { listTokens } from './token-repository.ts';
 import { createToken, describeToken, revokeToken } from './token-service.ts';
 
