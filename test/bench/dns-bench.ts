@@ -141,7 +141,7 @@ export async function dnsBenchmark(n: number): Promise<Record<string, string | n
       return withPeakRss(async () => {
         for (let k = 0; k * 100_000 < domainCount; k++)
           await bull.enqueue('probes', 'sweep-domains', { limit: 100_000, programId: BENCH_PROGRAM_ID }, `bench-${round}-${k}`);
-        // Done when the checks queue is idle (Redis, cheap) and then every domain is checked (one
+        // Done when the probes queue is idle (Redis, cheap) and then every domain is checked (one
         // count: polling the table itself cost PostgreSQL a fifth of a core at 200k domains).
         for (;;) {
           await new Promise((r) => setTimeout(r, 100));
