@@ -252,6 +252,43 @@ describe('customer lists', () => {
       }
     }
   });
+
+  it('take several verdicts, comma-separated or repeated: customers with a domain of any of them, in the list and the CSV alike', async () => {
+    const p = await makeProgram(t.db);
+    const verdicts = ['needs_spf_cleanup', 'needs_mx_and_spf', 'needs_mx_change', 'clean', null] as const;
+    for (const [i, verdict] of verdicts.entries()) {
+      const c = await makeCustomer(t.db, p.id, ownerA.id, { externalRef: `V-${i}` });
+      await makeDomain(t.db, c, { latestVerdict: verdict });
+      // A second, clean domain does not hide the first.
+      await makeDomain(t.db, c, { latestVerdict: 'clean' });
+    }
+    const refs = async (query: string) => {
+      const res = await call('GET', `/v1/customers?programId=${p.id}&${query}`, salesA);
+      expect(res.statusCode, query).toBe(200);
+      return res
+        .json()
+        .items.map((c: { externalRef: string }) => c.externalRef)
+        .sort();
+    };
+    // The README's "which of mine still reference the legacy include": both verdicts that do.
+    expect(await refs('verdict=needs_spf_cleanup,needs_mx_and_spf')).toEqual(['V-0', 'V-1']);
+    expect(await refs('verdict=needs_spf_cleanup&verdict=needs_mx_and_spf')).toEqual(['V-0', 'V-1']);
+    expect(await refs('verdict=needs_mx_change,unchecked')).toEqual(['V-2', 'V-4']);
+    expect(await refs('verdict=needs_spf_cleanup')).toEqual(['V-0']);
+    const csv = await call('GET', `/v1/customers.csv?programId=${p.id}&verdict=needs_spf_cleanup,needs_mx_and_spf&bom=false`, salesA);
+    expect(csv.statusCode).toBe(200);
+    expect(
+      csv.body
+        .trim()
+        .split('\r\n')
+        .slice(1)
+        .map((line) => line.split(',')[0])
+        .sort(),
+    ).toEqual(['V-0', 'V-1']);
+    const bad = await call('GET', `/v1/customers?verdict=clean,dirty`, admin);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].path).toMatch(/^query\.verdict/);
+  });
 });
 
 describe('history', () => {

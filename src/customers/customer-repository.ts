@@ -81,6 +81,16 @@ export function sortOf(sort: CustomerSort) {
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, '\\$&');
 
+/** Customers with at least one live domain of any of the verdicts (`unchecked`: none determined yet). */
+function verdictFilter(verdicts: string[]): SQL {
+  const named = verdicts.filter((v) => v !== 'unchecked');
+  const matches = [
+    ...(named.length > 0 ? [sql`${domains.latestVerdict} = ANY(${sql.param(named)}::text[])`] : []),
+    ...(verdicts.includes('unchecked') ? [sql`${domains.latestVerdict} IS NULL`] : []),
+  ];
+  return sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND (${sql.join(matches, sql` OR `)}))`;
+}
+
 /** The filters of the customer list, as SQL conditions. */
 export function customerFilters(query: Omit<CustomerQuery, 'limit' | 'cursor' | 'sort'>, domainPrefix?: string): (SQL | undefined)[] {
   const q = query.q ? escapeLike(query.q.toLowerCase()) : undefined;
@@ -91,11 +101,7 @@ export function customerFilters(query: Omit<CustomerQuery, 'limit' | 'cursor' | 
     query.department
       ? sql`${customers.salesOwnerId} IN (SELECT ${salesOwners.id} FROM ${salesOwners} WHERE ${salesOwners.department} = ${query.department})`
       : undefined,
-    query.verdict === 'unchecked'
-      ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND ${domains.latestVerdict} IS NULL)`
-      : query.verdict
-        ? sql`EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND ${domains.latestVerdict} = ${query.verdict})`
-        : undefined,
+    query.verdict?.length ? verdictFilter(query.verdict) : undefined,
     q
       ? sql`(lower(${customers.name}) LIKE ${`${q}%`} OR lower(${customers.externalRef}) LIKE ${`${q}%`}
             OR EXISTS (SELECT 1 FROM ${domains} WHERE ${domains.customerId} = ${customers.id} AND ${domains.archivedAt} IS NULL AND ${domains.name} LIKE ${`${escapeLike(domainPrefix ?? q)}%`}))`

@@ -148,10 +148,11 @@ export const CustomerQuery = PageQuery.extend({
   status: QueryList(CustomerStatus, customerStatuses.length).optional().meta({ description: 'One or more statuses, comma-separated or repeated' }),
   salesOwnerId: z.uuid().optional(),
   department: z.string().max(100).optional(),
-  verdict: z
-    .enum([...verdicts, 'unchecked'])
+  verdict: QueryList(z.enum([...verdicts, 'unchecked']), verdicts.length + 1)
     .optional()
-    .meta({ description: 'Customers with at least one domain of this verdict' }),
+    .meta({
+      description: `One or more of ${verdicts.join(', ')}, unchecked (never determined), comma-separated or repeated: customers with at least one domain of any of them`,
+    }),
   q: z.string().trim().min(1).max(200).optional().meta({ description: 'Prefix of the name, the external ref or a domain' }),
   sort: CustomerSort,
 });
