@@ -136,6 +136,18 @@ describe('a check', () => {
     expect((await tasksOf(domain.id)).map((x) => x.status)).toEqual(['closed']);
   });
 
+  it('makes the unable-to-verify task due three days after it opens, not overdue at once', async () => {
+    const { domain, name } = await domainIn('spfOnly');
+    await probeDomain(deps(), domain.id, 'sweep');
+    put(name, 'servfail');
+    for (let i = 1; i <= 3; i++) await probeDomain(deps(), domain.id, 'sweep');
+    const [task] = await tasksOf(domain.id);
+    expect(task).toMatchObject({ kind: 'unable_to_verify', status: 'open', dueAt: new Date(clock.getTime() + 3 * 24 * HOUR) });
+    const { token } = await makeToken(t.db, 'sales', { salesOwnerId: owner.id });
+    const listed = await apiClient(t.app)('GET', `/v1/tasks?customerId=${task!.customerId}`, token);
+    expect(listed.json().items).toMatchObject([{ id: task!.id, overdue: false }]);
+  });
+
   it.each(faults)('treats a %s answer as a temporary error: evidence kept, last verdict kept, retried with backoff', async (fault) => {
     const { domain, name } = await domainIn('clean');
     await probeDomain(deps(), domain.id, 'sweep');

@@ -67,6 +67,23 @@ describe('reminders', () => {
     expect((await tasksOfProgram(s.program.id)).filter((r) => r.milestone === 'T-30')).toHaveLength(2);
   });
 
+  it('close the T-60 reminder of a customer, superseded, when its T-30 one opens', async () => {
+    const s = await setup();
+    await createReminders(t.db, new Date('2022-08-30T14:59:00Z'), s.program.id);
+    const [t60] = await t.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.customerId, s.open1.id), eq(tasks.milestone, 'T-60')));
+    await createReminders(t.db, new Date('2022-08-30T15:00:00Z'), s.program.id);
+    const rows = await tasksOfProgram(s.program.id);
+    const of = (customerId: string, milestone: string) => rows.find((r) => r.customerId === customerId && r.milestone === milestone)!;
+    expect(of(s.open1.id, 'T-60')).toMatchObject({ id: t60!.id, status: 'closed', closeReason: 'superseded by T-30' });
+    expect(of(s.open2.id, 'T-60')).toMatchObject({ status: 'closed', closeReason: 'superseded by T-30' });
+    expect(of(s.open1.id, 'T-30')).toMatchObject({ status: 'open', closedAt: null });
+    // A re-run has nothing left to close.
+    expect(await createReminders(t.db, new Date('2022-08-30T16:00:00Z'), s.program.id)).toEqual({ created: 0, closed: 0 });
+  });
+
   it('close when the customer is completed through the workflow', async () => {
     const s = await setup();
     await createReminders(t.db, clock, s.program.id);
@@ -86,9 +103,14 @@ describe('reminders', () => {
     const [w1] = await tasksOfProgram(s.program.id);
     expect(w1).toMatchObject({ kind: 'spf_cleanup', milestone: 'W1', customerId: s.open1.id });
     expect((await createReminders(t.db, after, s.program.id)).created).toBe(0);
-    expect((await createReminders(t.db, new Date('2022-10-09T00:00:00Z'), s.program.id)).created).toBe(1);
+    // The next week's task supersedes the last one: one current clean-up ask per customer.
+    expect(await createReminders(t.db, new Date('2022-10-09T00:00:00Z'), s.program.id)).toEqual({ created: 1, closed: 1 });
+    expect((await tasksOfProgram(s.program.id)).map((r) => [r.milestone, r.status, r.closeReason]).sort()).toEqual([
+      ['W1', 'closed', 'superseded by W2'],
+      ['W2', 'open', null],
+    ]);
     await t.db.update(domains).set({ latestVerdict: 'clean' }).where(eq(domains.customerId, s.open1.id));
-    expect((await createReminders(t.db, new Date('2022-10-10T00:00:00Z'), s.program.id)).closed).toBe(2);
+    expect((await createReminders(t.db, new Date('2022-10-10T00:00:00Z'), s.program.id)).closed).toBe(1);
     expect((await createReminders(t.db, new Date('2023-01-05T00:00:00Z'), s.program.id)).created).toBe(0);
   });
 });

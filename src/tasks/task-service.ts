@@ -143,6 +143,14 @@ async function closeDomainTasks(db: Db, kind: 'regression' | 'unable_to_verify',
 
 /** Failed checks in a row after which a domain gets an unable-to-verify task. */
 const UNABLE_AFTER_FAILURES = 3;
+/**
+ * Days an unable-to-verify task is due after it opens. Due at once, it was overdue the moment it was
+ * created and escalated escalateAfterDays later, though most failures in a row are a name server's or
+ * a registrar's outage that the sweep's retries (5 minutes, doubling) see end by themselves, which
+ * closes the task. Three days lets those pass, and leaves the owner a working day or two to ask the
+ * customer about a domain that stays unanswerable.
+ */
+const UNABLE_DUE_DAYS = 3;
 
 /** What the task rules need to know of one recorded DNS check of a domain. */
 export interface CheckedDomain {
@@ -206,7 +214,7 @@ export async function applyCheckRules(tx: Db, checked: CheckedDomain[], now: Dat
 /** The rare tasks one check opens: a confirmed regression of a completed customer, or too many failures in a row. */
 async function openCheckTasks(tx: Db, c: CheckedDomain, now: Date): Promise<string[]> {
   const opened: string[] = [];
-  const open = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object) => {
+  const open = async (kind: 'regression' | 'unable_to_verify', dedupeKey: string, title: string, details: object, dueAt = now) => {
     const task = {
       programId: c.programId,
       customerId: c.customerId,
@@ -217,7 +225,7 @@ async function openCheckTasks(tx: Db, c: CheckedDomain, now: Date): Promise<stri
       dedupeKey,
       title,
       details,
-      dueAt: now,
+      dueAt,
     };
     if (await openDomainTask(tx, task, now)) opened.push(kind);
   };
@@ -248,6 +256,7 @@ async function openCheckTasks(tx: Db, c: CheckedDomain, now: Date): Promise<stri
       `unable_to_verify:${c.domainId}:${c.lastDeterminedAt?.toISOString() ?? 'never'}`,
       `${c.displayName} could not be verified ${c.failures} times in a row`,
       { checkId: c.checkId, errors: c.dnsErrors },
+      new Date(now.getTime() + UNABLE_DUE_DAYS * 86_400_000),
     );
   }
   return opened;
@@ -278,7 +287,7 @@ export async function createReminders(db: Db, now: Date, programId?: string) {
       const next = offsets.find((o) => o > offset);
       const dueAt = startOfDayIn(next === undefined ? p.shutdownAt : addDays(p.shutdownAt, next), p.timezone);
       const milestone = offset === 0 ? 'T-0' : `T${offset}`;
-      summary.created += await insertCustomerTasks(
+      const created = await insertCustomerTasks(
         db,
         p.id,
         'reminder',
@@ -289,6 +298,8 @@ export async function createReminders(db: Db, now: Date, programId?: string) {
         { daysLeft, shutdownAt: p.shutdownAt },
         sql`c.status NOT IN ('completed', 'declined', 'cancelled')`,
       );
+      summary.created += created;
+      summary.closed += await closeSupersededTasks(db, p.id, 'reminder', milestone, now);
     } else if (!p.spfRecordDeletionAt || today < p.spfRecordDeletionAt) {
       const week = Math.ceil(-daysLeft / 7);
       const dueAt = startOfDayIn(addDays(p.shutdownAt, week * 7 + 1), p.timezone);
@@ -303,9 +314,29 @@ export async function createReminders(db: Db, now: Date, programId?: string) {
         { week, spfRecordDeletionAt: p.spfRecordDeletionAt },
         sql`c.status NOT IN ('declined', 'cancelled') AND EXISTS (SELECT 1 FROM domains d WHERE d.archived_at IS NULL AND d.customer_id = c.id AND d.latest_verdict IN ('needs_spf_cleanup', 'needs_mx_and_spf'))`,
       );
+      summary.closed += await closeSupersededTasks(db, p.id, 'spf_cleanup', `W${week}`, now);
     }
   }
   return summary;
+}
+
+/**
+ * A newer milestone supersedes the older ones: once a customer has its `milestone` task of this kind
+ * (T-30, or clean-up week W3), its open tasks of the same kind for any other milestone close, with
+ * their escalations, so a rep's list holds one current ask per customer instead of a pile of stale,
+ * overdue ones. Milestones only move forward (reminders open for the latest offset reached, clean-up
+ * weeks count up), so any other milestone is an older one, also one from offsets since removed.
+ * The newer task is found by its dedupe key (unique index), whatever its state: a rep who already
+ * completed T-30 needs no T-60 either.
+ */
+async function closeSupersededTasks(db: Db, programId: string, kind: 'reminder' | 'spf_cleanup', milestone: string, now: Date) {
+  return closeTasks(
+    db,
+    sql`${tasks.programId} = ${programId} AND ${tasks.kind} = ${kind} AND ${tasks.milestone} <> ${milestone}
+        AND EXISTS (SELECT 1 FROM tasks n WHERE n.dedupe_key = ${`${kind}:`} || ${tasks.customerId} || ${`:${milestone}`})`,
+    `superseded by ${milestone}`,
+    now,
+  );
 }
 
 /** One task per matching customer of a program, in one statement; existing dedupe keys are skipped. */
