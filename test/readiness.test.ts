@@ -204,6 +204,57 @@ describe('readiness', () => {
     expect(lines[2]).toBe('D2,B,0,0,1,0,0,1,1,0,0,0,0,1');
   });
 
+  it('counts a domain that regresses as not clean again from that check until a clean one, whatever order the checks arrive in', async () => {
+    const program = await makeProgram(t.db, { shutdownAt: '2022-09-30', timezone: 'Asia/Tokyo', createdAt: at('2022-08-01') });
+    const owner = await makeSalesOwner(t.db, { department: 'D9' });
+    const customer = await makeCustomer(t.db, program.id, owner.id, { status: 'migrated', createdAt: at('2022-08-01') });
+    const flapping = await makeDomain(t.db, customer, { createdAt: at('2022-08-01') });
+    const archived = await makeDomain(t.db, customer, { createdAt: at('2022-08-01') });
+    const check = (domainId: string, day: string, verdict: 'clean' | 'needs_spf_cleanup', verdictChanged = true) => ({
+      domainId,
+      checkedAt: at(day),
+      outcome: 'determined' as const,
+      verdict,
+      result: {},
+      durationMs: 1,
+      resolver: 'test',
+      verdictChanged,
+    });
+    // The first clean check (5 Aug) arrives last, back-dated; a repeated clean check changes nothing.
+    for (const c of [
+      check(flapping.id, '2022-08-07', 'clean', false),
+      check(flapping.id, '2022-08-10', 'needs_spf_cleanup'),
+      check(flapping.id, '2022-08-20', 'clean'),
+      check(flapping.id, '2022-08-05', 'clean'),
+      check(archived.id, '2022-08-03', 'clean'),
+      check(archived.id, '2022-08-12', 'needs_spf_cleanup'),
+    ])
+      await t.db.insert(dnsChecks).values(c);
+    // Deleting a domain ends the spell it regressed into.
+    await t.db
+      .update(domains)
+      .set({ archivedAt: at('2022-08-15'), archivedBy: 'test' })
+      .where(eq(domains.id, archived.id));
+    const [row] = await t.db.select().from(domains).where(eq(domains.id, flapping.id));
+    expect(row!.cleanChanges).toEqual([at('2022-08-05'), at('2022-08-10'), at('2022-08-20')]);
+
+    const r = (await call('GET', `/v1/programs/${program.id}/readiness`, admin)).json();
+    const notClean = Object.fromEntries(r.burndown.map((p: { day: string; domainsNotClean: number }) => [p.day, p.domainsNotClean]));
+    expect(['08-01', '08-03', '08-05', '08-09', '08-10', '08-12', '08-14', '08-15', '08-19', '08-20', '09-01'].map((d) => [d, notClean[`2022-${d}`]])).toEqual([
+      ['08-01', 2],
+      ['08-03', 1],
+      ['08-05', 0],
+      ['08-09', 0],
+      ['08-10', 1],
+      ['08-12', 2],
+      ['08-14', 2],
+      ['08-15', 1],
+      ['08-19', 1],
+      ['08-20', 0],
+      ['09-01', 0],
+    ]);
+  });
+
   // Runs last: it adds history to c4.
   it('counts each customer and domain out at its earliest exit, whatever order the history arrives in', async () => {
     const series = async () =>

@@ -35,8 +35,14 @@ export const domains = pgTable(
     successorDkim: boolean('successor_dkim'),
     /** Last on-demand check request, for its once-a-minute limit. */
     onDemandRequestedAt: timestamp('on_demand_requested_at', { withTimezone: true, mode: 'date' }),
-    /** The first check that turned the domain clean; kept by a trigger on dns_checks, for the burndown. */
-    firstCleanAt: timestamp('first_clean_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * When the domain's determined checks turned it clean and unclean again, alternately, oldest first
+     * (an odd count: clean now), for the burndown; kept by a trigger on dns_checks (migration 0017).
+     */
+    cleanChanges: timestamp('clean_changes', { withTimezone: true, mode: 'date' })
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
     /**
      * A manager's confirmation that a domain_not_found verdict is expected (the domain is gone for
      * good): when, by whom (the audit actor), why. Only while the verdict is domain_not_found; a later
@@ -66,6 +72,10 @@ export const domains = pgTable(
     index('domains_customer_idx').on(t.customerId),
     index('domains_next_check_idx').on(t.nextCheckAt),
     index('domains_program_verdict_idx').on(t.programId, t.latestVerdict),
+    // The burndown reads the few domains that regressed (two or more clean changes) apart from the rest.
+    index('domains_regressed_idx')
+      .on(t.programId)
+      .where(sql`cardinality(${t.cleanChanges}) >= 2`),
     index('domains_blast_radius_idx')
       .on(t.programId)
       .where(sql`${t.breaksAtDeletion}`),

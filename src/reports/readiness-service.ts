@@ -226,11 +226,30 @@ export async function readiness(db: Db, programId: string, viewer: Viewer, now: 
 /**
  * Daily counts of customers not yet migrated and domains not yet clean, rebuilt from history: a
  * customer counts from its creation until it first left the backlog (`resolved_at`, from its status
- * events), a domain until its first clean check (`first_clean_at`, from its checks), the dismissal of
- * its domain_not_found verdict or its deletion (archive), whichever came first (LEAST ignores nulls). The database
- * groups the rows by 15-minute bins (every time zone's offset is a multiple of 15 minutes, and binning
- * is plain arithmetic, unlike a time-zone conversion per row); the running sums are done here.
+ * events). A domain counts in spells: from its creation until a check found it clean, and again from
+ * each check that found it unclean after that (a regression) until the next clean one
+ * (`clean_changes`, kept from its checks: clean, unclean, clean… times); the dismissal of its
+ * domain_not_found verdict or its deletion (archive) ends the spell it falls in and any later (LEAST
+ * ignores nulls). Each spell is a (born, gone) pair like a customer's. The database groups the pairs
+ * by 15-minute bins (every time zone's offset is a multiple of 15 minutes, and binning is plain
+ * arithmetic, unlike a time-zone conversion per row); the running sums are done here.
  */
+/**
+ * The spells in which each domain counts as not clean: the first from its creation, each later one
+ * from its k-th regression (`clean_changes[2k]`), each until the next clean check
+ * (`clean_changes[2k+1]`) or the domain's exit (dismissal, archive), whichever is first; a regression
+ * at or after the exit does not count. Every domain's first spell comes from its row; the later ones
+ * only from the few domains that regressed (a partial index finds them): a generate_series per
+ * domain more than doubled this part's time (see migration 0017).
+ */
+const domainSpells = (scopedDomains: SQL) => sql`
+  SELECT d.created_at AS born, least(d.clean_changes[1], d.not_found_dismissed_at, d.archived_at) AS gone FROM ${scopedDomains}
+  UNION ALL
+  SELECT x.clean_changes[2 * k], least(x.clean_changes[2 * k + 1], x.exit)
+  FROM (SELECT d.clean_changes, least(d.not_found_dismissed_at, d.archived_at) AS exit FROM ${scopedDomains} AND cardinality(d.clean_changes) >= 2) x
+    CROSS JOIN LATERAL generate_series(1, cardinality(x.clean_changes) / 2) AS k
+  WHERE x.exit IS NULL OR x.clean_changes[2 * k] < x.exit`;
+
 async function burndownSeries(db: Db, scope: SQL, scopedDomains: SQL, tz: string, programCreated: Date, today: string) {
   const created = localDate(programCreated, tz);
   const earliest = addDays(today, -(SERIES_MAX_DAYS - 1));
@@ -243,7 +262,7 @@ async function burndownSeries(db: Db, scope: SQL, scopedDomains: SQL, tz: string
       FROM (SELECT ${bin(sql`c.created_at`)} AS born, ${bin(sql`c.resolved_at`)} AS gone, count(*) AS customers, 0 AS domains
             FROM customers c WHERE ${scope} GROUP BY 1, 2
             UNION ALL
-            SELECT ${bin(sql`d.created_at`)}, ${bin(sql`least(d.first_clean_at, d.not_found_dismissed_at, d.archived_at)`)}, 0, count(*) FROM ${scopedDomains} GROUP BY 1, 2) bins
+            SELECT ${bin(sql`s.born`)}, ${bin(sql`s.gone`)}, 0, count(*) FROM (${domainSpells(scopedDomains)}) s GROUP BY 1, 2) bins
       GROUP BY 1, 2`),
   );
   const change = new Map<string, { customers: number; domains: number }>();
