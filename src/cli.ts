@@ -99,7 +99,7 @@ const commands: Record<string, Command> = {
       }
       for (const row of rows) {
         const state = row.revokedAt ? 'revoked' : row.expiresAt && row.expiresAt < new Date() ? 'expired' : 'active';
-        const binding = row.salesOwnerId ? ` owner=${row.salesOwnerId}` : row.department ? ` department=${row.department}` : '';
+        const binding = `${row.department ? ` department=${row.department}` : ''}${row.salesOwnerId ? ` owner=${row.salesOwnerId}` : ''}`;
         out(
           `${row.id}  ${row.tokenPrefix}…  ${row.role.padEnd(7)} ${state.padEnd(7)} ${row.name}${binding}  last used ${row.lastUsedAt?.toISOString() ?? 'never'}`,
         );

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { domains, tasks } from '../db/schema/index.ts';
+import { pino } from 'pino';
+import { domains, programs, salesOwners, tasks } from '../db/schema/index.ts';
 import { createBullRuntime, startBullWorkers } from '../jobs/bullmq.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import { createReminders, escalateTasks } from '../src/tasks/task-service.ts';
@@ -122,7 +123,7 @@ describe('escalation', () => {
     const dueAt = new Date('2022-09-15T15:00:00Z');
     expect((await escalateTasks(t.db, new Date(dueAt.getTime() + 2 * 86_400_000), s.program.id)).escalated).toBe(0);
     const late = new Date(dueAt.getTime() + 3 * 86_400_000 + 1000);
-    expect((await escalateTasks(t.db, late, s.program.id)).escalated).toBe(2);
+    expect(await escalateTasks(t.db, late, s.program.id)).toEqual({ escalated: 2, skipped: 0 });
     expect((await escalateTasks(t.db, late, s.program.id)).escalated).toBe(0);
     const escalations = await t.db
       .select()
@@ -139,6 +140,48 @@ describe('escalation', () => {
     expect((await call('POST', `/v1/tasks/${snoozed!.id}/snooze`, token, { until: '2022-10-30T00:00:00Z' })).statusCode).toBe(200);
     clock = saved;
     expect((await escalateTasks(t.db, late, other.program.id)).escalated).toBe(1);
+  });
+
+  it('reaches the manager whose token is bound to their own record: assignee=me lists it, and the token still sees the department', async () => {
+    const s = await setup();
+    await createReminders(t.db, clock, s.program.id);
+    const late = new Date('2022-09-20T00:00:00Z');
+    await escalateTasks(t.db, late, s.program.id);
+    const boss = (await makeToken(t.db, 'manager', { department: 'D1', salesOwnerId: s.boss.id })).token;
+    const mine = (await call('GET', `/v1/tasks?assignee=me&programId=${s.program.id}`, boss)).json().items;
+    expect(mine.map((x: { kind: string; customerId: string; assigneeId: string }) => [x.kind, x.customerId, x.assigneeId])).toEqual([
+      ['escalation', s.open1.id, s.boss.id],
+    ]);
+    // "me" names the person; the scope is still the department (the owners' reminders, the contact's escalation).
+    expect((await call('GET', `/v1/tasks?programId=${s.program.id}`, boss)).json().items).toHaveLength(4);
+  });
+
+  it('goes to the program contact when the manager is deactivated, and is skipped, with a warning an operator sees, when there is neither', async () => {
+    const s = await setup();
+    await createReminders(t.db, clock, s.program.id);
+    await t.db.update(salesOwners).set({ active: false }).where(eq(salesOwners.id, s.boss.id));
+    await t.db.update(programs).set({ escalationContactId: null }).where(eq(programs.id, s.program.id));
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const late = new Date('2022-09-20T00:00:00Z');
+    expect(await escalateTasks(t.db, late, s.program.id, log)).toEqual({ escalated: 0, skipped: 2 });
+    const [warning] = lines.map((l) => JSON.parse(l));
+    expect(warning).toMatchObject({
+      level: 40,
+      event: 'escalation_skipped',
+      skipped: 2,
+      msg: expect.stringMatching(/not escalated: the owner has no active manager/),
+    });
+    expect(warning.tasks.map((x: { ownerId: string }) => x.ownerId).sort()).toEqual([s.owner.id, s.orphan.id].sort());
+
+    await t.db.update(programs).set({ escalationContactId: s.contact.id }).where(eq(programs.id, s.program.id));
+    expect(await escalateTasks(t.db, late, s.program.id, log)).toEqual({ escalated: 2, skipped: 0 });
+    const escalations = await t.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.programId, s.program.id), eq(tasks.kind, 'escalation')));
+    expect(escalations.map((e) => e.assigneeId)).toEqual([s.contact.id, s.contact.id]);
+    expect(lines).toHaveLength(1);
   });
 
   it('closes the escalation when the escalated task is completed', async () => {

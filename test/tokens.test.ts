@@ -87,9 +87,34 @@ describe('API tokens', () => {
     expect(ok.row.salesOwnerId).toBe(owner.id);
   });
 
+  it('bind a manager, optionally, to their own sales-owner record in the token\u2019s department; never an admin', async () => {
+    const actor = { name: 'test' };
+    const boss = await makeSalesOwner(t.db, { department: 'Sales 1' });
+    const elsewhere = await makeSalesOwner(t.db, { department: 'Sales 2' });
+    const { row } = await createToken(t.db, { name: 'm', role: 'manager', department: 'Sales 1', salesOwnerId: boss.id }, actor);
+    expect(row).toMatchObject({ role: 'manager', department: 'Sales 1', salesOwnerId: boss.id });
+    await expect(createToken(t.db, { name: 'm', role: 'manager', department: 'Sales 1', salesOwnerId: elsewhere.id }, actor)).rejects.toMatchObject({
+      statusCode: 400,
+      extra: { errors: [{ path: 'salesOwnerId', message: expect.stringMatching(/of Sales 2; a manager token of Sales 1/) }] },
+    });
+    await expect(createToken(t.db, { name: 'a', role: 'admin', salesOwnerId: boss.id }, actor)).rejects.toMatchObject({
+      extra: { errors: [{ path: 'salesOwnerId' }] },
+    });
+    // Its principal: the department is the scope, the record is "me".
+    const auth = { authorization: `Bearer ${(await makeToken(t.db, 'manager', { department: 'Sales 1', salesOwnerId: boss.id })).token}` };
+    const owners = await t.app.inject({ method: 'GET', url: '/v1/sales-owners?limit=200', headers: auth });
+    expect(owners.json().items.map((o: { id: string }) => o.id)).toContain(boss.id);
+    expect(owners.json().items.map((o: { department: string }) => o.department)).not.toContain('Sales 2');
+    expect((await t.app.inject({ method: 'GET', url: '/v1/tasks?assignee=me', headers: auth })).statusCode).toBe(200);
+  });
+
   it('are refused by the database when the role binding is inconsistent', async () => {
     await expect(
       t.db.insert(apiTokens).values({ name: 'x', role: 'sales', tokenHash: 'a'.repeat(64), tokenPrefix: 'mdt_', createdBy: 'test' }),
+    ).rejects.toThrow();
+    const owner = await makeSalesOwner(t.db);
+    await expect(
+      t.db.insert(apiTokens).values({ name: 'x', role: 'admin', salesOwnerId: owner.id, tokenHash: 'b'.repeat(64), tokenPrefix: 'mdt_', createdBy: 'test' }),
     ).rejects.toThrow();
   });
 });

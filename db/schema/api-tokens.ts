@@ -26,6 +26,11 @@ export const apiTokens = pgTable(
     index('api_tokens_created_at_idx').on(t.createdAt),
     check('api_tokens_role_valid', sql.raw(`role IN ${sqlList(roles)}`)),
     check('api_tokens_hash_format', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
-    check('api_tokens_role_binding', sql`(${t.role} = 'sales') = (${t.salesOwnerId} IS NOT NULL) AND (${t.role} = 'manager') = (${t.department} IS NOT NULL)`),
+    // A sales token is bound to its sales owner; a manager token to a department and, optionally, to
+    // the manager's own sales-owner record (who "me" is); an admin token to neither.
+    check(
+      'api_tokens_role_binding',
+      sql`(${t.role} = 'sales' AND ${t.salesOwnerId} IS NOT NULL AND ${t.department} IS NULL) OR (${t.role} = 'manager' AND ${t.department} IS NOT NULL) OR (${t.role} = 'admin' AND ${t.salesOwnerId} IS NULL AND ${t.department} IS NULL)`,
+    ),
   ],
 );

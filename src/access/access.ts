@@ -13,6 +13,11 @@ export interface Principal {
   tokenId: string;
   name: string;
   role: Role;
+  /**
+   * A sales token's owner: whose customers and tasks it sees. A manager token may be bound to the
+   * manager's own sales-owner record too: then it is only who "me" is (assignee=me, the escalations
+   * of their owners); a manager's scope is always the department.
+   */
   salesOwnerId: string | null;
   department: string | null;
 }

@@ -30,7 +30,11 @@ const Task = z
   .meta({ id: 'Task' });
 
 const TaskQuery = PageQuery.extend({
-  assignee: z.string().max(64).optional().meta({ description: '"me" (a sales token\u2019s owner) or a sales owner id' }),
+  assignee: z
+    .string()
+    .max(64)
+    .optional()
+    .meta({ description: '"me" (the sales owner the token is bound to: a sales token\u2019s, or a manager\u2019s own record) or a sales owner id' }),
   status: QueryList(z.enum(taskStatuses)).optional().meta({ description: 'One or more of open, completed, dismissed, closed' }),
   overdue: z.stringbool().optional().meta({ description: 'Only open tasks past their due time and not snoozed' }),
   programId: z.uuid().optional(),

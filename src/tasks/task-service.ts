@@ -382,27 +382,60 @@ async function closeClearedTasks(db: Db, programId: string, now: Date) {
   return final + cleaned;
 }
 
+/** Where a skipped escalation is reported: a logger's warn (pino's signature). */
+export interface EscalationLog {
+  warn(details: object, message: string): void;
+}
+
+/** Skipped escalations named in one log line, at most; all are counted. */
+const SKIPPED_LISTED = 20;
+
 /**
  * One escalation per open task overdue by the program's escalateAfterDays (snoozed ones wait), for
- * the owner's manager, or the program's escalation contact when the owner has none.
+ * the owner's manager, or the program's escalation contact when the owner has none. Both are sales
+ * owners, so a manager whose token is bound to their own record finds them with assignee=me; a
+ * deactivated one counts as none (their token no longer works, so nobody would read it). With
+ * neither, the task cannot be escalated: it is skipped and said so in a warning on every run, so an
+ * operator sees it until someone sets a manager or the program's contact.
  */
-export async function escalateTasks(db: Db, now: Date, programId?: string) {
+export async function escalateTasks(db: Db, now: Date, programId?: string, log?: EscalationLog) {
   return db.transaction(async (tx) => {
-    const result = await tx.execute(sql`
-      INSERT INTO tasks (program_id, customer_id, domain_id, assignee_id, kind, milestone, dedupe_key, escalated_from_id, title, details, due_at, created_at, updated_at)
-      SELECT t.program_id, t.customer_id, t.domain_id, coalesce(o.manager_id, p.escalation_contact_id), 'escalation', t.kind || ':' || t.milestone,
-        'escalation:' || t.id, t.id, 'Overdue (' || o.name || '): ' || t.title,
-        jsonb_build_object('taskId', t.id, 'ownerId', o.id, 'ownerName', o.name, 'dueAt', t.due_at), ${now}, ${now}, ${now}
+    const overdue = sql`
       FROM tasks t JOIN sales_owners o ON o.id = t.assignee_id JOIN programs p ON p.id = t.program_id
+        LEFT JOIN sales_owners m ON m.id = o.manager_id AND m.active
+        LEFT JOIN sales_owners e ON e.id = p.escalation_contact_id AND e.active
       WHERE t.status = 'open' AND t.kind <> 'escalation' ${programId ? sql`AND t.program_id = ${programId}` : sql``}
         AND (t.snoozed_until IS NULL OR t.snoozed_until <= ${now})
-        AND t.due_at + make_interval(days => p.escalate_after_days) < ${now}
-        AND coalesce(o.manager_id, p.escalation_contact_id) IS NOT NULL
+        AND t.due_at + make_interval(days => p.escalate_after_days) < ${now}`;
+    const result = await tx.execute(sql`
+      INSERT INTO tasks (program_id, customer_id, domain_id, assignee_id, kind, milestone, dedupe_key, escalated_from_id, title, details, due_at, created_at, updated_at)
+      SELECT t.program_id, t.customer_id, t.domain_id, coalesce(m.id, e.id), 'escalation', t.kind || ':' || t.milestone,
+        'escalation:' || t.id, t.id, 'Overdue (' || o.name || '): ' || t.title,
+        jsonb_build_object('taskId', t.id, 'ownerId', o.id, 'ownerName', o.name, 'dueAt', t.due_at), ${now}, ${now}, ${now}
+      ${overdue} AND coalesce(m.id, e.id) IS NOT NULL
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id`);
     const ids = rowsOf<{ id: string }>(result).map((r) => r.id);
     await recordEscalations(tx, ids, now);
-    return { escalated: ids.length };
+    const skipped = rowsOf<{ task_id: string; program_id: string; owner_id: string; owner_name: string; total: number }>(
+      await tx.execute(sql`
+        SELECT t.id AS task_id, t.program_id, o.id AS owner_id, o.name AS owner_name, count(*) OVER ()::int AS total
+        ${overdue} AND m.id IS NULL AND e.id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM tasks x WHERE x.dedupe_key = 'escalation:' || t.id)
+        ORDER BY t.due_at, t.id LIMIT ${SKIPPED_LISTED}`),
+    );
+    const skippedCount = skipped[0]?.total ?? 0;
+    if (skippedCount > 0) {
+      log?.warn(
+        {
+          event: 'escalation_skipped',
+          skipped: skippedCount,
+          tasks: skipped.map((s) => ({ taskId: s.task_id, programId: s.program_id, ownerId: s.owner_id, ownerName: s.owner_name })),
+        },
+        `${skippedCount} overdue task(s) not escalated: the owner has no active manager and the program no active escalation contact (set one: PATCH /v1/sales-owners/{id} managerId, or the program's escalationContactId)`,
+      );
+    }
+    return { escalated: ids.length, skipped: skippedCount };
   });
 }
 
@@ -421,7 +454,12 @@ export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: D
   let assignee = query.assignee;
   if (assignee === 'me') {
     if (!viewer.salesOwnerId)
-      throw validationError([{ path: 'query.assignee', message: '"me" needs a sales token (bound to a sales owner); name the owner id' }]);
+      throw validationError([
+        {
+          path: 'query.assignee',
+          message: '"me" needs a token bound to a sales owner (a sales token, or a manager token bound to their own record); name the owner id',
+        },
+      ]);
     assignee = viewer.salesOwnerId;
   } else if (assignee !== undefined && !z.uuid().safeParse(assignee).success) {
     throw validationError([{ path: 'query.assignee', message: 'expected "me" or a sales owner id' }]);

@@ -24,11 +24,14 @@ const Token = z
   })
   .meta({ id: 'ApiToken' });
 
-const CreateToken = z
+export const CreateToken = z
   .strictObject({
     name: z.string().trim().min(1).max(200).meta({ description: 'Who or what the token is for' }),
     role: z.enum(roles),
-    salesOwnerId: z.uuid().optional().meta({ description: 'Required for (and only for) a sales token: whose customers it sees' }),
+    salesOwnerId: z.uuid().optional().meta({
+      description:
+        'Required for a sales token: whose customers it sees. Optional for a manager token: the manager\u2019s own sales-owner record, in the token\u2019s department (who assignee=me is; their owners\u2019 escalations are assigned to it). Not for an admin token.',
+    }),
     department: z.string().trim().min(1).max(200).optional().meta({ description: 'Required for (and only for) a manager token' }),
     expiresInDays: z.number().int().min(1).max(3650).optional().meta({ description: 'Unset: the token does not expire' }),
   })

@@ -16,6 +16,11 @@ export const hashToken = (token: string) => createHash('sha256').update(token).d
 export interface NewToken {
   name: string;
   role: Role;
+  /**
+   * Required for a sales token: whose customers it sees. Optional for a manager token: the manager's
+   * own sales-owner record, who `assignee=me` is and whom the escalations of their owners reach (the
+   * token still sees its whole department).
+   */
   salesOwnerId?: string | undefined;
   department?: string | undefined;
   expiresAt?: Date | undefined;
@@ -45,8 +50,8 @@ export async function createToken(db: Db, input: NewToken, actor: Actor, now: Da
   if (input.role === 'sales' && !input.salesOwnerId) {
     problems.push({ path: 'salesOwnerId', message: 'a sales token must be bound to a sales owner' });
   }
-  if (input.role !== 'sales' && input.salesOwnerId) {
-    problems.push({ path: 'salesOwnerId', message: 'only a sales token is bound to a sales owner' });
+  if (input.role === 'admin' && input.salesOwnerId) {
+    problems.push({ path: 'salesOwnerId', message: 'an admin token is bound to no sales owner (a sales or a manager token may be)' });
   }
   if (input.role === 'manager' && !input.department?.trim()) {
     problems.push({ path: 'department', message: 'a manager token must be bound to a department' });
@@ -62,10 +67,23 @@ export async function createToken(db: Db, input: NewToken, actor: Actor, now: Da
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   return db.transaction(async (tx) => {
     if (input.salesOwnerId) {
-      const [owner] = await tx.select({ id: salesOwners.id, active: salesOwners.active }).from(salesOwners).where(eq(salesOwners.id, input.salesOwnerId));
+      const [owner] = await tx
+        .select({ id: salesOwners.id, active: salesOwners.active, department: salesOwners.department })
+        .from(salesOwners)
+        .where(eq(salesOwners.id, input.salesOwnerId));
       if (!owner) throw errors.salesOwnerNotFound(input.salesOwnerId);
       // Its token would be refused at once (see tokenProblem): say so now.
       if (!owner.active) throw validationError([{ path: 'salesOwnerId', message: 'is a deactivated sales owner; reactivate them first' }]);
+      // A manager's own record is who "me" is and where the escalations of their owners land; it must
+      // be in the department the token sees, or the manager could not see their own tasks.
+      if (input.role === 'manager' && owner.department !== input.department?.trim()) {
+        throw validationError([
+          {
+            path: 'salesOwnerId',
+            message: `is a sales owner of ${owner.department}; a manager token of ${input.department?.trim()} is bound to one of its own department`,
+          },
+        ]);
+      }
     }
     const row = await insertToken(tx, {
       name: input.name.trim(),
