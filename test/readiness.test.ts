@@ -152,15 +152,57 @@ describe('readiness', () => {
       ['D1', 2],
       ['D2', 1],
     ]);
-    expect(r.atRiskCustomers.map((c: { name: string; risk: number }) => [c.name, c.risk])).toEqual([
-      ['Customer c1', 61],
-      ['Customer c2', 43],
-      ['Customer c7', 1],
+    // c1: 61 days short, MX on legacy (60), an SPF that breaks at the deletion without DMARC (10).
+    expect(r.atRiskCustomers.map((c: { name: string; risk: number; reasonCodes: string[] }) => [c.name, c.risk, c.reasonCodes])).toEqual([
+      ['Customer c1', 131, ['shutdown_near', 'mx_on_legacy', 'breaks_at_deletion']],
+      ['Customer c2', 53, ['shutdown_near', 'planned_date_passed', 'breaks_at_deletion']],
+      ['Customer c7', 1, ['shutdown_near']],
     ]);
     expect(r.atRiskCustomers[1].reasons).toEqual([
       '29 days to the shutdown, under the 60 a contacted customer needs',
       'planned for 2022-08-20, which has passed',
+      'a domain still references the legacy SPF record: its SPF turns permerror once the record is deleted',
     ]);
+  });
+
+  it('ranks at risk by deadline, status and DNS impact: MX on legacy ranks high, and a migrated customer whose mail is rejected at the deletion is listed', async () => {
+    const program = await makeProgram(t.db, { shutdownAt: '2022-09-30', spfRecordDeletionAt: '2022-10-31', timezone: 'Asia/Tokyo' });
+    const owner = await makeSalesOwner(t.db, { name: 'R', department: 'D8' });
+    const add = async (name: string, status: CustomerStatus, ...domainFacts: Partial<typeof domains.$inferInsert>[]) => {
+      const c = await makeCustomer(t.db, program.id, owner.id, { status, name });
+      for (const facts of domainFacts) await makeDomain(t.db, c, facts);
+    };
+    const clean = { latestVerdict: 'clean', latestMxState: 'successor', breaksAtDeletion: false } as const;
+    const legacyMx = { latestVerdict: 'needs_mx_change', latestMxState: 'legacy', breaksAtDeletion: false } as const;
+    const breaks = (dmarcPolicy: string | null, successorDkim: boolean | null = null) =>
+      ({ latestVerdict: 'needs_spf_cleanup', latestMxState: 'successor', breaksAtDeletion: true, dmarcPolicy, successorDkim }) as const;
+    await add('planned, MX on legacy', 'planned', legacyMx, clean);
+    await add('planned, moved', 'planned', clean);
+    await add('migrated, rejected at deletion', 'migrated', clean, breaks('reject'));
+    await add('migrated, rejected but DKIM', 'migrated', breaks('reject', true));
+    await add('migrated, quarantined', 'migrated', breaks('quarantine'));
+    await add('migrated, MX still on legacy', 'migrated', legacyMx);
+    await add('migrated, MX partly on legacy', 'migrated', { ...clean, latestMxState: 'mixed', latestVerdict: 'needs_mx_change' });
+    // Not listed: an SPF permerror alone (mail still flows), a dead reference, a final customer.
+    await add('migrated, permerror only', 'migrated', breaks('none'));
+    await add('migrated, dead reference', 'migrated', { ...breaks('reject'), breaksAtDeletion: false });
+    await add('completed, rejected at deletion', 'completed', breaks('reject'));
+    await add('migrating, moved', 'migrating', clean);
+
+    const r = (await call('GET', `/v1/programs/${program.id}/readiness`, admin)).json();
+    expect(r.atRiskCustomers.map((c: { name: string; risk: number; reasonCodes: string[] }) => [c.name, c.risk, c.reasonCodes])).toEqual([
+      ['planned, MX on legacy', 61, ['shutdown_near', 'mx_on_legacy']],
+      ['migrated, MX still on legacy', 60, ['mx_on_legacy']],
+      ['migrated, rejected at deletion', 60, ['breaks_at_deletion_reject']],
+      ['migrated, MX partly on legacy', 30, ['mx_partly_on_legacy']],
+      ['migrated, quarantined', 30, ['breaks_at_deletion_quarantine']],
+      ['migrated, rejected but DKIM', 30, ['breaks_at_deletion_reject']],
+      ['planned, moved', 1, ['shutdown_near']],
+    ]);
+    expect(r.atRiskCustomers[2].reasons).toEqual([
+      'a domain still references the legacy SPF record, under DMARC p=reject: its mail is rejected once the record is deleted',
+    ]);
+    expect(r.bySalesOwner.map((o: { name: string; atRisk: number }) => [o.name, o.atRisk])).toEqual([['R', 7]]);
   });
 
   it('rebuilds the burndown from history and projects it at the trailing 14-day pace', async () => {

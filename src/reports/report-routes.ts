@@ -8,7 +8,7 @@ import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { principalOf } from '../http/principal.ts';
-import { readiness } from './readiness-service.ts';
+import { DNS_RISK_POINTS, readiness, RISK_REASONS, type RiskReason } from './readiness-service.ts';
 import { allPages, blastRadius } from './report-service.ts';
 
 const BlastRadiusItem = z.object({
@@ -72,18 +72,37 @@ const Readiness = z
     }),
     byDepartment: z.array(z.object({ department: z.string(), ...Group })),
     bySalesOwner: z.array(z.object({ salesOwnerId: z.uuid(), name: z.string(), department: z.string(), ...Group })),
-    atRiskCustomers: z.array(
-      z.object({
-        customerId: z.uuid(),
-        name: z.string(),
-        externalRef: z.string(),
-        status: z.string(),
-        salesOwner: z.string(),
-        plannedMigrationAt: z.string().nullable(),
-        risk: z.number().int(),
-        reasons: z.array(z.string()),
+    atRiskCustomers: z
+      .array(
+        z.object({
+          customerId: z.uuid(),
+          name: z.string(),
+          externalRef: z.string(),
+          status: z.string(),
+          salesOwner: z.string(),
+          plannedMigrationAt: z.string().nullable(),
+          risk: z
+            .number()
+            .int()
+            .meta({
+              description: `Higher is worse: a point per day short of what its status needs before the shutdown and per day past its planned date, plus for its worst domain ${Object.entries(
+                DNS_RISK_POINTS,
+              )
+                .map(([impact, points]) => `${impact} ${points}`)
+                .join(', ')}`,
+            }),
+          reasons: z.array(z.string()).meta({ description: 'Why, in English with the figures; the same order as reasonCodes' }),
+          reasonCodes: z.array(z.enum(Object.keys(RISK_REASONS) as [RiskReason, ...RiskReason[]])).meta({
+            description: `Why, as codes (for translation): ${Object.entries(RISK_REASONS)
+              .map(([code, meaning]) => `${code}: ${meaning}`)
+              .join('; ')}`,
+          }),
+        }),
+      )
+      .meta({
+        description:
+          'Customers not final with a deadline reason, mail rejected or quarantined at the deletion, or MX on the legacy service while migrated; the worst 100 (every one is counted in atRisk)',
       }),
-    ),
     burndown: z.array(z.object({ day: z.string(), customersNotMigrated: z.number().int(), domainsNotClean: z.number().int() })),
     projection: z.object({ migration: Phase, spfCleanup: Phase }),
     gates: z.object({
