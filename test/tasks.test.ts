@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { domains, programs, salesOwners, tasks } from '../db/schema/index.ts';
+import { auditLog, domains, programs, salesOwners, tasks } from '../db/schema/index.ts';
 import { createBullRuntime, startBullWorkers } from '../jobs/bullmq.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import { createReminders, escalateTasks } from '../src/tasks/task-service.ts';
@@ -229,6 +229,13 @@ describe('the tasks API', () => {
     expect((await call('POST', `/v1/tasks/${theirs!.id}/complete`, sales)).statusCode).toBe(404);
     expect((await call('POST', `/v1/tasks/${mine!.id}/dismiss`, sales, {})).json().errors[0].path).toBe('body.reason');
     expect((await call('POST', `/v1/tasks/${mine!.id}/snooze`, sales, { until: '2022-08-01T00:00:00Z' })).json().errors[0].path).toBe('body.until');
+    const until = new Date(clock.getTime() + 7 * 86_400_000).toISOString();
+    expect((await call('POST', `/v1/tasks/${mine!.id}/snooze`, sales, { until, reason: '先方の返事待ち' })).json()).toMatchObject({ snoozedUntil: until });
+    const [snoozeAudit] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.entityId, mine!.id), eq(auditLog.action, 'task.snooze')));
+    expect(snoozeAudit!.after).toMatchObject({ snoozeReason: '先方の返事待ち', snoozedUntil: until });
     const dismissed = await call('POST', `/v1/tasks/${mine!.id}/dismiss`, sales, { reason: '解約予定' });
     expect(dismissed.json()).toMatchObject({ status: 'dismissed', closeReason: '解約予定' });
     expect((await call('POST', `/v1/tasks/${mine!.id}/complete`, sales)).statusCode).toBe(409);

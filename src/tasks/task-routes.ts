@@ -84,12 +84,24 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: 'any' },
     schema: {
       tags: ['tasks'],
-      summary: 'Snooze a task until a time (at most 90 days); it does not escalate meanwhile',
+      summary: 'Snooze a task until a time (at most 90 days), saying why; it does not escalate meanwhile',
       params: IdParams,
-      body: z.strictObject({ until: Timestamp }).meta({ examples: [{ until: '2022-07-01T09:00:00+09:00' }] }),
+      body: z
+        .strictObject({
+          until: Timestamp,
+          reason: z.string().trim().min(1).max(2000).optional().meta({ description: 'Why it waits; kept in the audit log (the web app asks for it)' }),
+        })
+        .meta({ examples: [{ until: '2022-07-01T09:00:00+09:00', reason: '先方の返事待ち' }] }),
       response: { 200: Task, 400: problem('A field is invalid'), 404: notFound, 409: notOpen },
     },
     handler: async (request) =>
-      actOnTask(app.db, request.params.id, { kind: 'snooze', until: new Date(request.body.until) }, principalOf(request), actorOf(request), app.now()),
+      actOnTask(
+        app.db,
+        request.params.id,
+        { kind: 'snooze', until: new Date(request.body.until), reason: request.body.reason },
+        principalOf(request),
+        actorOf(request),
+        app.now(),
+      ),
   });
 };

@@ -491,11 +491,11 @@ export async function listTasks(db: Db, query: TaskQuery, viewer: Viewer, now: D
   );
 }
 
-/** complete / dismiss / snooze an open task the viewer can see. */
+/** complete / dismiss / snooze an open task the viewer can see; a snooze's reason goes into its audit entry. */
 export async function actOnTask(
   db: Db,
   id: string,
-  action: { kind: 'complete' } | { kind: 'dismiss'; reason: string } | { kind: 'snooze'; until: Date },
+  action: { kind: 'complete' } | { kind: 'dismiss'; reason: string } | { kind: 'snooze'; until: Date; reason?: string | undefined },
   viewer: Viewer,
   actor: Actor,
   now: Date,
@@ -526,7 +526,8 @@ export async function actOnTask(
       .where(eq(tasks.id, id))
       .returning();
     if (action.kind !== 'snooze') await closeTasks(tx, sql`${tasks.escalatedFromId} = ${id}`, `the escalated task was ${values.status}`, now);
-    await appendAudit(tx, actor, { action: `task.${action.kind}`, entityType: 'task', entityId: id, before: toTask(task, now), after: toTask(row!, now) }, now);
+    const after = { ...toTask(row!, now), ...(action.kind === 'snooze' && action.reason ? { snoozeReason: action.reason } : {}) };
+    await appendAudit(tx, actor, { action: `task.${action.kind}`, entityType: 'task', entityId: id, before: toTask(task, now), after }, now);
     return toTask(row!, now);
   });
 }
