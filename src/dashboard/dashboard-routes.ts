@@ -1,55 +1,45 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { cookieOf, SESSION_COOKIE, setDashboardCookie } from '../http/cookies.ts';
-import { listPrograms } from '../programs/program-service.ts';
-import type { Principal } from '../access/access.ts';
-import { readiness } from '../reports/readiness-service.ts';
-import { blastRadius, requireProgram } from '../reports/report-service.ts';
+import { roleAllows, type Access } from '../plugins/auth.ts';
 import { authenticateSession, endSession, SESSION_ABSOLUTE_MS, startSession } from '../sessions/session-service.ts';
 import { authenticateToken } from '../tokens/token-service.ts';
-import { programPage, programsPage, signInPage, type Lang } from './dashboard-views.ts';
+import { adminPages } from './admin-pages.ts';
+import { customerPages } from './customer-pages.ts';
+import { contextOf, formOf, html, langOf, PageQuery, postAllowed, seeOther } from './dashboard-http.ts';
+import { escapeHtml, messagePage, page, t, type PageContext } from './dashboard-layout.ts';
+import { programPages } from './program-pages.ts';
+import { workPages } from './work-pages.ts';
+import { say, type Lang } from './dashboard-messages.ts';
 
-const CSRF_COOKIE = 'mdt_csrf';
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may open a dashboard page: `public` (sign-in) or a role level, as the API's `access`. */
+    page?: 'public' | Access;
+  }
+}
 
-function langOf(request: FastifyRequest): Lang {
-  const asked = (request.query as { lang?: string } | undefined)?.lang;
-  if (asked === 'ja' || asked === 'en') return asked;
-  return /^ja\b/i.test(request.headers['accept-language'] ?? '') ? 'ja' : 'en';
+function signInPage(ctx: PageContext, error?: string) {
+  const { lang } = ctx;
+  return page(
+    ctx,
+    say(lang, 'signIn'),
+    `<section><h1>${t(lang, 'signIn')}</h1>
+<form method="post" action="/dashboard/sign-in?lang=${lang}" class="stack"><input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}">
+<label>${t(lang, 'token')} <input name="token" type="password" autocomplete="off" required size="50"></label>
+<button>${t(lang, 'signIn')}</button></form></section>`,
+    error ? { kind: 'error', html: escapeHtml(error) } : null,
+  );
 }
 
 /**
- * Form posts must come from this site, and carry the double-submit token: a random value in an
- * HttpOnly, SameSite=Strict cookie that every form repeats in a hidden field. Three lines against
- * cross-site request forgery, sign-in included (login CSRF).
- */
-function postAllowed(request: FastifyRequest) {
-  const origin = request.headers.origin;
-  if (origin === undefined || origin !== `${request.protocol}://${request.host}`) return false;
-  const cookie = Buffer.from(cookieOf(request, CSRF_COOKIE) ?? '');
-  const sent = Buffer.from(String((request.body as { csrf?: unknown } | undefined)?.csrf ?? ''));
-  return cookie.length === 43 && sent.length === cookie.length && timingSafeEqual(cookie, sent);
-}
-
-/** The visitor's CSRF token, set as a cookie on first sight. */
-function csrfToken(request: FastifyRequest, reply: FastifyReply) {
-  const existing = cookieOf(request, CSRF_COOKIE);
-  if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
-  const fresh = randomBytes(32).toString('base64url');
-  setDashboardCookie(request, reply, CSRF_COOKIE, fresh);
-  return fresh;
-}
-
-const html = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(body);
-
-/**
- * The management dashboard: server-rendered HTML, no build step. Sign-in takes an API token and starts
- * a server-side session (src/sessions/): the HttpOnly, SameSite=Strict cookie for /dashboard holds only
- * the session's secret; every page applies the token's role visibility exactly as the API does.
+ * The web app: server-rendered HTML forms, no build step and no script. Sign-in takes an API token and
+ * starts a server-side session (src/sessions/): the HttpOnly, SameSite=Strict cookie for /dashboard
+ * holds only the session's secret. Every page then runs as that token's principal, through the same
+ * services and rules as the API (roles, row scopes, versions, audit); a page never writes on its own.
  */
 export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_request, body, done) =>
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
   app.addHook('onSend', async (_request, reply) => {
@@ -62,68 +52,76 @@ export const dashboardRoutes: FastifyPluginAsyncZod = async (app) => {
       'cache-control': 'no-store',
     });
   });
+  // Nothing is open by omission: a page that does not say who may open it fails at start-up.
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.page) throw new Error(`Dashboard route ${route.method} ${route.url} must declare config.page`);
+  });
 
-  async function principal(request: FastifyRequest): Promise<Principal | null> {
+  const toSignIn = (reply: FastifyReply, lang: Lang) => seeOther(reply, `/dashboard/sign-in?lang=${lang}`);
+
+  /** Signed in (a live session), allowed by role, and for a post, from this site: or answered here. */
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    const access = request.routeOptions.config.page!;
+    if (access === 'public') return;
     const secret = cookieOf(request, SESSION_COOKIE);
-    if (!secret) return null;
-    const result = await authenticateSession(app.db, secret, app.now());
-    return result.ok ? result.principal : null;
-  }
-  const toSignIn = (reply: FastifyReply, lang: Lang) => reply.code(303).header('location', `/dashboard/sign-in?lang=${lang}`).send();
-  const Lang = z.object({ lang: z.enum(['en', 'ja']).optional() });
+    const session = secret ? await authenticateSession(app.db, secret, app.now()) : null;
+    if (!session?.ok) return toSignIn(reply, langOf(request, reply));
+    request.principal = session.principal;
+    const ctx = contextOf(request, reply);
+    if (request.method === 'POST' && !postAllowed(request))
+      return html(reply, page(ctx, say(ctx.lang, 'forbiddenTitle'), '', { kind: 'error', html: t(ctx.lang, 'crossSite') }), 403);
+    if (!roleAllows(access, session.principal.role)) return html(reply, messagePage(ctx, 'forbiddenTitle', 'forbiddenText'), 403);
+  });
+
+  // A page's errors are pages: a thing out of scope is not found (as the API's 404), anything else the
+  // service refused shows its words; a fault is logged and shown without detail.
+  app.setErrorHandler(async (err: Error & { statusCode?: number }, request, reply) => {
+    const ctx = contextOf(request, reply);
+    const status = err.statusCode ?? 500;
+    if (status === 404 || (status === 400 && request.method === 'GET')) return html(reply, messagePage(ctx, 'notFoundTitle', 'notFoundText'), 404);
+    if (status < 500) return html(reply, page(ctx, say(ctx.lang, 'forbiddenTitle'), '', { kind: 'error', html: escapeHtml(err.message) }), status);
+    request.log.error({ err }, 'dashboard page failed');
+    return html(reply, page(ctx, 'Error', '<section><h1>500</h1></section>'), 500);
+  });
+  app.setNotFoundHandler(async (request, reply) => html(reply, messagePage(contextOf(request, reply), 'notFoundTitle', 'notFoundText'), 404));
 
   app.get('/sign-in', {
-    schema: { hide: true, querystring: Lang },
-    handler: async (request, reply) => html(reply, signInPage(langOf(request), csrfToken(request, reply))),
+    config: { page: 'public' },
+    schema: { hide: true, querystring: PageQuery },
+    handler: async (request, reply) => html(reply, signInPage(contextOf(request, reply))),
   });
 
   app.post('/sign-in', {
-    schema: { hide: true, querystring: Lang },
+    config: { page: 'public' },
+    schema: { hide: true, querystring: PageQuery },
     handler: async (request, reply) => {
-      const lang = langOf(request);
-      if (!postAllowed(request)) return html(reply, signInPage(lang, csrfToken(request, reply), 'Cross-site request refused.'), 403);
-      const token = String((request.body as { token?: unknown } | undefined)?.token ?? '').trim();
-      const result = await authenticateToken(app.db, token, app.now());
-      if (!result.ok) return html(reply, signInPage(lang, csrfToken(request, reply), lang === 'ja' ? 'トークンが無効です。' : result.reason), 401);
+      const ctx = contextOf(request, reply);
+      if (!postAllowed(request)) return html(reply, signInPage(ctx, say(ctx.lang, 'crossSite')), 403);
+      const result = await authenticateToken(app.db, (formOf(request).token ?? '').trim(), app.now());
+      if (!result.ok) return html(reply, signInPage(ctx, ctx.lang === 'ja' ? say('ja', 'badToken') : result.reason), 401);
       // The browser gets a session's secret, never the token: a stolen cookie is not an API bearer,
       // and signing out (or revoking the token) ends it.
       const { secret } = await startSession(app.db, result.row.id, request.headers['user-agent'], app.now());
       setDashboardCookie(request, reply, SESSION_COOKIE, secret, SESSION_ABSOLUTE_MS / 1000);
-      return reply.code(303).header('location', `/dashboard?lang=${lang}`).send();
+      return seeOther(reply, `/dashboard?lang=${ctx.lang}`);
     },
   });
 
   app.post('/sign-out', {
+    config: { page: 'public' },
     schema: { hide: true },
     handler: async (request, reply) => {
-      if (!postAllowed(request)) return html(reply, signInPage(langOf(request), csrfToken(request, reply), 'Cross-site request refused.'), 403);
+      const ctx = contextOf(request, reply);
+      if (!postAllowed(request)) return html(reply, signInPage(ctx, say(ctx.lang, 'crossSite')), 403);
       const secret = cookieOf(request, SESSION_COOKIE);
       if (secret) await endSession(app.db, secret, app.now());
       setDashboardCookie(request, reply, SESSION_COOKIE, '', 0);
-      return toSignIn(reply, langOf(request));
+      return toSignIn(reply, ctx.lang);
     },
   });
 
-  app.get('/', {
-    schema: { hide: true, querystring: Lang },
-    handler: async (request, reply) => {
-      const lang = langOf(request);
-      if (!(await principal(request))) return toSignIn(reply, lang);
-      const { items } = await listPrograms(app.db, 200);
-      return html(reply, programsPage(lang, csrfToken(request, reply), items));
-    },
-  });
-
-  app.get('/programs/:id', {
-    schema: { hide: true, querystring: Lang, params: z.object({ id: z.uuid() }) },
-    handler: async (request, reply) => {
-      const lang = langOf(request);
-      const viewer = await principal(request);
-      if (!viewer) return toSignIn(reply, lang);
-      const program = await requireProgram(app.db, request.params.id);
-      const report = await readiness(app.db, program.id, viewer, app.now());
-      const blast = await blastRadius(app.db, program.id, viewer, 50);
-      return html(reply, programPage(lang, csrfToken(request, reply), program, report, blast.items));
-    },
-  });
+  await app.register(workPages);
+  await app.register(customerPages);
+  await app.register(programPages);
+  await app.register(adminPages);
 };

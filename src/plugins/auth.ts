@@ -23,6 +23,9 @@ const allowedRoles: Record<Access, Role[]> = {
   any: ['admin', 'manager', 'sales'],
 };
 
+/** Whether a role may use what needs `access` (the API's routes and the dashboard's pages alike). */
+export const roleAllows = (access: Access, role: Role) => allowedRoles[access].includes(role);
+
 export const securityResponses = {
   401: problem('Missing, malformed, unknown, expired or revoked bearer token'),
   403: problem('The token is valid but its role may not do this'),
@@ -73,7 +76,7 @@ async function authenticate(this: FastifyInstance, request: FastifyRequest) {
 async function authorize(request: FastifyRequest) {
   const access = request.routeOptions.config.access!;
   const role = principalOf(request).role;
-  if (!allowedRoles[access].includes(role)) {
+  if (!roleAllows(access, role)) {
     throw errors.forbidden(`This needs a token with role ${allowedRoles[access].join(' or ')}; yours is ${role}`);
   }
 }

@@ -1,0 +1,207 @@
+import type { CustomerStatus } from '../../db/schema/enums.ts';
+import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
+import type { Customer, CustomerQuery } from '../customers/customer-schemas.ts';
+import type { DomainEvaluation } from '../dns/evaluate-domain.ts';
+import { csrfField, domainCell, escapeHtml, href, page, t, table, type Flash, type PageContext } from './dashboard-layout.ts';
+import { actionName, dmarcName, formatTime, impactText, mxStateName, say, statusName, verdictName } from './dashboard-messages.ts';
+import { taskTable, type TaskView } from './task-views.ts';
+
+type Owner = { name: string; department: string };
+
+/** The list's filters as a query: the same names as GET /v1/customers, so the CSV link repeats them. */
+export function filterParams(q: Partial<CustomerQuery>) {
+  return {
+    programId: q.programId,
+    status: q.status,
+    verdict: q.verdict === undefined ? undefined : [q.verdict].flat(),
+    salesOwnerId: q.salesOwnerId,
+    department: q.department,
+    q: q.q,
+    sort: q.sort === 'name' ? undefined : q.sort,
+  };
+}
+
+const verdictBadge = (ctx: PageContext, verdict: string | null) =>
+  `<span class="${verdict === 'clean' ? 'ok' : verdict === null ? 'muted' : 'bad'}">${escapeHtml(verdictName(ctx.lang, verdict))}</span>`;
+
+/** The customer list: filters (several statuses and verdicts at once), sort, a page, the CSV of the same filter. */
+export function customerListPage(
+  ctx: PageContext,
+  query: Partial<CustomerQuery>,
+  result: { items: Customer[]; nextCursor: string | null },
+  owners: Map<string, Owner & { id: string }>,
+  programs: { id: string; name: string }[],
+  flash: Flash | null,
+) {
+  const { lang } = ctx;
+  const selectedVerdicts = [query.verdict ?? []].flat() as string[];
+  const checkboxes = (name: string, values: readonly string[], selected: readonly string[], label: (v: string) => string) =>
+    values
+      .map((v) => `<label><input type="checkbox" name="${name}" value="${v}"${selected.includes(v) ? ' checked' : ''}> ${escapeHtml(label(v))}</label>`)
+      .join(' ');
+  const option = (value: string, label: string, selected: boolean) =>
+    `<option value="${escapeHtml(value)}"${selected ? ' selected' : ''}>${escapeHtml(label)}</option>`;
+  const sorts: [string, string][] = [
+    ['name', say(lang, 'sortName')],
+    ['status', say(lang, 'sortStatus')],
+    ['-updatedAt', say(lang, 'sortUpdated')],
+    ['plannedMigrationAt', say(lang, 'sortPlanned')],
+  ];
+  const ownerList = [...owners.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const form = `<form method="get" action="/dashboard/customers" class="filters" aria-label="${t(lang, 'apply')}">
+<fieldset class="checks"><legend>${t(lang, 'filterStatus')}</legend>${checkboxes('status', customerStatuses, query.status ?? [], (s) => statusName(lang, s))}</fieldset>
+<fieldset class="checks"><legend>${t(lang, 'filterVerdict')}</legend>${checkboxes('verdict', [...verdicts, 'unchecked'], selectedVerdicts, (v) => verdictName(lang, v))}</fieldset>
+<label>${t(lang, 'filterProgram')} <select name="programId">${option('', say(lang, 'anyProgram'), !query.programId)}${programs
+    .map((p) => option(p.id, p.name, p.id === query.programId))
+    .join('')}</select></label>
+<label>${t(lang, 'filterOwner')} <select name="salesOwnerId">${option('', say(lang, 'anyOwner'), !query.salesOwnerId)}${ownerList
+    .map((o) => option(o.id, `${o.name} (${o.department})`, o.id === query.salesOwnerId))
+    .join('')}</select></label>
+<label>${t(lang, 'filterDepartment')} <input type="text" name="department" value="${escapeHtml(query.department ?? '')}" size="12"></label>
+<label>${t(lang, 'filterText')} <input type="text" name="q" value="${escapeHtml(query.q ?? '')}" size="16"></label>
+<label>${t(lang, 'sortBy')} <select name="sort">${sorts.map(([v, l]) => option(v, l, (query.sort ?? 'name') === v)).join('')}</select></label>
+<button>${t(lang, 'apply')}</button> <a href="/dashboard/customers">${t(lang, 'reset')}</a></form>`;
+  const rows = result.items.map((c) => {
+    const owner = owners.get(c.salesOwnerId);
+    return [
+      `<a href="/dashboard/customers/${c.id}">${escapeHtml(c.name)}</a>`,
+      escapeHtml(c.externalRef),
+      escapeHtml(statusName(lang, c.status)),
+      escapeHtml(owner?.name ?? '—'),
+      escapeHtml(owner?.department ?? '—'),
+      c.domains.map((d) => `${domainCell(d)}: ${verdictBadge(ctx, d.latestVerdict)}`).join('<br>') || '—',
+      escapeHtml(c.plannedMigrationAt ?? '—'),
+    ];
+  });
+  const params = filterParams(query);
+  const pager = `<div class="pager">${query.cursor ? `<a href="${escapeHtml(href('/customers', params))}">${t(lang, 'firstPage')}</a>` : ''}${
+    result.nextCursor ? `<a rel="next" href="${escapeHtml(href('/customers', { ...params, cursor: result.nextCursor }))}">${t(lang, 'next')}</a>` : ''
+  }</div>`;
+  const body = `<h1>${t(lang, 'customersTitle')}</h1><section>${form}</section>
+<section><p><a href="${escapeHtml(href('/customers.csv', params))}" download>${t(lang, 'downloadCsv')}</a></p>
+${table(
+  'customer-table',
+  [t(lang, 'name'), t(lang, 'ref'), t(lang, 'status'), t(lang, 'owner'), t(lang, 'department'), t(lang, 'domains'), t(lang, 'planned')],
+  rows,
+  t(lang, 'none'),
+)}${pager}</section>`;
+  return page(ctx, say(lang, 'customersTitle'), body, flash);
+}
+
+/** One domain with its latest evidence and what to do. */
+export type DomainWithEvidence = {
+  id: string;
+  name: string;
+  displayName: string;
+  latestVerdict: string | null;
+  lastCheckedAt: string | null;
+  latestCheck: { checkedAt: string; result: Record<string, unknown> } | null;
+};
+
+function domainSection(ctx: PageContext, d: DomainWithEvidence, timeZone: string, returnTo: string) {
+  const { lang } = ctx;
+  const evaluation = d.latestCheck?.result as Partial<DomainEvaluation> | undefined;
+  const facts: [string, string][] = [
+    [t(lang, 'verdict'), verdictBadge(ctx, d.latestVerdict)],
+    [t(lang, 'checkedAt'), d.lastCheckedAt ? escapeHtml(formatTime(lang, d.lastCheckedAt, timeZone)) : t(lang, 'neverChecked')],
+  ];
+  if (evaluation?.mx) {
+    const hosts = evaluation.mx.hosts
+      .map((h) => `${h.priority} <code>${escapeHtml(h.exchange)}</code> (${escapeHtml(mxStateName(lang, h.side))})`)
+      .join('<br>');
+    facts.push([t(lang, 'mxHosts'), `${escapeHtml(mxStateName(lang, evaluation.mx.state))}${hosts ? `<br>${hosts}` : ''}`]);
+  }
+  const spf = evaluation?.spf;
+  if (spf) {
+    facts.push([t(lang, 'spfRecord'), spf.records.length > 0 ? spf.records.map((r) => `<code>${escapeHtml(r)}</code>`).join('<br>') : t(lang, 'noSpf')]);
+    const impacts = (evaluation.impact ?? []).map((i) => `<li>${escapeHtml(impactText(lang, i))}</li>`).join('');
+    facts.push([
+      t(lang, 'breaksAtDeletion'),
+      `${t(lang, 'resultNow', { now: spf.resultNow, after: spf.resultIfLegacyDeleted })}${impacts ? `<ul>${impacts}</ul>` : ''}`,
+    ]);
+    for (const r of spf.suggestion?.verified ? spf.suggestion.records : []) {
+      facts.push([t(lang, 'publishInstead'), `<code>${escapeHtml(r.name)}</code><pre class="record">${escapeHtml(r.record)}</pre>`]);
+    }
+    for (const b of spf.blockedBy ?? []) facts.push([t(lang, 'publishInstead'), t(lang, 'askOwner', { name: b.name, owner: b.owner, term: b.term })]);
+  }
+  if (evaluation?.dmarc) facts.push([t(lang, 'dmarcPolicy'), escapeHtml(dmarcName(lang, evaluation.dmarc.policy ?? null))]);
+  const todo = evaluation?.instructions?.[lang] ?? [];
+  if (todo.length > 0) facts.push([t(lang, 'whatToDo'), `<ul>${todo.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`]);
+  const list = facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+  return `<article id="domain-${d.id}" class="domain"><h3>${domainCell(d)}</h3><dl>${list}</dl>
+<form class="inline" method="post" action="/dashboard/domains/${d.id}/check">${csrfField(ctx.csrf)}<input type="hidden" name="return" value="${escapeHtml(returnTo)}"><button class="secondary">${t(
+    lang,
+    'recheck',
+  )}</button></form></article>`;
+}
+
+export interface HistoryItem {
+  kind: 'status' | 'audit';
+  at: string;
+  actor: string;
+  from?: string | null | undefined;
+  to?: string | undefined;
+  note?: string | null | undefined;
+  overrideReason?: string | null | undefined;
+  action?: string | undefined;
+}
+
+/** One line of history in words: a status move (with its note) or an audited action. */
+export function historyText(lang: PageContext['lang'], h: HistoryItem) {
+  if (h.kind === 'status') {
+    const move = h.from
+      ? say(lang, 'historyStatus', { from: statusName(lang, h.from), to: statusName(lang, h.to ?? '') })
+      : say(lang, 'historyCreated', { to: statusName(lang, h.to ?? '') });
+    return [move, h.note, h.overrideReason].filter(Boolean).join(' — ');
+  }
+  return actionName(lang, h.action ?? '');
+}
+
+/** The status forms: one button per legal next state (reopen targets for an admin), the version carried. */
+function statusForm(ctx: PageContext, c: Customer, targets: CustomerStatus[], needsReason: boolean, mayOverride: boolean) {
+  const { lang } = ctx;
+  if (targets.length === 0) return `<p>${t(lang, 'noNextStatus')}</p>`;
+  const buttons = targets.map((s) => `<button name="to" value="${s}">${t(lang, 'moveTo', { status: statusName(lang, s) })}</button>`).join(' ');
+  return `<form method="post" action="/dashboard/customers/${c.id}/transition" class="stack">${csrfField(ctx.csrf)}<input type="hidden" name="version" value="${c.version}">
+<label>${t(lang, 'statusNote')}<textarea name="note" rows="2" maxlength="2000"></textarea></label>
+${mayOverride ? `<label>${t(lang, 'overrideReason')}<input type="text" name="overrideReason" maxlength="2000" size="40"${needsReason ? ' required' : ''}></label>` : ''}
+<p>${buttons}</p></form>`;
+}
+
+export function customerPage(
+  ctx: PageContext,
+  c: Customer,
+  extra: {
+    owner: Owner | null;
+    program: { name: string; timezone: string };
+    domains: DomainWithEvidence[];
+    tasks: TaskView[];
+    history: HistoryItem[];
+    targets: CustomerStatus[];
+    reopening: boolean;
+    mayOverride: boolean;
+  },
+  flash: Flash | null,
+) {
+  const { lang } = ctx;
+  const tz = extra.program.timezone;
+  const self = `/dashboard/customers/${c.id}`;
+  const history = extra.history.map((h) => [escapeHtml(formatTime(lang, h.at, tz)), escapeHtml(h.actor), escapeHtml(historyText(lang, h))]);
+  const body = `<p><a href="/dashboard/customers">${t(lang, 'backToCustomers')}</a></p>
+<h1>${escapeHtml(c.name)} <span class="muted">${escapeHtml(c.externalRef)}</span></h1>
+<div class="cards"><div class="card"><b id="customer-status">${escapeHtml(statusName(lang, c.status))}</b>${t(lang, 'status')}</div>
+<div class="card"><b>${escapeHtml(extra.owner?.name ?? '—')}</b>${escapeHtml(extra.owner?.department ?? '')}</div>
+<div class="card"><b>${escapeHtml(c.plannedMigrationAt ?? '—')}</b>${t(lang, 'plannedDate')}</div></div>
+<section aria-labelledby="status-h"><h2 id="status-h">${t(lang, 'changeStatus')}</h2>${statusForm(ctx, c, extra.targets, extra.reopening, extra.mayOverride)}</section>
+<section aria-labelledby="domains-h"><h2 id="domains-h">${t(lang, 'domainEvidence')}</h2>${extra.domains.map((d) => domainSection(ctx, d, tz, self)).join('') || `<p>${t(lang, 'none')}</p>`}</section>
+<section aria-labelledby="tasks-h"><h2 id="tasks-h">${t(lang, 'tasks')}</h2>${taskTable(ctx, extra.tasks, new Map([[c.id, c.name]]), () => tz, self, { withCustomer: false })}</section>
+<section aria-labelledby="details-h"><h2 id="details-h">${t(lang, 'details')}</h2>
+<form method="post" action="${self}/details" class="stack">${csrfField(ctx.csrf)}<input type="hidden" name="version" value="${c.version}">
+<label>${t(lang, 'plannedDate')} <input type="date" name="plannedMigrationAt" value="${escapeHtml(c.plannedMigrationAt ?? '')}"></label>
+<label>${t(lang, 'successorAccount')} <input type="text" name="successorAccountRef" value="${escapeHtml(c.successorAccountRef ?? '')}" maxlength="200"></label>
+<label>${t(lang, 'notes')}<textarea name="notes" rows="4" maxlength="10000">${escapeHtml(c.notes ?? '')}</textarea></label>
+<p class="muted">${t(lang, 'contacts')}: ${t(lang, 'contactsSoon')}</p>
+<button>${t(lang, 'save')}</button> <span class="muted">${t(lang, 'version', { n: c.version })}</span></form></section>
+<section aria-labelledby="history-h"><h2 id="history-h">${t(lang, 'history')}</h2>${table('history-table', [t(lang, 'when'), t(lang, 'who'), t(lang, 'what')], history, t(lang, 'none'))}</section>`;
+  return page(ctx, c.name, body, flash);
+}
