@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { eq, sql } from 'drizzle-orm';
@@ -160,6 +161,81 @@ describe('CSV import', () => {
     const backwards = await post(program.id, `${header}U-1,新社名,,v@example.co.jp,,,contacted,\n`);
     expect(backwards.statusCode).toBe(422);
     expect(backwards.json().errors[0]).toMatchObject({ line: 2, column: 'status', message: expect.stringMatching(/planned → contacted/) });
+  });
+
+  it('sets each owner\u2019s manager from manager_email: an existing owner, or one an earlier line creates; re-importing changes nothing', async () => {
+    const program = await makeProgram(t.db);
+    const u = randomBytes(3).toString('hex');
+    const boss = await makeSalesOwner(t.db, { email: `boss-${u}@example.jp`, department: 'D1' });
+    const rep = await makeSalesOwner(t.db, { email: `rep-${u}@example.jp`, department: 'D1' });
+    const withManager = 'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,manager_email\n';
+    const csv =
+      withManager +
+      `MG-1,一社,mg1-${u}.example.jp,new-${u}@example.jp,New,D1,BOSS-${u}@example.jp\n` +
+      `MG-2,二社,,lead-${u}@example.jp,Lead,D1,\n` +
+      `MG-3,三社,,junior-${u}@example.jp,Junior,D1,lead-${u}@example.jp\n` +
+      `MG-4,四社,,rep-${u}@example.jp,,,boss-${u}@example.jp\n`;
+    const res = await post(program.id, csv);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ created: 4, ownersCreated: 3, ownersUpdated: 1, errors: [] });
+    const owners = await t.db
+      .select()
+      .from(salesOwners)
+      .where(sql`${salesOwners.email} LIKE ${`%-${u}@example.jp`}`);
+    const id = (prefix: string) => owners.find((o) => o.email === `${prefix}-${u}@example.jp`)!;
+    expect(
+      ['new', 'lead', 'junior', 'rep', 'boss'].map((p) => [p, owners.find((o) => o.id === id(p).managerId)?.email.split('-')[0] ?? null, id(p).version]),
+    ).toEqual([
+      ['new', 'boss', 1],
+      ['lead', null, 1],
+      ['junior', 'lead', 1],
+      ['rep', 'boss', 2],
+      ['boss', null, 1],
+    ]);
+    expect(rep.managerId).toBeNull();
+    expect(boss.managerId).toBeNull();
+
+    const before = await snapshot();
+    expect((await post(program.id, csv)).json()).toMatchObject({ unchanged: 4, ownersCreated: 0, ownersUpdated: 0, written: false });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('makes an unknown, later-created, inactive, disagreeing, own or circular manager_email an error of its line, in the dry run too', async () => {
+    const program = await makeProgram(t.db);
+    const u = randomBytes(3).toString('hex');
+    await makeSalesOwner(t.db, { email: `gone-${u}@example.jp`, active: false });
+    const top = await makeSalesOwner(t.db, { email: `top-${u}@example.jp` });
+    await makeSalesOwner(t.db, { email: `mid-${u}@example.jp`, managerId: top.id });
+    const csv =
+      'external_ref,customer_name,sales_owner_email,sales_owner_name,department,manager_email\n' +
+      `E-2,会社,a-${u}@example.jp,A,D1,nobody-${u}@example.jp\n` +
+      `E-3,会社,b-${u}@example.jp,B,D1,later-${u}@example.jp\n` +
+      `E-4,会社,later-${u}@example.jp,Later,D1,\n` +
+      `E-5,会社,c-${u}@example.jp,C,D1,gone-${u}@example.jp\n` +
+      `E-6,会社,d-${u}@example.jp,D,D1,top-${u}@example.jp\n` +
+      `E-7,会社,d-${u}@example.jp,,,later-${u}@example.jp\n` +
+      `E-8,会社,e-${u}@example.jp,E,D1,e-${u}@example.jp\n` +
+      `E-9,会社,top-${u}@example.jp,,,mid-${u}@example.jp\n` +
+      `E-10,会社,f-${u}@example.jp,F,D1,not-an-email\n`;
+    const before = await snapshot();
+    for (const query of ['', '?dryRun=true']) {
+      const res = await post(program.id, csv, query);
+      const errors = res.json().errors as { line: number; column: string; message: string }[];
+      expect(
+        errors.map((e) => [e.line, e.column]),
+        query,
+      ).toEqual([2, 3, 5, 7, 8, 9, 10].map((line) => [line, 'manager_email']));
+      expect(errors.map((e) => e.message)).toEqual([
+        expect.stringMatching(/is not a sales owner/),
+        expect.stringMatching(/is not a sales owner .* on an earlier line/),
+        expect.stringMatching(/is an inactive sales owner/),
+        expect.stringMatching(/disagrees with line 6/),
+        expect.stringMatching(/cannot be their own manager/),
+        expect.stringMatching(/management cycle/),
+        expect.stringMatching(/is not an email address/),
+      ]);
+    }
+    expect(await snapshot()).toEqual(before);
   });
 
   it('refreshes the planner statistics of the tables it filled after a large import, not after a small one', async () => {

@@ -82,6 +82,8 @@ export const importRows = pgTable(
     email: text('email').notNull(),
     ownerName: text('owner_name'),
     department: text('department'),
+    /** The owner's manager, by the email of a sales owner (lower case). */
+    managerEmail: text('manager_email'),
     status: text('status'),
     plannedMigrationAt: date('planned_migration_at', { mode: 'string' }),
     /** Normalized (ASCII) names, and beside them as written (Unicode), in the same order. */

@@ -85,7 +85,9 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       description:
         'Columns (header row required, any order): ' +
         importColumns.join(', ') +
-        '. `domains` are separated by spaces or `;`. Empty cells leave an existing customer\u2019s value alone; domains are added, never removed. ' +
+        '. `domains` are separated by spaces or `;`. Owners are upserted by email (a new one needs sales_owner_name and department); ' +
+        '`manager_email` sets the owner\u2019s manager: an existing active sales owner, or one created by an earlier line (else an error of that line). ' +
+        'Empty cells leave an existing customer\u2019s or owner\u2019s value alone; domains are added, never removed. ' +
         'A changed status must be a legal workflow move. By default any error writes nothing and answers 422 listing the errors by line and column ' +
         `(the first ${LISTED}; all are counted). A file over IMPORT_INLINE_BYTES answers 202 and runs as a job: follow \`Location\`.`,
       consumes: ['text/csv'],

@@ -18,6 +18,8 @@ export interface Row {
   email: string;
   ownerName?: string;
   department?: string;
+  /** The sales owner's manager: another sales owner, by email. */
+  managerEmail?: string;
   status?: CustomerStatus;
   plannedMigrationAt?: string;
   domains: { ascii: string; unicode: string }[];
@@ -75,6 +77,9 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
     if (!normalized.ok) fail('domains', `"${raw.slice(0, 80)}" ${normalized.reason}`);
     else if (!domainList.some((d) => d.ascii === normalized.ascii)) domainList.push({ ascii: normalized.ascii, unicode: normalized.unicode });
   }
+  const managerEmail = cell('manager_email').toLowerCase();
+  if (managerEmail && (!EMAIL.test(managerEmail) || managerEmail.length > 254)) fail('manager_email', `"${managerEmail.slice(0, 80)}" is not an email address`);
+  else if (managerEmail && managerEmail === email) fail('manager_email', 'is the sales owner\u2019s own email: an owner cannot be their own manager');
   const ownerName = cell('sales_owner_name');
   const department = cell('department');
   if (ownerName.length > 200) fail('sales_owner_name', 'is longer than 200 characters');
@@ -87,6 +92,7 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
     email,
     ...(ownerName ? { ownerName } : {}),
     ...(department ? { department } : {}),
+    ...(managerEmail ? { managerEmail } : {}),
     ...(status ? { status: status as CustomerStatus } : {}),
     ...(planned ? { plannedMigrationAt: planned } : {}),
     domains: domainList,

@@ -8,6 +8,7 @@ export const importColumns = [
   'sales_owner_email',
   'sales_owner_name',
   'department',
+  'manager_email',
   'status',
   'planned_migration_at',
 ] as const;

@@ -151,14 +151,15 @@ async function claimProgram(db: Db, programId: string, options: ImportOptions, a
 async function stageRows(db: Db, importId: string, rows: Row[]) {
   if (rows.length === 0) return;
   await db.execute(sql`
-    INSERT INTO import_rows (import_id, line, external_ref, name, email, owner_name, department, status, planned_migration_at, domains, domain_display_names)
-    SELECT ${importId}, r.line, r.external_ref, r.name, r.email, r.owner_name, r.department, r.status, r.planned,
+    INSERT INTO import_rows (import_id, line, external_ref, name, email, owner_name, department, manager_email, status, planned_migration_at, domains, domain_display_names)
+    SELECT ${importId}, r.line, r.external_ref, r.name, r.email, r.owner_name, r.department, r.manager_email, r.status, r.planned,
            string_to_array(r.domains, ' '), string_to_array(r.display, ' ')
     FROM unnest(${col(rows.map((r) => r.line))}::int[], ${col(rows.map((r) => r.externalRef))}::text[], ${col(rows.map((r) => r.name))}::text[],
                 ${col(rows.map((r) => r.email))}::text[], ${col(rows.map((r) => r.ownerName ?? null))}::text[], ${col(rows.map((r) => r.department ?? null))}::text[],
+                ${col(rows.map((r) => r.managerEmail ?? null))}::text[],
                 ${col(rows.map((r) => r.status ?? null))}::text[], ${col(rows.map((r) => r.plannedMigrationAt ?? null))}::date[],
                 ${col(rows.map((r) => r.domains.map((d) => d.ascii).join(' ')))}::text[], ${col(rows.map((r) => r.domains.map((d) => d.unicode).join(' ')))}::text[])
-      AS r(line, external_ref, name, email, owner_name, department, status, planned, domains, display)`);
+      AS r(line, external_ref, name, email, owner_name, department, manager_email, status, planned, domains, display)`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -364,6 +365,8 @@ interface Owner {
   name: string;
   department: string;
   active: boolean;
+  /** Email of the owner's manager, as the database has it or as this import sets it. */
+  managerEmail: string | null;
 }
 interface Update {
   row: Row;
@@ -381,6 +384,7 @@ const toRow = (s: StagedRow): Row => ({
   email: s.email,
   ...(s.ownerName ? { ownerName: s.ownerName } : {}),
   ...(s.department ? { department: s.department } : {}),
+  ...(s.managerEmail ? { managerEmail: s.managerEmail } : {}),
   ...(s.status ? { status: s.status as CustomerStatus } : {}),
   ...(s.plannedMigrationAt ? { plannedMigrationAt: s.plannedMigrationAt } : {}),
   domains: s.domains.map((ascii, i) => ({ ascii, unicode: s.domainDisplayNames[i] ?? ascii })),
@@ -401,9 +405,11 @@ class ImportRun {
   private analyzeAt = BATCH;
   /** Owners by lower-case email, as the database has them and as this import creates or renames them. */
   private owners = new Map<string, Owner>();
-  /** Where each owner's name and department were first given in the file (a later row may not disagree). */
-  private ownerDefinedAt = new Map<string, { name?: string; department?: string; line: number }>();
+  /** Where each owner's name, department and manager were first given in the file (a later row may not disagree). */
+  private ownerDefinedAt = new Map<string, { name?: string; department?: string; manager?: string; line: number }>();
   private ownersUpdated = new Set<string>();
+  /** Owners whose manager this import sets (new owners included), written after the owners are. */
+  private managersSet = new Set<string>();
 
   constructor(
     private record: ImportRecord,
@@ -433,8 +439,16 @@ class ImportRun {
 
   /** Plans every batch, and writes each while `write` holds (all-or-nothing stops writing at the first error). */
   async plan(db: Db, write: boolean): Promise<ImportResult> {
-    for (const o of await db.select().from(salesOwners)) {
-      this.owners.set(o.email.toLowerCase(), { id: o.id, name: o.name, department: o.department, active: o.active });
+    const everyOwner = await db.select().from(salesOwners);
+    const emailOf = new Map(everyOwner.map((o) => [o.id, o.email.toLowerCase()]));
+    for (const o of everyOwner) {
+      this.owners.set(o.email.toLowerCase(), {
+        id: o.id,
+        name: o.name,
+        department: o.department,
+        active: o.active,
+        managerEmail: o.managerId ? (emailOf.get(o.managerId) ?? null) : null,
+      });
     }
     let after = 0;
     let planned = 0;
@@ -549,6 +563,8 @@ class ImportRun {
         if (!row.ownerName) fail('sales_owner_name', `is needed to create the new sales owner ${row.email}`);
         if (!row.department) fail('department', `is needed to create the new sales owner ${row.email}`);
       }
+      const managerProblem = this.managerProblem(row, defined);
+      if (managerProblem) fail('manager_email', managerProblem);
 
       const newDomains: Row['domains'] = [];
       for (const d of row.domains) {
@@ -583,14 +599,24 @@ class ImportRun {
       this.ownerDefinedAt.set(row.email, {
         name: defined?.name ?? row.ownerName,
         department: defined?.department ?? row.department,
+        manager: defined?.manager ?? row.managerEmail,
         line: defined?.line ?? row.line,
       });
       if (!owner) {
-        this.owners.set(row.email, { id: null, name: row.ownerName!, department: row.department!, active: true });
+        this.owners.set(row.email, { id: null, name: row.ownerName!, department: row.department!, active: true, managerEmail: row.managerEmail ?? null });
         this.counts.ownersCreated++;
-      } else if ((row.ownerName && row.ownerName !== owner.name) || (row.department && row.department !== owner.department)) {
+        if (row.managerEmail) this.managersSet.add(row.email);
+      } else if (
+        (row.ownerName && row.ownerName !== owner.name) ||
+        (row.department && row.department !== owner.department) ||
+        (row.managerEmail && row.managerEmail !== owner.managerEmail)
+      ) {
         owner.name = row.ownerName ?? owner.name;
         owner.department = row.department ?? owner.department;
+        if (row.managerEmail && row.managerEmail !== owner.managerEmail) {
+          owner.managerEmail = row.managerEmail;
+          this.managersSet.add(row.email);
+        }
         if (owner.id && !this.ownersUpdated.has(row.email)) this.counts.ownersUpdated++;
         if (owner.id) this.ownersUpdated.add(row.email);
       }
@@ -612,6 +638,29 @@ class ImportRun {
       this.counts.domainsAdded += newDomains.length;
     }
     return { creates, updates };
+  }
+
+  /**
+   * Why a row's manager_email cannot be its owner's manager, or undefined. The manager is a sales owner
+   * already (active), or one this import creates on an earlier line, as owners are created: by a row
+   * that names them as sales_owner_email with name and department. Like the owner's name and
+   * department, the first row that names an owner's manager sets it and a later row may not disagree;
+   * an empty cell leaves the manager as it is. No owner may end up managing themselves, directly or
+   * through others (escalations would go round in a circle).
+   */
+  private managerProblem(row: Row, defined: { manager?: string; line: number } | undefined): string | undefined {
+    const email = row.managerEmail;
+    if (!email) return undefined;
+    if (defined?.manager && defined.manager !== email) return `disagrees with line ${defined.line} for ${row.email} ("${defined.manager}")`;
+    const manager = this.owners.get(email);
+    if (!manager) return `${email} is not a sales owner (a new one must first be named as sales_owner_email, with name and department, on an earlier line)`;
+    if (!manager.active) return `${email} is an inactive sales owner`;
+    const seen = new Set<string>();
+    for (let above: string | null = email; above !== null && !seen.has(above); above = this.owners.get(above)?.managerEmail ?? null) {
+      if (above === row.email) return `${email} is managed by ${row.email}, directly or indirectly: that would make a management cycle`;
+      seen.add(above);
+    }
+    return undefined;
   }
 
   /**
@@ -719,14 +768,28 @@ class ImportRun {
       for (const o of found) this.owners.get(o.email.toLowerCase())!.id = o.id;
       this.written = true;
     }
+    const managerId = (email: string) => {
+      const manager = this.owners.get(email)!.managerEmail;
+      return manager === null ? undefined : this.owners.get(manager)!.id!;
+    };
     for (const email of this.ownersUpdated) {
       const o = this.owners.get(email)!;
       await tx
         .update(salesOwners)
-        .set({ name: o.name, department: o.department, version: sql`${salesOwners.version} + 1`, updatedAt: now })
+        .set({ name: o.name, department: o.department, managerId: managerId(email), version: sql`${salesOwners.version} + 1`, updatedAt: now })
         .where(eq(salesOwners.id, o.id!));
+      this.managersSet.delete(email);
       this.written = true;
     }
+    // The managers of owners created here: set once every owner they name has an id (a manager may be
+    // created in the same batch), as part of their creation (no new version).
+    for (const email of this.managersSet) {
+      await tx
+        .update(salesOwners)
+        .set({ managerId: managerId(email) })
+        .where(eq(salesOwners.id, this.owners.get(email)!.id!));
+    }
+    this.managersSet.clear();
     this.ownersUpdated.clear();
     return (email: string) => this.owners.get(email)!.id!;
   }
