@@ -308,6 +308,8 @@ describe.skipIf(!haveChromium)(`the web app in a real browser (skipped without C
     ]);
     // The refused post answers 409, which Chromium reports on the console; nothing else may be there.
     expect(answer.status()).toBe(409);
+    // (The console line comes a moment after the answer: wait for it rather than race it.)
+    await expect.poll(() => consoleErrors.length).toBeGreaterThan(0);
     expect(consoleErrors.splice(0)).toEqual(['Failed to load resource: the server responded with a status of 409 (Conflict)']);
     const alert = await page.textContent('[role="alert"]');
     expect(alert).toContain('Someone changed this customer since you opened the page');
