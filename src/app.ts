@@ -19,6 +19,7 @@ import { queuesPlugin } from './plugins/queues.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
+import { contactRoutes } from './contacts/contact-routes.ts';
 import { dashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { importRoutes } from './imports/import-routes.ts';
 import { reportRoutes } from './reports/report-routes.ts';
@@ -124,6 +125,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(programRoutes);
       await v1.register(salesOwnerRoutes);
       await v1.register(customerRoutes);
+      await v1.register(contactRoutes);
       await v1.register(importRoutes);
       await v1.register(taskRoutes);
       await v1.register(reportRoutes);

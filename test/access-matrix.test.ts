@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imports, tasks } from '../db/schema/index.ts';
+import { customerContacts, imports, tasks } from '../db/schema/index.ts';
 import type { Access } from '../src/plugins/auth.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken, programBody } from './helpers/factories.ts';
@@ -42,6 +42,14 @@ const token = {} as Record<Role, string>;
 const f = {} as Record<Side, { owner: string; customer: string; ref: string; domain: string; task: string; department: string }>;
 let programId: string;
 const unique = () => randomBytes(4).toString('hex');
+/** A new contact of the side's customer. */
+const contactOf = async (side: Side) =>
+  (
+    await t.db
+      .insert(customerContacts)
+      .values({ customerId: f[side].customer, name: 'Matrix', email: `c-${unique()}@example.jp`, role: 'business' })
+      .returning()
+  )[0]!.id;
 
 beforeAll(async () => {
   t = await buildTestApp();
@@ -156,6 +164,19 @@ const rules: Record<string, Rule> = {
     access: 'any',
     request: (side) => ({ url: `/v1/customers/${f[side].customer}/domains`, body: { name: `m-${unique()}.example.jp` } }),
   },
+  'GET /v1/customers/:id/contacts': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}/contacts` }) },
+  'POST /v1/customers/:id/contacts': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}/contacts`, body: { name: 'Matrix', email: `m-${unique()}@example.jp`, role: 'technical' } }),
+  },
+  'PATCH /v1/contacts/:id': {
+    kind: 'owned',
+    access: 'any',
+    request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}`, body: { name: 'x' }, headers: stale }),
+  },
+  // A fresh contact each time, so one role's delete does not decide the next one's answer.
+  'DELETE /v1/contacts/:id': { kind: 'owned', access: 'any', request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}` }) },
   'GET /v1/domains/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}` }) },
   'POST /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },
   'GET /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },

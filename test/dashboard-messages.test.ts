@@ -69,7 +69,7 @@ describe('the pages’ message catalogue', () => {
 });
 
 describe('the history’s words', () => {
-  it('names every audited action of a customer or its domains in both languages', () => {
+  it('names every audited action of a customer, its domains or its contacts in both languages', () => {
     const actions = new Set<string>();
     for (const file of [
       'src/customers/customer-service.ts',
@@ -77,8 +77,9 @@ describe('the history’s words', () => {
       'src/imports/import-service.ts',
       'src/probes/check-repository.ts',
       'src/customer-status/customer-writer.ts',
+      'src/contacts/contact-service.ts',
     ]) {
-      for (const m of readSource(file).matchAll(/'((?:customer|domain)\.[a-z_]+)'/g)) actions.add(m[1]!);
+      for (const m of readSource(file).matchAll(/'((?:customer|domain|contact)\.[a-z_]+)'/g)) actions.add(m[1]!);
     }
     expect(actions.size).toBeGreaterThan(5);
     for (const action of actions) {

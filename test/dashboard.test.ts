@@ -370,6 +370,41 @@ describe('the customer page', () => {
     expect(row).toMatchObject({ plannedMigrationAt: '2022-09-20', notes: '担当: 山田様' });
   });
 
+  it('adds a contact, refuses one that cannot be reached, and removes it, each in the history', async () => {
+    const session = await signIn(salesA.token, 'ja');
+    const refused = await post(`/dashboard/customers/${plannedPassedId}/contacts`, session, {
+      name: '山田',
+      email: '',
+      phone: '',
+      role: 'technical',
+      language: 'ja',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body).toContain('入力を確認してください: email');
+    const added = await post(`/dashboard/customers/${plannedPassedId}/contacts`, session, {
+      name: '山田 太郎',
+      email: 'yamada@sample.co.jp',
+      phone: '',
+      role: 'technical',
+      language: 'ja',
+    });
+    expect(added.statusCode).toBe(303);
+    const page = await get(added.headers.location!, session);
+    expect(page.body).toContain('連絡先を保存しました。');
+    const contacts = page.body.slice(page.body.indexOf('id="contact-table"'));
+    expect(contacts).toContain('<a href="mailto:yamada@sample.co.jp">yamada@sample.co.jp</a>');
+    expect(contacts).toContain('技術担当');
+    const id = /action="\/dashboard\/contacts\/([0-9a-f-]{36})\/delete"/.exec(contacts)![1]!;
+    expect((await post(`/dashboard/contacts/${id}/delete`, session, {})).headers.location).toBe(`/dashboard/customers/${plannedPassedId}?done=contactRemoved`);
+    const after = await get(`/dashboard/customers/${plannedPassedId}`, session);
+    expect(after.body).not.toContain('mailto:yamada@sample.co.jp');
+    expect(visibleText(after.body)).toContain('連絡先を削除');
+    // Another rep's page cannot touch it: their contact forms answer as for a customer that does not exist.
+    expect((await post(`/dashboard/customers/${otherId}/contacts`, session, { name: 'x', email: 'x@y.jp', role: 'business', language: 'ja' })).statusCode).toBe(
+      404,
+    );
+  });
+
   it('queues a re-check once a minute', async () => {
     const session = await signIn(salesA.token);
     const first = await post(`/dashboard/domains/${hostileDomainId}/check`, session, { return: `/dashboard/customers/${hostileId}` });

@@ -12,6 +12,10 @@ export type Verdict = (typeof verdicts)[number];
 export const roles = ['admin', 'manager', 'sales'] as const;
 export type Role = (typeof roles)[number];
 
+/** A customer contact's part: the one who edits the DNS, or the one who decides. */
+export const contactRoles = ['technical', 'business'] as const;
+export const contactLanguages = ['ja', 'en'] as const;
+
 export const taskKinds = ['reminder', 'spf_cleanup', 'regression', 'unable_to_verify', 'escalation'] as const;
 export const taskStatuses = ['open', 'completed', 'dismissed', 'closed'] as const;
 

@@ -132,7 +132,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: 'any' },
     schema: {
       tags: ['customers'],
-      summary: 'Status events and audit entries of a customer and its domains, newest first',
+      summary: 'Status events and audit entries of a customer, its domains and its contacts, newest first',
       params: IdParams,
       querystring: PageQuery,
       response: { 200: HistoryPage, 400: invalid, 404: notFound },

@@ -263,7 +263,7 @@ export async function customerHistory(db: Db, id: string, viewer: Viewer, limit:
       SELECT 'audit', id::text, at, actor, NULL, NULL, NULL, NULL, action, before, after
       FROM audit_log
       WHERE (entity_type = 'customer' AND entity_id = ${id})
-         OR (entity_type = 'domain' AND coalesce(after, before) ->> 'customerId' = ${id})
+         OR (entity_type IN ('domain', 'contact') AND coalesce(after, before) ->> 'customerId' = ${id})
     ) h
     ${after ? sql`WHERE (h.at, h.kind, h.id::bigint) < (${after[0]}::timestamptz, ${after[1]}, ${after[2]}::bigint)` : sql``}
     ORDER BY h.at DESC, h.kind DESC, h.id::bigint DESC

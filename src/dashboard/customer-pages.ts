@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { finalStatuses, nextStatuses, progress } from '../customer-status/customer-workflow.ts';
+import { CreateContact } from '../contacts/contact-schemas.ts';
+import { createContact, deleteContact, listContacts } from '../contacts/contact-service.ts';
 import { CustomerQuery, PatchCustomer, Transition } from '../customers/customer-schemas.ts';
 import { customerHistory, exportCustomerRows, getCustomer, listCustomers, transitionCustomer, updateCustomer } from '../customers/customer-service.ts';
 import { getDomain, requestDomainCheck } from '../domains/domain-service.ts';
@@ -99,12 +101,13 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
     const ctx = contextOf(request, reply);
     const viewer = principalOf(request);
     const customer = await getCustomer(app.db, id, viewer);
-    const [program, domains, tasks, history, owners] = await Promise.all([
+    const [program, domains, tasks, history, owners, contacts] = await Promise.all([
       getProgram(app.db, customer.programId),
       Promise.all(customer.domains.map((d) => getDomain(app.db, d.id, viewer))),
       listTasks(app.db, { limit: 100, customerId: id, status: ['open'] }, viewer, app.now()),
       customerHistory(app.db, id, viewer, 50),
       visibleOwners(request),
+      listContacts(app.db, id, viewer),
     ]);
     const final = finalStatuses.includes(customer.status);
     // An admin may reopen a final customer (with a reason); others see no buttons there.
@@ -119,6 +122,7 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
         domains,
         tasks: tasks.items,
         history: history.items,
+        contacts,
         targets,
         reopening,
         mayOverride: viewer.role !== 'sales',
@@ -189,6 +193,33 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
         await updateCustomer(app.db, id, patch, version, principalOf(request), actorOf(request), app.now());
         return withNotice(`/dashboard/customers/${id}`, 'detailsSaved');
       }),
+  });
+
+  app.post('/customers/:id/contacts', {
+    config: { page: 'any' },
+    schema: { hide: true, params: IdParams },
+    handler: async (request, reply) =>
+      changeOrExplain(request, reply, request.params.id, async () => {
+        const form = formOf(request);
+        const input = parseForm(CreateContact, {
+          name: form.name,
+          email: orNull(form.email) ?? undefined,
+          phone: orNull(form.phone) ?? undefined,
+          role: form.role,
+          language: form.language,
+        });
+        await createContact(app.db, request.params.id, input, principalOf(request), actorOf(request), app.now());
+        return withNotice(`/dashboard/customers/${request.params.id}`, 'contactSaved');
+      }),
+  });
+
+  app.post('/contacts/:id/delete', {
+    config: { page: 'any' },
+    schema: { hide: true, params: IdParams },
+    handler: async (request, reply) => {
+      const removed = await deleteContact(app.db, request.params.id, principalOf(request), actorOf(request), app.now());
+      return seeOther(reply, withNotice(`/dashboard/customers/${removed.customerId}`, 'contactRemoved'));
+    },
   });
 
   app.post('/domains/:id/check', {

@@ -1,9 +1,10 @@
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
+import type { Contact } from '../contacts/contact-schemas.ts';
 import type { Customer, CustomerQuery } from '../customers/customer-schemas.ts';
 import type { DomainEvaluation } from '../dns/evaluate-domain.ts';
 import { csrfField, domainCell, escapeHtml, href, page, t, table, type Flash, type PageContext } from './dashboard-layout.ts';
-import { actionName, dmarcName, formatTime, impactText, mxStateName, say, statusName, verdictName } from './dashboard-messages.ts';
+import { actionName, contactRoleName, dmarcName, formatTime, impactText, mxStateName, say, statusName, verdictName } from './dashboard-messages.ts';
 import { taskTable, type TaskView } from './task-views.ts';
 
 type Owner = { name: string; department: string };
@@ -135,6 +136,33 @@ function domainSection(ctx: PageContext, d: DomainWithEvidence, timeZone: string
   )}</button></form></article>`;
 }
 
+/** The customer's contacts, each removable, and the form to add one. */
+function contactsSection(ctx: PageContext, customerId: string, contacts: Contact[]) {
+  const { lang } = ctx;
+  const rows = contacts.map((k) => [
+    escapeHtml(k.name),
+    escapeHtml(contactRoleName(lang, k.role)),
+    k.email ? `<a href="mailto:${escapeHtml(k.email)}">${escapeHtml(k.email)}</a>` : '—',
+    escapeHtml(k.phone ?? '—'),
+    escapeHtml(k.language === 'ja' ? '日本語' : 'English'),
+    `<form class="inline" method="post" action="/dashboard/contacts/${k.id}/delete">${csrfField(ctx.csrf)}<button class="secondary">${t(lang, 'remove')}</button></form>`,
+  ]);
+  const option = (value: string, label: string) => `<option value="${value}">${escapeHtml(label)}</option>`;
+  const form = `<form method="post" action="/dashboard/customers/${customerId}/contacts" class="filters">${csrfField(ctx.csrf)}
+<label>${t(lang, 'name')} <input type="text" name="name" required maxlength="200"></label>
+<label>${t(lang, 'email')} <input type="email" name="email" maxlength="254"></label>
+<label>${t(lang, 'phone')} <input type="tel" name="phone" maxlength="32"></label>
+<label>${t(lang, 'contactRole')} <select name="role">${option('technical', contactRoleName(lang, 'technical'))}${option('business', contactRoleName(lang, 'business'))}</select></label>
+<label>${t(lang, 'contactLanguage')} <select name="language">${option('ja', '日本語')}${option('en', 'English')}</select></label>
+<button>${t(lang, 'addContact')}</button></form>`;
+  return `${table(
+    'contact-table',
+    [t(lang, 'name'), t(lang, 'contactRole'), t(lang, 'email'), t(lang, 'phone'), t(lang, 'contactLanguage'), t(lang, 'actions')],
+    rows,
+    t(lang, 'none'),
+  )}<h3>${t(lang, 'addContact')}</h3>${form}`;
+}
+
 export interface HistoryItem {
   kind: 'status' | 'audit';
   at: string;
@@ -177,6 +205,7 @@ export function customerPage(
     domains: DomainWithEvidence[];
     tasks: TaskView[];
     history: HistoryItem[];
+    contacts: Contact[];
     targets: CustomerStatus[];
     reopening: boolean;
     mayOverride: boolean;
@@ -200,8 +229,8 @@ export function customerPage(
 <label>${t(lang, 'plannedDate')} <input type="date" name="plannedMigrationAt" value="${escapeHtml(c.plannedMigrationAt ?? '')}"></label>
 <label>${t(lang, 'successorAccount')} <input type="text" name="successorAccountRef" value="${escapeHtml(c.successorAccountRef ?? '')}" maxlength="200"></label>
 <label>${t(lang, 'notes')}<textarea name="notes" rows="4" maxlength="10000">${escapeHtml(c.notes ?? '')}</textarea></label>
-<p class="muted">${t(lang, 'contacts')}: ${t(lang, 'contactsSoon')}</p>
 <button>${t(lang, 'save')}</button> <span class="muted">${t(lang, 'version', { n: c.version })}</span></form></section>
+<section aria-labelledby="contacts-h"><h2 id="contacts-h">${t(lang, 'contacts')}</h2>${contactsSection(ctx, c.id, extra.contacts)}</section>
 <section aria-labelledby="history-h"><h2 id="history-h">${t(lang, 'history')}</h2>${table('history-table', [t(lang, 'when'), t(lang, 'who'), t(lang, 'what')], history, t(lang, 'none'))}</section>`;
   return page(ctx, c.name, body, flash);
 }

@@ -121,6 +121,8 @@ const notices = [
   'tokenRevoked',
   'ownerSaved',
   'programCreated',
+  'contactSaved',
+  'contactRemoved',
 ] as const;
 
 /** `path` with the notice to show after a redirect; `values` fill its placeholders. */

@@ -94,7 +94,13 @@ const en = {
   plannedDate: 'Planned migration date',
   successorAccount: 'Successor account',
   contacts: 'Contacts',
-  contactsSoon: 'Contacts are kept in the notes until contact records arrive.',
+  contactRole: 'Role',
+  contactLanguage: 'Language',
+  phone: 'Phone',
+  addContact: 'Add a contact',
+  remove: 'Remove',
+  contactSaved: 'Contact saved.',
+  contactRemoved: 'Contact removed.',
   version: 'version {n}',
   domainEvidence: 'Domains and DNS evidence',
   verdict: 'Verdict',
@@ -317,7 +323,13 @@ const ja: Record<MessageKey, string> = {
   plannedDate: '移行予定日',
   successorAccount: '移行先アカウント',
   contacts: '連絡先',
-  contactsSoon: '連絡先の登録機能ができるまでは、メモに記入してください。',
+  contactRole: '役割',
+  contactLanguage: '言語',
+  phone: '電話',
+  addContact: '連絡先を追加',
+  remove: '削除',
+  contactSaved: '連絡先を保存しました。',
+  contactRemoved: '連絡先を削除しました。',
   version: '版 {n}',
   domainEvidence: 'ドメインと DNS の確認結果',
   verdict: '判定',
@@ -497,7 +509,11 @@ const names = {
       'domain.check_requested': 'DNS re-check requested',
       'domain.not_found_dismissed': 'missing domain confirmed as gone',
       'domain.verdict_changed': 'DNS verdict changed',
+      'contact.create': 'contact added',
+      'contact.update': 'contact changed',
+      'contact.delete': 'contact removed',
     },
+    contactRole: { technical: 'technical', business: 'business' },
   },
   ja: {
     status: {
@@ -542,7 +558,11 @@ const names = {
       'domain.check_requested': 'DNS の再確認を依頼',
       'domain.not_found_dismissed': '存在しないドメインを確認済みにした',
       'domain.verdict_changed': 'DNS 判定が変化',
+      'contact.create': '連絡先を追加',
+      'contact.update': '連絡先を変更',
+      'contact.delete': '連絡先を削除',
     },
+    contactRole: { technical: '技術担当', business: '業務担当' },
   },
 } as const;
 
@@ -603,6 +623,7 @@ export const dmarcName = (lang: Lang, policy: string | null) =>
   policy ? ((names[lang].dmarc as Record<string, string>)[policy] ?? policy) : say(lang, 'noDmarc');
 /** An audited action of a customer's history in words (the code itself for one not listed). */
 export const actionName = (lang: Lang, action: string) => (names[lang].action as Record<string, string>)[action] ?? action;
+export const contactRoleName = (lang: Lang, role: string) => (names[lang].contactRole as Record<string, string>)[role] ?? role;
 export const mxStateName = (lang: Lang, state: string | null) => (names[lang].mxState as Record<string, string>)[state ?? ''] ?? state ?? '';
 /** An impact's text in the language, or the evaluation's own (English) message for a code not listed. */
 export const impactText = (lang: Lang, impact: { code: string; message: string }) =>

@@ -1,0 +1,78 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
+import { conditionalChange, setEtag } from '../http/etag.ts';
+import { actorOf, principalOf } from '../http/principal.ts';
+import { problem } from '../http/problems.ts';
+import { Contact, CreateContact, PatchContact } from './contact-schemas.ts';
+import { createContact, deleteContact, listContacts, updateContact } from './contact-service.ts';
+
+const invalid = problem('A field is invalid; `errors` names each one');
+const customerNotFound = problem('No such customer visible to this token');
+const contactNotFound = problem('No such contact visible to this token');
+
+/** A customer's contacts: whoever may see the customer keeps them up to date. */
+export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get('/customers/:id/contacts', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'The people at a customer the team talks to (personal data: only for those who may see the customer)',
+      params: IdParams,
+      response: { 200: z.object({ items: z.array(Contact) }), 400: invalid, 404: customerNotFound },
+    },
+    handler: async (request) => ({ items: await listContacts(app.db, request.params.id, principalOf(request)) }),
+  });
+
+  app.post('/customers/:id/contacts', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'Add a contact: a name, an email or a phone, technical or business, the language to write to them in',
+      params: IdParams,
+      body: CreateContact,
+      response: { 201: Contact, 400: invalid, 404: customerNotFound },
+    },
+    handler: async (request, reply) => {
+      const contact = await createContact(app.db, request.params.id, request.body, principalOf(request), actorOf(request), app.now());
+      setEtag(reply, contact.version);
+      return reply.code(201).header('location', `/v1/contacts/${contact.id}`).send(contact);
+    },
+  });
+
+  app.patch('/contacts/:id', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'Change a contact (If-Match required)',
+      params: IdParams,
+      headers: IfMatchHeaders,
+      body: PatchContact,
+      response: {
+        200: Contact,
+        400: invalid,
+        404: contactNotFound,
+        412: problem('If-Match names an older version'),
+        428: problem('If-Match is missing'),
+      },
+    },
+    handler: async (request, reply) =>
+      conditionalChange(request, reply, (expected) =>
+        updateContact(app.db, request.params.id, request.body, expected, principalOf(request), actorOf(request), app.now()),
+      ),
+  });
+
+  app.delete('/contacts/:id', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'Remove a contact (the audit log keeps what it was)',
+      params: IdParams,
+      response: { 204: z.undefined().describe('Removed'), 400: invalid, 404: contactNotFound },
+    },
+    handler: async (request, reply) => {
+      await deleteContact(app.db, request.params.id, principalOf(request), actorOf(request), app.now());
+      return reply.code(204).send();
+    },
+  });
+};

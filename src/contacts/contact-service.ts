@@ -1,0 +1,104 @@
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { customerContacts, customers } from '../../db/schema/index.ts';
+import { customerScope, type Viewer } from '../access/access.ts';
+import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { errors, validationError } from '../errors.ts';
+import { assertVersion } from '../lib/versions.ts';
+import type { Contact, CreateContact, PatchContact } from './contact-schemas.ts';
+
+/*
+ * A customer's contacts: the one module that writes customer_contacts. Whoever may see the customer
+ * may see and change its contacts (a rep keeps their own customers' people up to date); every change
+ * is audited under the customer, so it shows in the customer's history.
+ */
+
+type ContactRow = typeof customerContacts.$inferSelect;
+
+const toContact = (row: ContactRow): Contact => ({
+  id: row.id,
+  customerId: row.customerId,
+  name: row.name,
+  email: row.email,
+  phone: row.phone,
+  role: row.role,
+  language: row.language,
+  version: row.version,
+  createdAt: row.createdAt.toISOString(),
+  updatedAt: row.updatedAt.toISOString(),
+});
+
+async function requireVisibleCustomer(db: Db, customerId: string, viewer: Viewer) {
+  const [found] = await db
+    .select({ id: customers.id })
+    .from(customers)
+    .where(and(eq(customers.id, customerId), customerScope(viewer)));
+  if (!found) throw errors.customerNotFound(customerId);
+}
+
+/** A contact whose customer the viewer may see, locked for a change, or 404. */
+async function lockVisibleContact(db: Db, id: string, viewer: Viewer) {
+  const [row] = await db
+    .select({ contact: customerContacts })
+    .from(customerContacts)
+    .innerJoin(customers, eq(customers.id, customerContacts.customerId))
+    .where(and(eq(customerContacts.id, id), customerScope(viewer)))
+    .for('no key update', { of: customerContacts });
+  if (!row) throw errors.contactNotFound(id);
+  return row.contact;
+}
+
+export async function listContacts(db: Db, customerId: string, viewer: Viewer) {
+  await requireVisibleCustomer(db, customerId, viewer);
+  const rows = await db
+    .select()
+    .from(customerContacts)
+    .where(eq(customerContacts.customerId, customerId))
+    .orderBy(asc(customerContacts.role), asc(customerContacts.name), asc(customerContacts.id));
+  return rows.map(toContact);
+}
+
+const audit = (tx: Db, actor: Actor, action: string, before: Contact | null, after: Contact | null, now: Date) =>
+  appendAudit(tx, actor, { action, entityType: 'contact', entityId: (after ?? before)!.id, before, after }, now);
+
+export async function createContact(db: Db, customerId: string, input: CreateContact, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    await requireVisibleCustomer(tx, customerId, viewer);
+    const [row] = await tx
+      .insert(customerContacts)
+      .values({ customerId, ...input, email: input.email ?? null, phone: input.phone ?? null, createdAt: now, updatedAt: now })
+      .returning();
+    const contact = toContact(row!);
+    await audit(tx, actor, 'contact.create', null, contact, now);
+    return contact;
+  });
+}
+
+export async function updateContact(db: Db, id: string, patch: PatchContact, expectedVersion: number | null, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const current = await lockVisibleContact(tx, id, viewer);
+    assertVersion(expectedVersion, current.version);
+    const changes = Object.fromEntries(Object.entries(patch).filter(([k, v]) => v !== undefined && (current as Record<string, unknown>)[k] !== v));
+    if (Object.keys(changes).length === 0) return toContact(current);
+    const next = { ...current, ...changes };
+    if (!next.email && !next.phone) throw validationError([{ path: 'body.email', message: 'a contact keeps an email or a phone number' }]);
+    const [row] = await tx
+      .update(customerContacts)
+      .set({ ...changes, version: current.version + 1, updatedAt: now })
+      .where(eq(customerContacts.id, id))
+      .returning();
+    const after = toContact(row!);
+    await audit(tx, actor, 'contact.update', toContact(current), after, now);
+    return after;
+  });
+}
+
+export async function deleteContact(db: Db, id: string, viewer: Viewer, actor: Actor, now: Date) {
+  return db.transaction(async (tx) => {
+    const current = await lockVisibleContact(tx, id, viewer);
+    await tx.delete(customerContacts).where(eq(customerContacts.id, id));
+    const removed = toContact(current);
+    await audit(tx, actor, 'contact.delete', removed, null, now);
+    return removed;
+  });
+}
