@@ -170,6 +170,12 @@ const rules: Record<string, Rule> = {
     access: 'any',
     request: (side) => ({ url: `/v1/customers/${f[side].customer}/contacts`, body: { name: 'Matrix', email: `m-${unique()}@example.jp`, role: 'technical' } }),
   },
+  'GET /v1/customers/:id/contacts/events': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}/contacts/events` }) },
+  'POST /v1/customers/:id/contacts/events': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}/contacts/events`, body: { kind: 'note', summary: 'matrix' } }),
+  },
   'PATCH /v1/contacts/:id': {
     kind: 'owned',
     access: 'any',

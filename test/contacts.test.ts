@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog } from '../db/schema/index.ts';
+import { auditLog, customers, statusEvents } from '../db/schema/index.ts';
 import { apiClient } from './helpers/api.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
@@ -80,5 +80,41 @@ describe('customer contacts', () => {
     // Nor are they in the customer list or its CSV.
     const csv = await t.app.inject({ method: 'GET', url: '/v1/customers.csv', headers: { authorization: `Bearer ${otherSales}` } });
     expect(csv.body).not.toContain('x@y.jp');
+  });
+
+  it('keep a log: a call moves a not_contacted customer to contacted through the workflow, a note does not', async () => {
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db);
+    const c = await makeCustomer(t.db, program.id, owner.id, { status: 'not_contacted' });
+    const rep = (await makeToken(t.db, 'sales', { salesOwnerId: owner.id })).token;
+    const person = (await call('POST', `/v1/customers/${c.id}/contacts`, rep, { name: '佐藤', email: 'sato@example.jp', role: 'technical' })).json();
+    const note = await call('POST', `/v1/customers/${c.id}/contacts/events`, rep, { kind: 'note', summary: '代表番号は不通' });
+    expect(note.statusCode).toBe(201);
+    expect((await t.db.select().from(customers).where(eq(customers.id, c.id)))[0]!.status).toBe('not_contacted');
+    const logged = await call('POST', `/v1/customers/${c.id}/contacts/events`, rep, { kind: 'call', summary: '7/15 に切替と合意', contactId: person.id });
+    expect(logged.statusCode).toBe(201);
+    expect(logged.json()).toMatchObject({ kind: 'call', contactId: person.id, actor: expect.stringMatching(/^token:sales-/) });
+    const [row] = await t.db.select().from(customers).where(eq(customers.id, c.id));
+    expect(row).toMatchObject({ status: 'contacted', version: 2 });
+    const [event] = await t.db.select().from(statusEvents).where(eq(statusEvents.customerId, c.id));
+    expect(event).toMatchObject({ fromStatus: 'not_contacted', toStatus: 'contacted', note: 'call: 7/15 に切替と合意' });
+    const log = (await call('GET', `/v1/customers/${c.id}/contacts/events`, rep)).json();
+    expect(log.items.map((e: { kind: string }) => e.kind)).toEqual(['call', 'note']);
+    // A second call changes nothing more.
+    await call('POST', `/v1/customers/${c.id}/contacts/events`, rep, { kind: 'email', summary: '手順書を送付' });
+    expect((await t.db.select().from(customers).where(eq(customers.id, c.id)))[0]!.version).toBe(2);
+    const history = (await call('GET', `/v1/customers/${c.id}/history`, rep)).json().items;
+    expect(history.filter((h: { action?: string }) => h.action === 'contact.event_logged')).toHaveLength(3);
+  });
+
+  it('refuse a log entry with someone else’s contact, in the future, or for a customer out of sight', async () => {
+    const theirs = (await call('POST', `/v1/customers/${othersCustomerId}/contacts`, otherSales, { name: 'T', email: 't@y.jp', role: 'business' })).json();
+    const wrong = await call('POST', `/v1/customers/${customerId}/contacts/events`, sales, { kind: 'call', summary: 'x', contactId: theirs.id });
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().errors[0].path).toBe('body.contactId');
+    const future = await call('POST', `/v1/customers/${customerId}/contacts/events`, sales, { kind: 'call', summary: 'x', at: '2999-01-01T00:00:00Z' });
+    expect(future.json().errors[0].path).toBe('body.at');
+    expect((await call('POST', `/v1/customers/${othersCustomerId}/contacts/events`, sales, { kind: 'note', summary: 'x' })).statusCode).toBe(404);
+    expect((await call('GET', `/v1/customers/${othersCustomerId}/contacts/events`, sales)).statusCode).toBe(404);
   });
 });

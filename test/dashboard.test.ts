@@ -405,6 +405,17 @@ describe('the customer page', () => {
     );
   });
 
+  it('logs a call from the page, which moves a not-contacted customer to contacted', async () => {
+    const session = await signIn(salesA.token);
+    const fresh = await makeCustomer(t.db, programId, ownerA.id, { name: 'Fresh KK', status: 'not_contacted', createdAt: created });
+    const res = await post(`/dashboard/customers/${fresh.id}/contacts/events`, session, { kind: 'call', summary: 'Agreed to move in October', contactId: '' });
+    expect(res.statusCode).toBe(303);
+    const page = await get(res.headers.location!, session);
+    expect(page.body).toContain('Logged.');
+    expect(page.body).toMatch(/<b id="customer-status">contacted<\/b>/);
+    expect(page.body.slice(page.body.indexOf('id="contact-log"'))).toContain('Agreed to move in October');
+  });
+
   it('queues a re-check once a minute', async () => {
     const session = await signIn(salesA.token);
     const first = await post(`/dashboard/domains/${hostileDomainId}/check`, session, { return: `/dashboard/customers/${hostileId}` });

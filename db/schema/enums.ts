@@ -15,6 +15,8 @@ export type Role = (typeof roles)[number];
 /** A customer contact's part: the one who edits the DNS, or the one who decides. */
 export const contactRoles = ['technical', 'business'] as const;
 export const contactLanguages = ['ja', 'en'] as const;
+/** What a contact-log entry was: a call, an email, a meeting, or a note (which is not contact). */
+export const contactEventKinds = ['call', 'email', 'meeting', 'note'] as const;
 
 export const taskKinds = ['reminder', 'spf_cleanup', 'regression', 'unable_to_verify', 'escalation'] as const;
 export const taskStatuses = ['open', 'completed', 'dismissed', 'closed'] as const;

@@ -2,6 +2,7 @@ export * from './programs.ts';
 export * from './sales-owners.ts';
 export * from './customers.ts';
 export * from './customer-contacts.ts';
+export * from './contact-events.ts';
 export * from './domains.ts';
 export * from './status-events.ts';
 export * from './dns-checks.ts';

@@ -4,8 +4,9 @@ import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
 import { conditionalChange, setEtag } from '../http/etag.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { problem } from '../http/problems.ts';
-import { Contact, CreateContact, PatchContact } from './contact-schemas.ts';
-import { createContact, deleteContact, listContacts, updateContact } from './contact-service.ts';
+import { Contact, ContactEvent, ContactEventInput, ContactEventPage, CreateContact, PatchContact } from './contact-schemas.ts';
+import { createContact, deleteContact, listContactEvents, listContacts, logContactEvent, updateContact } from './contact-service.ts';
+import { PageQuery } from '../http/pagination.ts';
 
 const invalid = problem('A field is invalid; `errors` names each one');
 const customerNotFound = problem('No such customer visible to this token');
@@ -73,6 +74,33 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
     handler: async (request, reply) => {
       await deleteContact(app.db, request.params.id, principalOf(request), actorOf(request), app.now());
       return reply.code(204).send();
+    },
+  });
+
+  app.get('/customers/:id/contacts/events', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'The contact log of a customer: calls, emails, meetings and notes, newest first',
+      params: IdParams,
+      querystring: PageQuery,
+      response: { 200: ContactEventPage, 400: invalid, 404: customerNotFound },
+    },
+    handler: async (request) => listContactEvents(app.db, request.params.id, principalOf(request), request.query.limit, request.query.cursor),
+  });
+
+  app.post('/customers/:id/contacts/events', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'Log a call, email, meeting or note; contact moves a not_contacted customer to contacted',
+      params: IdParams,
+      body: ContactEventInput,
+      response: { 201: ContactEvent, 400: invalid, 404: customerNotFound },
+    },
+    handler: async (request, reply) => {
+      const event = await logContactEvent(app.db, request.params.id, request.body, principalOf(request), actorOf(request), app.now());
+      return reply.code(201).header('location', `/v1/customers/${request.params.id}/contacts/events`).send(event);
     },
   });
 };

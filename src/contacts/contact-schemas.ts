@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { contactLanguages, contactRoles } from '../../db/schema/enums.ts';
+import { contactEventKinds, contactLanguages, contactRoles } from '../../db/schema/enums.ts';
 import { Timestamp } from '../http/common-schemas.ts';
+import { Page } from '../http/pagination.ts';
 
 const Email = z
   .email({ error: 'expected an email address' })
@@ -49,3 +50,26 @@ export const Contact = z
   })
   .meta({ id: 'Contact' });
 export type Contact = z.infer<typeof Contact>;
+
+export const ContactEventInput = z
+  .strictObject({
+    kind: z.enum(contactEventKinds).meta({ description: 'call, email or meeting (contact: moves not_contacted to contacted), or note' }),
+    summary: z.string().trim().min(1).max(2000),
+    contactId: z.uuid().optional().meta({ description: 'Whom it was with: one of the customer\u2019s contacts' }),
+    at: Timestamp.optional().meta({ description: 'When it happened (default: now; not in the future)' }),
+  })
+  .meta({ examples: [{ kind: 'call', summary: '7/15 に切替と合意', contactId: '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d' }] });
+export type ContactEventInput = z.infer<typeof ContactEventInput>;
+
+export const ContactEvent = z
+  .object({
+    id: z.uuid(),
+    customerId: z.uuid(),
+    contactId: z.uuid().nullable(),
+    kind: z.enum(contactEventKinds),
+    summary: z.string(),
+    actor: z.string(),
+    at: Timestamp,
+  })
+  .meta({ id: 'ContactEvent' });
+export const ContactEventPage = Page(ContactEvent).meta({ id: 'ContactEventPage' });

@@ -1,14 +1,19 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { customerContacts, customers } from '../../db/schema/index.ts';
+import { contactEvents, customerContacts, customers } from '../../db/schema/index.ts';
+import type { Role } from '../../db/schema/enums.ts';
 import { customerScope, type Viewer } from '../access/access.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError } from '../errors.ts';
+import { transitionCustomer } from '../customers/customer-service.ts';
+import { cursorInstant, decodeCursor, toPage } from '../lib/cursor.ts';
 import { assertVersion } from '../lib/versions.ts';
-import type { Contact, CreateContact, PatchContact } from './contact-schemas.ts';
+import { z } from 'zod';
+import type { Contact, ContactEventInput, CreateContact, PatchContact } from './contact-schemas.ts';
 
 /*
- * A customer's contacts: the one module that writes customer_contacts. Whoever may see the customer
+ * A customer's contacts and its contact log: the one module that writes customer_contacts and
+ * contact_events. Whoever may see the customer
  * may see and change its contacts (a rep keeps their own customers' people up to date); every change
  * is audited under the customer, so it shows in the customer's history.
  */
@@ -100,5 +105,65 @@ export async function deleteContact(db: Db, id: string, viewer: Viewer, actor: A
     const removed = toContact(current);
     await audit(tx, actor, 'contact.delete', removed, null, now);
     return removed;
+  });
+}
+
+type EventRow = typeof contactEvents.$inferSelect;
+const toContactEvent = (row: EventRow) => ({
+  id: row.id,
+  customerId: row.customerId,
+  contactId: row.contactId,
+  kind: row.kind,
+  summary: row.summary,
+  actor: row.actor,
+  at: row.at.toISOString(),
+});
+
+/** The contact log of a customer, newest first. */
+export async function listContactEvents(db: Db, customerId: string, viewer: Viewer, limit: number, cursor?: string) {
+  await requireVisibleCustomer(db, customerId, viewer);
+  const after = cursor ? decodeCursor(cursor, z.tuple([cursorInstant, z.uuid()])) : undefined;
+  const rows = await db
+    .select()
+    .from(contactEvents)
+    .where(
+      and(
+        eq(contactEvents.customerId, customerId),
+        after ? sql`(${contactEvents.at}, ${contactEvents.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : undefined,
+      ),
+    )
+    .orderBy(desc(contactEvents.at), desc(contactEvents.id))
+    .limit(limit + 1);
+  return toPage(rows, limit, toContactEvent, (r) => [r.at.toISOString(), r.id]);
+}
+
+/** Clocks differ a little; a contact logged further ahead than this is a typo. */
+const FUTURE_SLACK_MS = 5 * 60_000;
+
+/**
+ * Logs a call, email, meeting or note. Contact with the customer (anything but a note) moves a
+ * not_contacted customer to contacted, through the workflow, in the same transaction: the log and the
+ * status never disagree.
+ */
+export async function logContactEvent(db: Db, customerId: string, input: ContactEventInput, viewer: Viewer & { role: Role }, actor: Actor, now: Date) {
+  const at = input.at ? new Date(input.at) : now;
+  if (at.getTime() > now.getTime() + FUTURE_SLACK_MS) throw validationError([{ path: 'body.at', message: 'is in the future' }]);
+  return db.transaction(async (tx) => {
+    await requireVisibleCustomer(tx, customerId, viewer);
+    if (input.contactId) {
+      const [contact] = await tx.select({ customerId: customerContacts.customerId }).from(customerContacts).where(eq(customerContacts.id, input.contactId));
+      if (contact?.customerId !== customerId) throw validationError([{ path: 'body.contactId', message: 'is not a contact of this customer' }]);
+    }
+    const [row] = await tx
+      .insert(contactEvents)
+      .values({ customerId, contactId: input.contactId ?? null, kind: input.kind, summary: input.summary, actor: actor.name, at, createdAt: now })
+      .returning();
+    const event = toContactEvent(row!);
+    await appendAudit(tx, actor, { action: 'contact.event_logged', entityType: 'contact', entityId: event.id, after: event }, now);
+    const [customer] = await tx.select({ status: customers.status }).from(customers).where(eq(customers.id, customerId));
+    if (input.kind !== 'note' && customer!.status === 'not_contacted') {
+      await transitionCustomer(tx, customerId, { to: 'contacted', note: `${input.kind}: ${input.summary}`.slice(0, 2000) }, null, viewer, actor, now);
+    }
+    return event;
   });
 }

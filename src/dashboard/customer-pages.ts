@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { finalStatuses, nextStatuses, progress } from '../customer-status/customer-workflow.ts';
-import { CreateContact } from '../contacts/contact-schemas.ts';
-import { createContact, deleteContact, listContacts } from '../contacts/contact-service.ts';
+import { ContactEventInput, CreateContact } from '../contacts/contact-schemas.ts';
+import { createContact, deleteContact, listContactEvents, listContacts, logContactEvent } from '../contacts/contact-service.ts';
 import { CustomerQuery, PatchCustomer, Transition } from '../customers/customer-schemas.ts';
 import { customerHistory, exportCustomerRows, getCustomer, listCustomers, transitionCustomer, updateCustomer } from '../customers/customer-service.ts';
 import { getDomain, requestDomainCheck } from '../domains/domain-service.ts';
@@ -101,13 +101,14 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
     const ctx = contextOf(request, reply);
     const viewer = principalOf(request);
     const customer = await getCustomer(app.db, id, viewer);
-    const [program, domains, tasks, history, owners, contacts] = await Promise.all([
+    const [program, domains, tasks, history, owners, contacts, events] = await Promise.all([
       getProgram(app.db, customer.programId),
       Promise.all(customer.domains.map((d) => getDomain(app.db, d.id, viewer))),
       listTasks(app.db, { limit: 100, customerId: id, status: ['open'] }, viewer, app.now()),
       customerHistory(app.db, id, viewer, 50),
       visibleOwners(request),
       listContacts(app.db, id, viewer),
+      listContactEvents(app.db, id, viewer, 50),
     ]);
     const final = finalStatuses.includes(customer.status);
     // An admin may reopen a final customer (with a reason); others see no buttons there.
@@ -123,6 +124,7 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
         tasks: tasks.items,
         history: history.items,
         contacts,
+        events: events.items,
         targets,
         reopening,
         mayOverride: viewer.role !== 'sales',
@@ -210,6 +212,18 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
         });
         await createContact(app.db, request.params.id, input, principalOf(request), actorOf(request), app.now());
         return withNotice(`/dashboard/customers/${request.params.id}`, 'contactSaved');
+      }),
+  });
+
+  app.post('/customers/:id/contacts/events', {
+    config: { page: 'any' },
+    schema: { hide: true, params: IdParams },
+    handler: async (request, reply) =>
+      changeOrExplain(request, reply, request.params.id, async () => {
+        const form = formOf(request);
+        const input = parseForm(ContactEventInput, { kind: form.kind, summary: form.summary, contactId: orNull(form.contactId) ?? undefined });
+        await logContactEvent(app.db, request.params.id, input, principalOf(request), actorOf(request), app.now());
+        return withNotice(`/dashboard/customers/${request.params.id}`, 'eventLogged');
       }),
   });
 

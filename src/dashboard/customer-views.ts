@@ -1,10 +1,21 @@
 import type { CustomerStatus } from '../../db/schema/enums.ts';
-import { customerStatuses, verdicts } from '../../db/schema/enums.ts';
+import { contactEventKinds, customerStatuses, verdicts } from '../../db/schema/enums.ts';
 import type { Contact } from '../contacts/contact-schemas.ts';
 import type { Customer, CustomerQuery } from '../customers/customer-schemas.ts';
 import type { DomainEvaluation } from '../dns/evaluate-domain.ts';
 import { csrfField, domainCell, escapeHtml, href, page, t, table, type Flash, type PageContext } from './dashboard-layout.ts';
-import { actionName, contactRoleName, dmarcName, formatTime, impactText, mxStateName, say, statusName, verdictName } from './dashboard-messages.ts';
+import {
+  actionName,
+  contactRoleName,
+  dmarcName,
+  eventKindName,
+  formatTime,
+  impactText,
+  mxStateName,
+  say,
+  statusName,
+  verdictName,
+} from './dashboard-messages.ts';
 import { taskTable, type TaskView } from './task-views.ts';
 
 type Owner = { name: string; department: string };
@@ -136,6 +147,28 @@ function domainSection(ctx: PageContext, d: DomainWithEvidence, timeZone: string
   )}</button></form></article>`;
 }
 
+/** The contact log, newest first, and the form to log a call, email, meeting or note. */
+function contactLog(ctx: PageContext, customerId: string, events: ContactEventView[], contacts: Contact[], timeZone: string) {
+  const { lang } = ctx;
+  const names = new Map(contacts.map((k) => [k.id, k.name]));
+  const rows = events.map((e) => [
+    escapeHtml(formatTime(lang, e.at, timeZone)),
+    escapeHtml(eventKindName(lang, e.kind)),
+    escapeHtml(e.contactId ? (names.get(e.contactId) ?? '—') : '—'),
+    escapeHtml(e.summary),
+    escapeHtml(e.actor),
+  ]);
+  const option = (value: string, label: string) => `<option value="${escapeHtml(value)}">${escapeHtml(label)}</option>`;
+  const form = `<form method="post" action="/dashboard/customers/${customerId}/contacts/events" class="filters">${csrfField(ctx.csrf)}
+<label>${t(lang, 'eventKind')} <select name="kind">${contactEventKinds.map((k) => option(k, eventKindName(lang, k))).join('')}</select></label>
+<label>${t(lang, 'contacts')} <select name="contactId">${option('', say(lang, 'noneOption'))}${contacts.map((k) => option(k.id, k.name)).join('')}</select></label>
+<label>${t(lang, 'summary')} <input type="text" name="summary" required maxlength="2000" size="30"></label>
+<button>${t(lang, 'logContact')}</button></form>`;
+  return `${form}${table('contact-log', [t(lang, 'when'), t(lang, 'eventKind'), t(lang, 'contacts'), t(lang, 'summary'), t(lang, 'who')], rows, t(lang, 'none'))}`;
+}
+
+export type ContactEventView = { id: string; contactId: string | null; kind: string; summary: string; actor: string; at: string };
+
 /** The customer's contacts, each removable, and the form to add one. */
 function contactsSection(ctx: PageContext, customerId: string, contacts: Contact[]) {
   const { lang } = ctx;
@@ -206,6 +239,7 @@ export function customerPage(
     tasks: TaskView[];
     history: HistoryItem[];
     contacts: Contact[];
+    events: ContactEventView[];
     targets: CustomerStatus[];
     reopening: boolean;
     mayOverride: boolean;
@@ -231,6 +265,7 @@ export function customerPage(
 <label>${t(lang, 'notes')}<textarea name="notes" rows="4" maxlength="10000">${escapeHtml(c.notes ?? '')}</textarea></label>
 <button>${t(lang, 'save')}</button> <span class="muted">${t(lang, 'version', { n: c.version })}</span></form></section>
 <section aria-labelledby="contacts-h"><h2 id="contacts-h">${t(lang, 'contacts')}</h2>${contactsSection(ctx, c.id, extra.contacts)}</section>
+<section aria-labelledby="log-h"><h2 id="log-h">${t(lang, 'contactLog')}</h2>${contactLog(ctx, c.id, extra.events, extra.contacts, tz)}</section>
 <section aria-labelledby="history-h"><h2 id="history-h">${t(lang, 'history')}</h2>${table('history-table', [t(lang, 'when'), t(lang, 'who'), t(lang, 'what')], history, t(lang, 'none'))}</section>`;
   return page(ctx, c.name, body, flash);
 }

@@ -123,6 +123,7 @@ const notices = [
   'programCreated',
   'contactSaved',
   'contactRemoved',
+  'eventLogged',
 ] as const;
 
 /** `path` with the notice to show after a redirect; `values` fill its placeholders. */

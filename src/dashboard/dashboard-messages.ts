@@ -100,6 +100,11 @@ const en = {
   addContact: 'Add a contact',
   remove: 'Remove',
   contactSaved: 'Contact saved.',
+  contactLog: 'Contact log',
+  logContact: 'Log',
+  eventKind: 'Kind',
+  summary: 'Summary',
+  eventLogged: 'Logged.',
   contactRemoved: 'Contact removed.',
   version: 'version {n}',
   domainEvidence: 'Domains and DNS evidence',
@@ -329,6 +334,11 @@ const ja: Record<MessageKey, string> = {
   addContact: '連絡先を追加',
   remove: '削除',
   contactSaved: '連絡先を保存しました。',
+  contactLog: '対応履歴',
+  logContact: '記録',
+  eventKind: '種類',
+  summary: '内容',
+  eventLogged: '記録しました。',
   contactRemoved: '連絡先を削除しました。',
   version: '版 {n}',
   domainEvidence: 'ドメインと DNS の確認結果',
@@ -512,7 +522,9 @@ const names = {
       'contact.create': 'contact added',
       'contact.update': 'contact changed',
       'contact.delete': 'contact removed',
+      'contact.event_logged': 'contact logged',
     },
+    eventKind: { call: 'call', email: 'email', meeting: 'meeting', note: 'note' },
     contactRole: { technical: 'technical', business: 'business' },
   },
   ja: {
@@ -561,7 +573,9 @@ const names = {
       'contact.create': '連絡先を追加',
       'contact.update': '連絡先を変更',
       'contact.delete': '連絡先を削除',
+      'contact.event_logged': '対応を記録',
     },
+    eventKind: { call: '電話', email: 'メール', meeting: '打ち合わせ', note: 'メモ' },
     contactRole: { technical: '技術担当', business: '業務担当' },
   },
 } as const;
@@ -623,6 +637,7 @@ export const dmarcName = (lang: Lang, policy: string | null) =>
   policy ? ((names[lang].dmarc as Record<string, string>)[policy] ?? policy) : say(lang, 'noDmarc');
 /** An audited action of a customer's history in words (the code itself for one not listed). */
 export const actionName = (lang: Lang, action: string) => (names[lang].action as Record<string, string>)[action] ?? action;
+export const eventKindName = (lang: Lang, kind: string) => (names[lang].eventKind as Record<string, string>)[kind] ?? kind;
 export const contactRoleName = (lang: Lang, role: string) => (names[lang].contactRole as Record<string, string>)[role] ?? role;
 export const mxStateName = (lang: Lang, state: string | null) => (names[lang].mxState as Record<string, string>)[state ?? ''] ?? state ?? '';
 /** An impact's text in the language, or the evaluation's own (English) message for a code not listed. */
