@@ -51,7 +51,8 @@ const SERIES_MAX_DAYS = 366;
 const PACE_DAYS = 14;
 
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((1000 * part) / whole) / 10);
-const riskDaysSql = sql.raw(
+/** The days a customer `c` needs for its status (RISK_DAYS), in SQL; NULL for the other statuses. */
+export const riskDaysSql = sql.raw(
   `CASE c.status ${Object.entries(RISK_DAYS)
     .map(([s, d]) => `WHEN '${s}' THEN ${d}`)
     .join(' ')} ELSE NULL END`,

@@ -1,16 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.ts';
 import { customerScope, type Viewer } from '../access/access.ts';
-import { RISK_DAYS } from './readiness-service.ts';
+import { riskDaysSql } from './readiness-service.ts';
 
 /** The verdicts that ask the owner to do something. */
 export const ACTION_VERDICTS = ['needs_mx_change', 'needs_spf_cleanup', 'needs_mx_and_spf', 'domain_not_found'] as const;
-
-const riskDays = sql.raw(
-  `CASE c.status ${Object.entries(RISK_DAYS)
-    .map(([s, d]) => `WHEN '${s}' THEN ${d}`)
-    .join(' ')} ELSE NULL END`,
-);
 
 export interface CustomerNeedingAction {
   id: string;
@@ -65,7 +59,7 @@ export async function customersNeedingAction(db: Db, ownerId: string, viewer: Vi
           EXISTS (SELECT 1 FROM domains d WHERE d.customer_id = c.id AND d.archived_at IS NULL AND d.breaks_at_deletion) AS breaks,
           coalesce(c.planned_migration_at < (${now}::timestamptz AT TIME ZONE p.timezone)::date, false) AS planned_passed,
           (p.shutdown_at - (${now}::timestamptz AT TIME ZONE p.timezone)::date)::int AS days_left,
-          ${riskDays} AS days_needed
+          ${riskDaysSql} AS days_needed
         FROM customers c JOIN programs p ON p.id = c.program_id
         WHERE c.sales_owner_id = ${ownerId} AND c.status NOT IN ('completed', 'declined', 'cancelled') AND ${scope ?? sql`true`}
       ) x
