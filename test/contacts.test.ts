@@ -107,6 +107,18 @@ describe('customer contacts', () => {
     expect(history.filter((h: { action?: string }) => h.action === 'contact.event_logged')).toHaveLength(3);
   });
 
+  it('a call summary of 2,000 characters becomes the status note cut between characters, never inside an emoji', async () => {
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db);
+    const c = await makeCustomer(t.db, program.id, owner.id, { status: 'not_contacted' });
+    const rep = (await makeToken(t.db, 'sales', { salesOwnerId: owner.id })).token;
+    // "call: " and 1,992 x's put the emoji's two halves on either side of the note's limit.
+    const summary = `${'x'.repeat(1992)}😀😀`;
+    expect((await call('POST', `/v1/customers/${c.id}/contacts/events`, rep, { kind: 'call', summary })).statusCode).toBe(201);
+    const [event] = await t.db.select().from(statusEvents).where(eq(statusEvents.customerId, c.id));
+    expect(event!.note).toBe(`call: ${'x'.repeat(1992)}…`);
+  });
+
   it('refuse a log entry with someone else’s contact, in the future, or for a customer out of sight', async () => {
     const theirs = (await call('POST', `/v1/customers/${othersCustomerId}/contacts`, otherSales, { name: 'T', email: 't@y.jp', role: 'business' })).json();
     const wrong = await call('POST', `/v1/customers/${customerId}/contacts/events`, sales, { kind: 'call', summary: 'x', contactId: theirs.id });

@@ -67,6 +67,24 @@ describe('text PostgreSQL cannot store', () => {
     expect(real.json().errors[0]).toMatchObject({ line: 2, column: 'customer_name' });
     expect(await t.db.$count(customers, eq(customers.programId, program.id))).toBe(0);
   });
+
+  it('a long bad value quoted in an error is cut between characters, never inside one (an emoji at the cut)', async () => {
+    // Each message quotes the first 40, 60 or 80 UTF-16 units of the value; an emoji is two of them.
+    const odd = (n: number) => `${'x'.repeat(n - 1)}😀😀😀`;
+    const program = await makeProgram(t.db);
+    const row = [`E-1`, 'Name', `${odd(80)}.jp`, odd(80), 'N', '営業', odd(40), odd(40)].join(',');
+    for (const query of ['?dryRun=true', '']) {
+      const res = await importCsv(program.id, `${header}${row}\n`, query);
+      expect(res.statusCode).toBe(query ? 200 : 422);
+      const listed = res.json().errors as { column: string; message: string }[];
+      expect(listed.map((e) => e.column).sort()).toEqual(['domains', 'planned_migration_at', 'sales_owner_email', 'status']);
+      for (const e of listed) expect(e.message).toMatch(/x…"/);
+    }
+    const c = await makeCustomer(t.db, program.id, (await makeSalesOwner(t.db)).id);
+    const domain = await call('POST', `/v1/customers/${c.id}/domains`, JSON.stringify({ name: `${odd(60)}!.jp` }));
+    expect(domain.statusCode).toBe(400);
+    expect(domain.json().errors).toEqual([{ path: 'body.name', message: expect.stringMatching(/^"x+…" has/) }]);
+  });
 });
 
 describe('cursors', () => {

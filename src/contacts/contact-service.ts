@@ -7,6 +7,7 @@ import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError } from '../errors.ts';
 import { transitionCustomer } from '../customers/customer-service.ts';
 import { cursorInstant, decodeCursor, toPage } from '../lib/cursor.ts';
+import { excerpt } from '../lib/storable-text.ts';
 import { assertVersion } from '../lib/versions.ts';
 import { z } from 'zod';
 import type { Contact, ContactEventInput, CreateContact, PatchContact } from './contact-schemas.ts';
@@ -162,7 +163,7 @@ export async function logContactEvent(db: Db, customerId: string, input: Contact
     await appendAudit(tx, actor, { action: 'contact.event_logged', entityType: 'contact', entityId: event.id, after: event }, now);
     const [customer] = await tx.select({ status: customers.status }).from(customers).where(eq(customers.id, customerId));
     if (input.kind !== 'note' && customer!.status === 'not_contacted') {
-      await transitionCustomer(tx, customerId, { to: 'contacted', note: `${input.kind}: ${input.summary}`.slice(0, 2000) }, null, viewer, actor, now);
+      await transitionCustomer(tx, customerId, { to: 'contacted', note: excerpt(`${input.kind}: ${input.summary}`, 1999) }, null, viewer, actor, now);
     }
     return event;
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeDnsName } from '../dns/dns-name.ts';
+import { excerpt } from '../lib/storable-text.ts';
 
 export const IdParams = z.object({ id: z.uuid({ error: 'expected a UUID' }) });
 
@@ -15,7 +16,7 @@ export const DnsName = z
   .transform((value, ctx) => {
     const result = normalizeDnsName(value);
     if (result.ok) return result.ascii;
-    ctx.issues.push({ code: 'custom', input: value, message: `"${value.slice(0, 60)}" ${result.reason}` });
+    ctx.issues.push({ code: 'custom', input: value, message: `"${excerpt(value, 60)}" ${result.reason}` });
     return z.NEVER;
   })
   .meta({ description: 'A DNS name; normalized to lower case, no trailing dot, IDN as punycode', example: 'spf.po.2iij.net' });
@@ -34,7 +35,7 @@ export const TimeZone = z
     try {
       return new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
     } catch {
-      ctx.issues.push({ code: 'custom', input: value, message: `"${value.slice(0, 64)}" is not an IANA time zone (e.g. Asia/Tokyo)` });
+      ctx.issues.push({ code: 'custom', input: value, message: `"${excerpt(value, 64)}" is not an IANA time zone (e.g. Asia/Tokyo)` });
       return z.NEVER;
     }
   })

@@ -1,7 +1,7 @@
 import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { invisibleCharacterIn, normalizeReference } from '../lib/lookalikes.ts';
-import { unstorable } from '../lib/storable-text.ts';
+import { excerpt, unstorable } from '../lib/storable-text.ts';
 import { importColumns, type Column, type ImportError } from './import-schemas.ts';
 
 /*
@@ -61,24 +61,24 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
   else if (externalRef.length > 200) fail('external_ref', 'is longer than 200 characters');
   if (!name) fail('customer_name', 'is empty');
   else if (name.length > 300) fail('customer_name', 'is longer than 300 characters');
-  if (!EMAIL.test(email) || email.length > 254) fail('sales_owner_email', `"${email.slice(0, 80)}" is not an email address`);
+  if (!EMAIL.test(email) || email.length > 254) fail('sales_owner_email', `"${excerpt(email, 80)}" is not an email address`);
   const status = cell('status');
   if (status && !(customerStatuses as readonly string[]).includes(status)) {
-    fail('status', `"${status.slice(0, 40)}" is not a status (one of ${customerStatuses.join(', ')})`);
+    fail('status', `"${excerpt(status, 40)}" is not a status (one of ${customerStatuses.join(', ')})`);
   }
   const plannedRaw = cell('planned_migration_at');
   const planned = plannedRaw ? parseCsvDate(plannedRaw) : undefined;
-  if (plannedRaw && !planned) fail('planned_migration_at', `"${plannedRaw.slice(0, 40)}" is not a date (YYYY-MM-DD or YYYY/MM/DD)`);
+  if (plannedRaw && !planned) fail('planned_migration_at', `"${excerpt(plannedRaw, 40)}" is not a date (YYYY-MM-DD or YYYY/MM/DD)`);
   const domainList: Row['domains'] = [];
   for (const raw of cell('domains')
     .split(/[\s;]+/)
     .filter(Boolean)) {
     const normalized = normalizeDnsName(raw);
-    if (!normalized.ok) fail('domains', `"${raw.slice(0, 80)}" ${normalized.reason}`);
+    if (!normalized.ok) fail('domains', `"${excerpt(raw, 80)}" ${normalized.reason}`);
     else if (!domainList.some((d) => d.ascii === normalized.ascii)) domainList.push({ ascii: normalized.ascii, unicode: normalized.unicode });
   }
   const managerEmail = cell('manager_email').toLowerCase();
-  if (managerEmail && (!EMAIL.test(managerEmail) || managerEmail.length > 254)) fail('manager_email', `"${managerEmail.slice(0, 80)}" is not an email address`);
+  if (managerEmail && (!EMAIL.test(managerEmail) || managerEmail.length > 254)) fail('manager_email', `"${excerpt(managerEmail, 80)}" is not an email address`);
   else if (managerEmail && managerEmail === email) fail('manager_email', 'is the sales owner\u2019s own email: an owner cannot be their own manager');
   const ownerName = cell('sales_owner_name');
   const department = cell('department');
@@ -108,7 +108,7 @@ export function readHeader(fields: string[], problems: ImportError[]): Map<Colum
       if (index.has(name as Column)) problems.push({ line: 1, column: name as Column, message: 'appears twice in the header' });
       index.set(name as Column, i);
     } else if (name) {
-      problems.push({ line: 1, column: null, message: `unknown column "${raw.slice(0, 40)}" (expected ${importColumns.join(', ')})` });
+      problems.push({ line: 1, column: null, message: `unknown column "${excerpt(raw, 40)}" (expected ${importColumns.join(', ')})` });
     }
   });
   const missing = requiredColumns.filter((c) => !index.has(c));

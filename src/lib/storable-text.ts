@@ -16,6 +16,16 @@ export function unstorable(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * `text` cut to `max` UTF-16 units for quoting in a message, "…" marking the cut; never between the
+ * halves of a surrogate pair (a lone half would make the message itself unstorable).
+ */
+export function excerpt(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\ud800-\udbff]/.test(text[max - 1]!) ? max - 1 : max;
+  return `${text.slice(0, end)}…`;
+}
+
 /** Parsed JSON, a query string or form fields; not a stream or a Buffer (a CSV body is checked by the import). */
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Buffer.isBuffer(value) && typeof (value as { pipe?: unknown }).pipe !== 'function';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DnsNameList, IsoDate, Timestamp, TimeZone } from '../http/common-schemas.ts';
 import { Page } from '../http/pagination.ts';
+import { excerpt } from '../lib/storable-text.ts';
 import { normalizeDkimSelector } from './dkim-selector.ts';
 
 export const DEFAULT_REMINDER_OFFSETS_DAYS = [-365, -180, -90, -60, -30, -14, -7, -1];
@@ -20,7 +21,7 @@ const DkimSelector = z
   .transform((value, ctx) => {
     const result = normalizeDkimSelector(value);
     if (result.ok) return result.ascii;
-    ctx.issues.push({ code: 'custom', input: value, message: `"${value.slice(0, 60)}" ${result.reason}` });
+    ctx.issues.push({ code: 'custom', input: value, message: `"${excerpt(value, 60)}" ${result.reason}` });
     return z.NEVER;
   });
 
