@@ -13,3 +13,4 @@ export * from './outbox.ts';
 export * from './notifications.ts';
 export * from './imports.ts';
 export * from './dashboard-sessions.ts';
+export * from './self-check-links.ts';
