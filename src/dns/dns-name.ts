@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
-import { excerpt } from '../lib/storable-text.ts';
 
 export type DnsNameResult = { ok: true; ascii: string; unicode: string } | { ok: false; reason: string };
 
@@ -28,7 +27,7 @@ export function normalizeDnsName(input: string): DnsNameResult {
   if (ascii.split('.').some((label) => label === '')) return { ok: false, reason: 'is not a valid internationalized domain name' };
   const labels = ascii.split('.');
   const tooLong = labels.find((label) => label.length > 63);
-  if (tooLong) return { ok: false, reason: `has a label longer than 63 octets (${excerpt(tooLong, 20)})` };
+  if (tooLong) return { ok: false, reason: `has a label longer than 63 octets (${Array.from(tooLong).slice(0, 20).join('')}…)` };
   const bad = labels.find((label) => !LABEL.test(label));
   if (bad !== undefined)
     return { ok: false, reason: `has an invalid label "${bad}" (letters, digits, hyphens and underscores only; no leading or trailing hyphen)` };
