@@ -20,7 +20,9 @@ import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { swaggerPlugin } from './plugins/swagger.ts';
 import { customerRoutes } from './customers/customer-routes.ts';
 import { contactRoutes } from './contacts/contact-routes.ts';
+import { outreachRoutes } from './outreach/outreach-routes.ts';
 import { dashboardRoutes } from './dashboard/dashboard-routes.ts';
+import { selfCheckPages } from './dashboard/self-check-pages.ts';
 import { importRoutes } from './imports/import-routes.ts';
 import { reportRoutes } from './reports/report-routes.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
@@ -126,6 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
       await v1.register(salesOwnerRoutes);
       await v1.register(customerRoutes);
       await v1.register(contactRoutes);
+      await v1.register(outreachRoutes);
       await v1.register(importRoutes);
       await v1.register(taskRoutes);
       await v1.register(reportRoutes);
@@ -135,6 +138,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
     { prefix: '/v1' },
   );
   await app.register(dashboardRoutes, { prefix: '/dashboard' });
+  await app.register(selfCheckPages, { prefix: '/check' });
   await app.register(
     async (admin) => {
       protectScope(admin);

@@ -54,6 +54,17 @@ export const Config = z.object({
     .int()
     .min(0)
     .default(2 * 1024 * 1024),
+  /**
+   * Where people reach this service, for the links it hands out (self-check pages, notices); unset:
+   * the address of the request that makes the link (its Host header and scheme).
+   */
+  PUBLIC_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .url({ protocol: /^https?$/, error: 'expected an http(s):// URL' })
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
+  ),
   /** Where digests and escalation events are POSTed as JSON; unset: they are only logged. */
   NOTIFY_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional()),
   /** HMAC-SHA256 key; the signature is sent as `x-mdt-signature: sha256=<hex>` over the raw body. */

@@ -124,6 +124,18 @@ const contacts = feature('Contacts', {
   contactNotFound: { code: 'APP_CONTACT_NOT_FOUND', status: 404, title: 'No such contact', message: 'Contact %s not found' },
 });
 
+const outreach = feature('Outreach', {
+  selfCheckLinkNotFound: { code: 'APP_SELF_CHECK_LINK_NOT_FOUND', status: 404, title: 'No such self-check link', message: 'Self-check link %s not found' },
+  // The page's own answer: the same for an unknown, an expired and a revoked link.
+  selfCheckGone: { code: 'APP_SELF_CHECK_GONE', status: 404, title: 'Self-check page not found', message: 'This link is unknown, expired or revoked' },
+  recheckTooSoon: {
+    code: 'APP_RECHECK_TOO_SOON',
+    status: 429,
+    title: 'Self-check re-check rate-limited',
+    message: 'A link checks again at most once a minute and %s times an hour; try again in %s s',
+  },
+});
+
 const tasks = feature('Tasks', {
   taskNotFound: { code: 'APP_TASK_NOT_FOUND', status: 404, title: 'No such task', message: 'Task %s not found' },
   taskNotOpen: { code: 'APP_TASK_NOT_OPEN', status: 409, title: 'Task not open', message: 'The task is %s; only open tasks can be changed' },
@@ -168,9 +180,22 @@ const ops = feature('Operations', {
 });
 
 /** In the README's order. A key repeated across features would be lost in the spread: the catalogue test counts them. */
-export const features = [general, auth, programs, customers, contacts, domains, tasks, imports, salesOwners, tokens, ops] as const;
+export const features = [general, auth, programs, customers, contacts, outreach, domains, tasks, imports, salesOwners, tokens, ops] as const;
 
-export const catalogue = { ...general, ...auth, ...programs, ...customers, ...contacts, ...domains, ...tasks, ...imports, ...salesOwners, ...tokens, ...ops };
+export const catalogue = {
+  ...general,
+  ...auth,
+  ...programs,
+  ...customers,
+  ...contacts,
+  ...outreach,
+  ...domains,
+  ...tasks,
+  ...imports,
+  ...salesOwners,
+  ...tokens,
+  ...ops,
+};
 export type ErrorKey = keyof typeof catalogue;
 
 /** One `unknown` per `%s` of a message, so a factory called with too few or too many arguments fails to compile. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customerContacts, imports, tasks } from '../db/schema/index.ts';
+import { customerContacts, imports, selfCheckLinks, tasks } from '../db/schema/index.ts';
 import type { Access } from '../src/plugins/auth.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken, programBody } from './helpers/factories.ts';
@@ -42,6 +42,14 @@ const token = {} as Record<Role, string>;
 const f = {} as Record<Side, { owner: string; customer: string; ref: string; domain: string; task: string; department: string }>;
 let programId: string;
 const unique = () => randomBytes(4).toString('hex');
+/** A new self-check link of the side's customer. */
+const linkOf = async (side: Side) =>
+  (
+    await t.db
+      .insert(selfCheckLinks)
+      .values({ customerId: f[side].customer, tokenHash: unique(), createdAt: new Date(), createdBy: 'matrix', expiresAt: new Date(Date.now() + 86_400_000) })
+      .returning()
+  )[0]!.id;
 /** A new contact of the side's customer. */
 const contactOf = async (side: Side) =>
   (
@@ -183,6 +191,21 @@ const rules: Record<string, Rule> = {
   },
   // A fresh contact each time, so one role's delete does not decide the next one's answer.
   'DELETE /v1/contacts/:id': { kind: 'owned', access: 'any', request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}` }) },
+  'POST /v1/customers/:id/self-check-links': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}/self-check-links`, body: {} }),
+  },
+  'GET /v1/customers/:id/self-check-links': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}/self-check-links` }),
+  },
+  'DELETE /v1/customers/:id/self-check-links/:linkId': {
+    kind: 'owned',
+    access: 'any',
+    request: async (side) => ({ url: `/v1/customers/${f[side].customer}/self-check-links/${await linkOf(side)}` }),
+  },
   'GET /v1/domains/:id': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}` }) },
   'POST /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },
   'GET /v1/domains/:id/checks': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/domains/${f[side].domain}/checks` }) },

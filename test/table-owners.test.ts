@@ -20,6 +20,7 @@ const owners: Record<string, { drizzle: string; sql: string; owner: string }> = 
   outbox: { drizzle: 'outbox', sql: 'outbox', owner: 'src/outbox/outbox-repository.ts' },
   customer_contacts: { drizzle: 'customerContacts', sql: 'customer_contacts', owner: 'src/contacts/contact-service.ts' },
   contact_events: { drizzle: 'contactEvents', sql: 'contact_events', owner: 'src/contacts/contact-service.ts' },
+  self_check_links: { drizzle: 'selfCheckLinks', sql: 'self_check_links', owner: 'src/outreach/self-check-service.ts' },
   dashboard_sessions: { drizzle: 'dashboardSessions', sql: 'dashboard_sessions', owner: 'src/sessions/session-service.ts' },
 };
 

@@ -104,13 +104,28 @@ export function page(ctx: PageContext, title: string, body: string, flash?: Flas
   const signOut = viewer
     ? `<span class="who">${escapeHtml(viewer.name)}</span><form method="post" action="/dashboard/sign-out">${csrfField(ctx.csrf)}<button class="secondary">${t(lang, 'signOut')}</button></form>`
     : '';
+  return documentOf(ctx, `${title} — ${say(lang, 'appTitle')}`, `<strong>${t(lang, 'appTitle')}</strong>${nav}`, signOut, body, flash);
+}
+
+/** The HTML document around a page: head, header (its title, the language switch), flash, main. */
+function documentOf(ctx: Pick<PageContext, 'lang' | 'url'>, title: string, brand: string, trailer: string, body: string, flash?: Flash | null, head = '') {
+  const { lang } = ctx;
   const flashHtml = flash ? `<div class="flash ${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}">${flash.html}</div>` : '';
   return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><link rel="icon" href="data:,"><title>${escapeHtml(title)} — ${t(lang, 'appTitle')}</title><style>${style}</style></head>
-<body><a class="skip" href="#main">${t(lang, 'skipToContent')}</a><header><strong>${t(lang, 'appTitle')}</strong>${nav}<a href="${escapeHtml(
-    switchLanguage(ctx.url, lang),
-  )}" lang="${lang === 'ja' ? 'en' : 'ja'}">${t(lang, 'otherLanguage')}</a>${signOut}</header>
+<meta name="robots" content="noindex"><link rel="icon" href="data:,">${head}<title>${escapeHtml(title)}</title><style>${style}</style></head>
+<body><a class="skip" href="#main">${t(lang, 'skipToContent')}</a><header>${brand}<a href="${escapeHtml(switchLanguage(ctx.url, lang))}" lang="${
+    lang === 'ja' ? 'en' : 'ja'
+  }">${t(lang, 'otherLanguage')}</a>${trailer}</header>
 <main id="main">${flashHtml}${body}</main></body></html>`;
+}
+
+/**
+ * A page for someone without an account (the self-check page): no navigation, no sign-out; it may
+ * reload itself every `refreshSeconds` (a meta refresh: the pages have no script).
+ */
+export function publicPage(ctx: Pick<PageContext, 'lang' | 'url'>, title: string, body: string, flash?: Flash | null, refreshSeconds?: number) {
+  const head = refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : '';
+  return documentOf(ctx, title, `<strong>${escapeHtml(title)}</strong><span style="flex:1"></span>`, '', body, flash, head);
 }
 
 /** A table that stacks into label/value rows on a phone: `columns` label the cells. */

@@ -52,6 +52,8 @@ export const swaggerPlugin = fp(
           { name: 'programs', description: 'One program per decommission' },
           { name: 'sales owners', description: 'The people accountable for customers, with department and manager' },
           { name: 'customers', description: 'Legacy contracts moving through the migration workflow' },
+          { name: 'contacts', description: 'The people at a customer, and the log of calls, emails and meetings with them' },
+          { name: 'outreach', description: 'Reaching customers: self-check links to a page without an account, and notices with their exact records' },
           { name: 'domains', description: 'Mail domains of customers, each with its latest DNS verdict' },
           { name: 'imports', description: 'Bulk import of the legacy customer list' },
           { name: 'tasks', description: 'Reminders, regressions and escalations assigned to sales owners and managers' },
