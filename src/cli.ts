@@ -165,7 +165,7 @@ const commands: Record<string, Command> = {
         const verb = result.written ? 'imported' : result.dryRun ? 'dry run, nothing written' : 'nothing written';
         out(
           `${verb}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged; ` +
-            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.errorCount} errors; ${result.conflictCount} conflicts`,
+            `${result.ownersCreated} owners created, ${result.ownersUpdated} updated; ${result.domainsAdded} domains added; ${result.contactsAdded} contacts added; ${result.errorCount} errors; ${result.conflictCount} conflicts`,
         );
       }
       if (result.errorCount > 0) process.exitCode = 1;

@@ -5,13 +5,14 @@ import { eq, sql } from 'drizzle-orm';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../db/client.ts';
-import { auditLog, customers, domains, salesOwners, statusEvents } from '../db/schema/index.ts';
+import { auditLog, customerContacts, customers, domains, salesOwners, statusEvents } from '../db/schema/index.ts';
 import { parseCsvDate } from '../src/imports/import-rows.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
 
 const sample = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'customers-sample.csv'));
 const header = 'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,status,planned_migration_at\n';
+const contactHeader = 'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,contact_name,contact_email,contact_language\n';
 
 let t: TestApp;
 let admin: string;
@@ -35,6 +36,7 @@ const snapshot = async () => ({
   owners: await t.db.$count(salesOwners),
   events: await t.db.$count(statusEvents),
   audit: await t.db.$count(auditLog),
+  contacts: await t.db.$count(customerContacts),
 });
 
 describe('CSV import', () => {
@@ -235,6 +237,78 @@ describe('CSV import', () => {
         expect.stringMatching(/is not an email address/),
       ]);
     }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('gives each customer its technical contact from contact_* columns unless it has that email; re-importing adds none', async () => {
+    const program = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db);
+    const known = await makeCustomer(t.db, program.id, owner.id, { externalRef: 'K-1', name: '既存一社' });
+    const bare = await makeCustomer(t.db, program.id, owner.id, { externalRef: 'K-2', name: '既存二社' });
+    await t.db.insert(customerContacts).values({ customerId: known.id, name: '既存', email: 'Tech@Example.JP', role: 'business' });
+    const csv =
+      contactHeader +
+      `N-1,新一社,,${owner.email},,,山田 太郎,Yamada@Example.jp,\n` +
+      `N-2,New Two,,${owner.email},,,Jane Roe,jane@example.com,EN\n` +
+      `N-3,新三社,,${owner.email},,,,,\n` +
+      `K-1,既存一社,,${owner.email},,,別名,tech@example.jp,ja\n` +
+      `K-2,既存二社,,${owner.email},,,佐藤,sato@example.jp,en\n`;
+    const res = await post(program.id, csv);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ created: 3, updated: 1, unchanged: 1, contactsAdded: 3, errors: [], written: true });
+    const contacts = await t.db
+      .select()
+      .from(customerContacts)
+      .innerJoin(customers, eq(customers.id, customerContacts.customerId))
+      .where(eq(customers.programId, program.id));
+    expect(
+      contacts.map(({ customers: c, customer_contacts: p }) => [c.externalRef, p.name, p.email, p.role, p.language]).sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    ).toEqual([
+      ['K-1', '既存', 'Tech@Example.JP', 'business', 'ja'],
+      ['K-2', '佐藤', 'sato@example.jp', 'technical', 'en'],
+      ['N-1', '山田 太郎', 'yamada@example.jp', 'technical', 'ja'],
+      ['N-2', 'Jane Roe', 'jane@example.com', 'technical', 'en'],
+    ]);
+    // A contact is not the customer's own data: K-2 keeps its version, as with POST …/contacts.
+    expect((await t.db.select().from(customers).where(eq(customers.id, bare.id)))[0]!.version).toBe(1);
+    const audited = await t.db.select().from(auditLog).where(eq(auditLog.action, 'contact.create'));
+    const added = new Set(contacts.map((c) => c.customer_contacts.id));
+    expect(audited.filter((a) => added.has(a.entityId))).toHaveLength(3);
+
+    const before = await snapshot();
+    const again = await post(program.id, csv);
+    expect(again.json()).toMatchObject({ created: 0, updated: 0, unchanged: 5, contactsAdded: 0, written: false });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('makes a bad contact cell an error of its line and column; a dry run counts contacts and writes none', async () => {
+    const program = await makeProgram(t.db);
+    const bad =
+      contactHeader +
+      'B-2,会社,,b@example.co.jp,B,営業,山田,not-an-email,\n' +
+      'B-3,会社,,b@example.co.jp,,,山田,y@example.jp,fr\n' +
+      'B-4,会社,,b@example.co.jp,,,,y@example.jp,\n' +
+      'B-5,会社,,b@example.co.jp,,,山田,,ja\n' +
+      'B-6,会社,,b@example.co.jp,,,,,en\n' +
+      'B-7,会社,,b@example.co.jp,B,営業,山田,y@example.jp,\n';
+    const before = await snapshot();
+    const res = await post(program.id, bad);
+    expect(res.statusCode).toBe(422);
+    expect(res.json().errors.map((e: { line: number; column: string }) => `${e.line}:${e.column}`)).toEqual([
+      '2:contact_email',
+      '3:contact_language',
+      '4:contact_name',
+      '5:contact_email',
+      '6:contact_name',
+      '6:contact_email',
+    ]);
+    expect(res.json().errors[0]).toMatchObject({ path: 'line 2, column contact_email', message: expect.stringMatching(/is not an email address/) });
+    expect(res.json().import).toMatchObject({ created: 1, contactsAdded: 1, written: false });
+    expect(await snapshot()).toEqual(before);
+
+    const good = contactHeader + 'D-1,会社,,d@example.co.jp,D,営業,山田,y@example.jp,\nD-2,会社,,d@example.co.jp,,,Roe,r@example.com,en\n';
+    const dry = await post(program.id, good, '?dryRun=true');
+    expect(dry.json()).toMatchObject({ created: 2, contactsAdded: 2, dryRun: true, written: false, errors: [] });
     expect(await snapshot()).toEqual(before);
   });
 

@@ -1,4 +1,6 @@
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customerContacts } from '../db/schema/index.ts';
 import { probeDomain } from '../src/probes/probe-service.ts';
 import { csvCell } from '../src/http/csv.ts';
 import { createResolver } from '../src/dns/resolver.ts';
@@ -162,6 +164,45 @@ describe('the customers export', () => {
     const filtered = await call('GET', `/v1/customers.csv?programId=${program.id}&q=other`, admin);
     expect(filtered.body.slice(1).trim().split('\r\n')).toHaveLength(2);
     expect((await call('GET', '/v1/customers.csv?status=nope', admin)).statusCode).toBe(400);
+  });
+
+  it('names each customer\u2019s technical contact, with the email (personal data) for an admin only', async () => {
+    const p = await makeProgram(t.db);
+    const owner = await makeSalesOwner(t.db, { department: '営業3部' });
+    const c = await makeCustomer(t.db, p.id, owner.id, { externalRef: 'CT-1' });
+    await makeCustomer(t.db, p.id, owner.id, { externalRef: 'CT-2' });
+    await t.db.insert(customerContacts).values([
+      { customerId: c.id, name: '社長', email: 'boss@ct.example.jp', role: 'business' },
+      { customerId: c.id, name: '電話だけ', phone: '03-1234-5678', role: 'technical' },
+      { customerId: c.id, name: '山田 太郎', email: 'yamada@ct.example.jp', role: 'technical' },
+    ]);
+    const tokens = {
+      admin,
+      manager: (await makeToken(t.db, 'manager', { department: '営業3部' })).token,
+      sales: (await makeToken(t.db, 'sales', { salesOwnerId: owner.id })).token,
+    };
+    const seen: Record<string, string[][]> = {};
+    for (const [role, token] of Object.entries(tokens)) {
+      const res = await call('GET', `/v1/customers.csv?programId=${p.id}&bom=false`, token);
+      expect(res.statusCode, role).toBe(200);
+      const rows = parse(res.body, { columns: true }) as Record<string, string>[];
+      seen[role] = rows.map((r) => [r.external_ref!, r.contact_name!, r.contact_email!]).sort((x, y) => x[0]!.localeCompare(y[0]!));
+      expect(res.body, role).not.toContain('boss@ct.example.jp');
+    }
+    expect(seen).toEqual({
+      admin: [
+        ['CT-1', '山田 太郎', 'yamada@ct.example.jp'],
+        ['CT-2', '', ''],
+      ],
+      manager: [
+        ['CT-1', '山田 太郎', ''],
+        ['CT-2', '', ''],
+      ],
+      sales: [
+        ['CT-1', '山田 太郎', ''],
+        ['CT-2', '', ''],
+      ],
+    });
   });
 });
 

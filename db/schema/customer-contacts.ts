@@ -7,7 +7,7 @@ import { customers } from './customers.ts';
 /**
  * The people at a customer whom the team talks to: the technical contact who edits the DNS, the
  * business one who decides. Their email and phone are personal data: shown to whoever may see the
- * customer, never in the list or its CSV.
+ * customer; in the customer CSV, the email for admins only.
  */
 export const customerContacts = pgTable(
   'customer_contacts',

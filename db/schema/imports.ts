@@ -89,6 +89,10 @@ export const importRows = pgTable(
     /** Normalized (ASCII) names, and beside them as written (Unicode), in the same order. */
     domains: text('domains').array().notNull(),
     domainDisplayNames: text('domain_display_names').array().notNull(),
+    /** A technical contact to add to the customer unless it has one with this email (lower case) already. */
+    contactName: text('contact_name'),
+    contactEmail: text('contact_email'),
+    contactLanguage: text('contact_language'),
     /** Set when an earlier line has the same external ref: that line. */
     refFirstLine: integer('ref_first_line'),
     /** Domains an earlier line names too: name → that line. */

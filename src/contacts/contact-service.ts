@@ -1,12 +1,13 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import { col, rowsOf, type Db } from '../../db/client.ts';
 import { contactEvents, customerContacts, customers } from '../../db/schema/index.ts';
-import type { Role } from '../../db/schema/enums.ts';
+import type { contactLanguages, Role } from '../../db/schema/enums.ts';
 import { customerScope, type Viewer } from '../access/access.ts';
-import { appendAudit, type Actor } from '../audit/audit-repository.ts';
+import { appendAudit, appendAudits, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError } from '../errors.ts';
 import { transitionCustomer } from '../customers/customer-service.ts';
 import { cursorInstant, decodeCursor, toPage } from '../lib/cursor.ts';
+import { chunk } from '../lib/batches.ts';
 import { excerpt } from '../lib/storable-text.ts';
 import { assertVersion } from '../lib/versions.ts';
 import { z } from 'zod';
@@ -107,6 +108,57 @@ export async function deleteContact(db: Db, id: string, viewer: Viewer, actor: A
     await audit(tx, actor, 'contact.delete', removed, null, now);
     return removed;
   });
+}
+
+/** A technical contact the customer import brings (email in lower case). */
+export interface ImportedContact {
+  customerId: string;
+  name: string;
+  email: string;
+  language: (typeof contactLanguages)[number];
+}
+
+/**
+ * The customer import's contacts, many at once inside the import's transaction: each customer gets its
+ * technical contact unless it has a contact with that email already (case-insensitive), so importing a
+ * file again adds nothing. One statement per few thousand rows, audited as `contact.create` like
+ * createContact. The caller has checked the customers (an import is an admin's). The contacts added.
+ */
+export async function addImportedContacts(tx: Db, rows: ImportedContact[], actor: Actor, now: Date): Promise<Contact[]> {
+  // One per customer and email: NOT EXISTS below does not see rows of the same statement.
+  const unique = [...new Map(rows.map((r) => [`${r.customerId} ${r.email.toLowerCase()}`, r])).values()];
+  const added: Contact[] = [];
+  for (const b of chunk(unique, 5000)) {
+    const inserted = await tx.execute(sql`
+      INSERT INTO customer_contacts (customer_id, name, email, role, language, created_at, updated_at)
+      SELECT r.customer_id, r.name, r.email, 'technical', r.language, ${now}, ${now}
+      FROM unnest(${col(b.map((r) => r.customerId))}::uuid[], ${col(b.map((r) => r.name))}::text[], ${col(b.map((r) => r.email))}::text[],
+                  ${col(b.map((r) => r.language))}::text[]) AS r(customer_id, name, email, language)
+      WHERE NOT EXISTS (SELECT 1 FROM customer_contacts c WHERE c.customer_id = r.customer_id AND lower(c.email) = lower(r.email))
+      RETURNING id, customer_id, name, email, language, version`);
+    for (const r of rowsOf<{ id: string; customer_id: string; name: string; email: string; language: Contact['language']; version: number }>(inserted)) {
+      const at = now.toISOString();
+      added.push({
+        id: r.id,
+        customerId: r.customer_id,
+        name: r.name,
+        email: r.email,
+        phone: null,
+        role: 'technical',
+        language: r.language,
+        version: r.version,
+        createdAt: at,
+        updatedAt: at,
+      });
+    }
+  }
+  await appendAudits(
+    tx,
+    actor,
+    added.map((c) => ({ action: 'contact.create', entityType: 'contact', entityId: c.id, after: c })),
+    now,
+  );
+  return added;
 }
 
 type EventRow = typeof contactEvents.$inferSelect;

@@ -14,7 +14,6 @@ import { requireActiveOwner } from '../sales-owners/sales-owner-service.ts';
 import {
   customerFilters,
   domainsOfCustomers,
-  exportCustomersPage,
   findCustomerById,
   lockCustomerWithDomains,
   listCustomers as selectCustomers,
@@ -92,21 +91,6 @@ export async function listCustomers(db: Db, query: CustomerQuery, viewer: Viewer
     items: page.map((r) => toCustomer(r, domainRows)),
     nextCursor: rows.length > query.limit && last ? encodeCursor([query.sort, last.sortValue, last.id]) : null,
   };
-}
-
-/** Every customer matching the list filters, as CSV rows, a page of 2,000 at a time. */
-export async function* exportCustomerRows(db: Db, query: Omit<CustomerQuery, 'limit' | 'cursor'>, viewer: Viewer) {
-  const domainPrefix = query.q ? normalizeDnsName(query.q) : undefined;
-  const where = [customerScope(viewer), ...customerFilters(query, domainPrefix?.ok ? domainPrefix.ascii : undefined)];
-  let after: [string, string] | undefined;
-  for (;;) {
-    const rows = await exportCustomersPage(db, where, query.sort, 2000, after);
-    for (const r of rows)
-      yield [r.externalRef, r.name, r.status, r.plannedMigrationAt, r.ownerName, r.department, r.domains ?? '', r.verdicts ?? '', r.updatedAt];
-    const last = rows[rows.length - 1];
-    if (!last || rows.length < 2000) return;
-    after = [last.sortValue, last.id];
-  }
 }
 
 export async function createCustomer(db: Db, input: CreateCustomer, viewer: Viewer, actor: Actor, now: Date) {

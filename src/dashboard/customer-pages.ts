@@ -5,13 +5,14 @@ import { finalStatuses, nextStatuses, progress } from '../customer-status/custom
 import { ContactEventInput, CreateContact } from '../contacts/contact-schemas.ts';
 import { createContact, deleteContact, listContactEvents, listContacts, logContactEvent } from '../contacts/contact-service.ts';
 import { CustomerQuery, PatchCustomer, Transition } from '../customers/customer-schemas.ts';
-import { customerHistory, exportCustomerRows, getCustomer, listCustomers, transitionCustomer, updateCustomer } from '../customers/customer-service.ts';
+import { customerHistory, getCustomer, listCustomers, transitionCustomer, updateCustomer } from '../customers/customer-service.ts';
 import { getDomain, requestDomainCheck } from '../domains/domain-service.ts';
 import { isAppError, type AppError } from '../errors.ts';
 import { IdParams } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { getProgram, listPrograms } from '../programs/program-service.ts';
+import { customerCsvColumns, customerCsvRows } from '../reports/customer-export.ts';
 import { allPages } from '../reports/report-service.ts';
 import { listSalesOwners } from '../sales-owners/sales-owner-service.ts';
 import { listTasks } from '../tasks/task-service.ts';
@@ -87,13 +88,7 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
   app.get('/customers.csv', {
     config: { page: 'any' },
     schema: { hide: true, querystring: CsvQuery },
-    handler: async (request, reply) =>
-      sendCsv(
-        reply,
-        'customers.csv',
-        ['external_ref', 'customer_name', 'status', 'planned_migration_at', 'sales_owner', 'department', 'domains', 'verdicts', 'updated_at'],
-        exportCustomerRows(app.db, request.query, principalOf(request)),
-      ),
+    handler: async (request, reply) => sendCsv(reply, 'customers.csv', customerCsvColumns, customerCsvRows(app.db, request.query, principalOf(request))),
   });
 
   /** The customer page, with `flash` and the answer's status (a refused change re-draws it). */

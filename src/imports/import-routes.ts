@@ -7,7 +7,7 @@ import { IdParams } from '../http/common-schemas.ts';
 import { actorOf } from '../http/principal.ts';
 import { importStates } from '../../db/schema/imports.ts';
 import { importColumns, ImportResult, ImportSummary, LISTED } from './import-schemas.ts';
-import { getImport, queueImport, receiveImport, runOrFail, type ImportRecord } from './import-service.ts';
+import { getImport, queueImport, receiveImport, runOrFail, storedResult, type ImportRecord } from './import-service.ts';
 
 const Import = z
   .object({
@@ -37,7 +37,7 @@ const toImport = (r: ImportRecord): z.infer<typeof Import> => ({
   dryRun: r.dryRun,
   allOrNothing: r.allOrNothing,
   progress: { bytesReceived: r.bytesReceived, rowsRead: r.rowsRead, rowsPlanned: r.rowsPlanned, rowsWritten: r.rowsWritten },
-  result: (r.result as ImportResult | null) ?? null,
+  result: r.result ? storedResult(r.result) : null,
   failure: r.failure,
   createdAt: r.createdAt.toISOString(),
   startedAt: r.startedAt?.toISOString() ?? null,
@@ -67,8 +67,8 @@ const ImportQuery = z.object({
 });
 
 const CSV_EXAMPLE =
-  'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,status,planned_migration_at\n' +
-  'IIJ-000123,株式会社サンプル商事,sample-shoji.co.jp;sample.jp,suzuki@example.co.jp,鈴木 一郎,法人営業1部,contacted,2022/06/30\n';
+  'external_ref,customer_name,domains,sales_owner_email,sales_owner_name,department,status,planned_migration_at,contact_name,contact_email,contact_language\n' +
+  'IIJ-000123,株式会社サンプル商事,sample-shoji.co.jp;sample.jp,suzuki@example.co.jp,鈴木 一郎,法人営業1部,contacted,2022/06/30,山田 太郎,yamada@sample-shoji.co.jp,ja\n';
 
 export const importRoutes: FastifyPluginAsyncZod = async (app) => {
   // The body stays a stream: it is stored as it arrives, and parsed from the database afterwards.
@@ -87,6 +87,8 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
         importColumns.join(', ') +
         '. `domains` are separated by spaces or `;`. Owners are upserted by email (a new one needs sales_owner_name and department); ' +
         '`manager_email` sets the owner\u2019s manager: an existing active sales owner, or one created by an earlier line (else an error of that line). ' +
+        '`contact_name`, `contact_email`, `contact_language` (ja or en, default ja) give the customer a technical contact, added unless it has a contact ' +
+        'with that email already (case-insensitive; an existing contact is never changed or removed); a contact needs both a name and an email. ' +
         'Empty cells leave an existing customer\u2019s or owner\u2019s value alone; domains are added, never removed. ' +
         'A changed status must be a legal workflow move. By default any error writes nothing and answers 422 listing the errors by line and column ' +
         `(the first ${LISTED}; all are counted). A file over IMPORT_INLINE_BYTES answers 202 and runs as a job: follow \`Location\`.`,

@@ -1,4 +1,4 @@
-import { customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
+import { contactLanguages, customerStatuses, type CustomerStatus } from '../../db/schema/enums.ts';
 import { normalizeDnsName } from '../dns/dns-name.ts';
 import { invisibleCharacterIn, normalizeReference } from '../lib/lookalikes.ts';
 import { excerpt, unstorable } from '../lib/storable-text.ts';
@@ -23,6 +23,8 @@ export interface Row {
   status?: CustomerStatus;
   plannedMigrationAt?: string;
   domains: { ascii: string; unicode: string }[];
+  /** A technical contact for the customer (email in lower case), added unless it has one with that email. */
+  contact?: { name: string; email: string; language: (typeof contactLanguages)[number] };
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -84,6 +86,7 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
   const department = cell('department');
   if (ownerName.length > 200) fail('sales_owner_name', 'is longer than 200 characters');
   if (department.length > 100) fail('department', 'is longer than 100 characters');
+  const contact = parseContact(cell('contact_name'), cell('contact_email').toLowerCase(), cell('contact_language').toLowerCase(), fail);
   if (problems.length > before) return undefined;
   return {
     line,
@@ -96,7 +99,28 @@ export function parseRow(line: number, fields: string[], index: Map<Column, numb
     ...(status ? { status: status as CustomerStatus } : {}),
     ...(planned ? { plannedMigrationAt: planned } : {}),
     domains: domainList,
+    ...(contact ? { contact } : {}),
   };
+}
+
+/**
+ * The row's contact, or undefined when its three cells are empty. A contact needs a name, and an email
+ * (the file has no phone column, and a contact keeps an email or a phone); the language defaults to ja.
+ */
+function parseContact(name: string, email: string, language: string, fail: (column: Column, message: string) => void): Row['contact'] {
+  if (!name && !email && !language) return undefined;
+  let ok = true;
+  const problem = (column: Column, message: string) => {
+    ok = false;
+    fail(column, message);
+  };
+  if (!name) problem('contact_name', `is empty; a contact given by ${email ? 'contact_email' : 'contact_language'} needs a name`);
+  else if (name.length > 200) problem('contact_name', 'is longer than 200 characters');
+  if (!email) problem('contact_email', 'is empty; a contact needs an email address');
+  else if (!EMAIL.test(email) || email.length > 254) problem('contact_email', `"${excerpt(email, 80)}" is not an email address`);
+  const known = contactLanguages.find((l) => l === (language || 'ja'));
+  if (!known) problem('contact_language', `"${excerpt(language, 40)}" is not a language (one of ${contactLanguages.join(', ')})`);
+  return ok && known ? { name, email, language: known } : undefined;
 }
 
 /** The header's columns by position; undefined (with the problems recorded) when it is unusable. */

@@ -11,6 +11,9 @@ export const importColumns = [
   'manager_email',
   'status',
   'planned_migration_at',
+  'contact_name',
+  'contact_email',
+  'contact_language',
 ] as const;
 export type Column = (typeof importColumns)[number];
 
@@ -33,6 +36,9 @@ export const ImportSummary = z.object({
   ownersCreated: z.number().int(),
   ownersUpdated: z.number().int(),
   domainsAdded: z.number().int(),
+  contactsAdded: z.number().int().meta({
+    description: 'Technical contacts added from contact_name/contact_email/contact_language (a customer that has a contact with that email already gets none)',
+  }),
   errorCount: z
     .number()
     .int()
@@ -58,6 +64,7 @@ export const ImportResult = ImportSummary.extend({
       ownersCreated: 2,
       ownersUpdated: 0,
       domainsAdded: 8,
+      contactsAdded: 5,
       errors: [],
       errorCount: 0,
       conflicts: [],

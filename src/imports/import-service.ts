@@ -1,10 +1,11 @@
 import { and, asc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
 import { col, type Db, rowsOf } from '../../db/client.ts';
-import { customers, domains, importChunks, importRows, imports, programs, salesOwners } from '../../db/schema/index.ts';
+import { customerContacts, customers, domains, importChunks, importRows, imports, programs, salesOwners } from '../../db/schema/index.ts';
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { activeImportStates } from '../../db/schema/imports.ts';
 import { appendAudits, type Actor, type AuditEntry } from '../audit/audit-repository.ts';
 import { chunk } from '../lib/batches.ts';
+import { addImportedContacts, type ImportedContact } from '../contacts/contact-service.ts';
 import { insertImportedCustomers, updateCustomersAtVersion } from '../customer-status/customer-writer.ts';
 import { decideTransition } from '../customer-status/customer-workflow.ts';
 import { errors, isAppError, isUniqueViolation } from '../errors.ts';
@@ -151,15 +152,18 @@ async function claimProgram(db: Db, programId: string, options: ImportOptions, a
 async function stageRows(db: Db, importId: string, rows: Row[]) {
   if (rows.length === 0) return;
   await db.execute(sql`
-    INSERT INTO import_rows (import_id, line, external_ref, name, email, owner_name, department, manager_email, status, planned_migration_at, domains, domain_display_names)
+    INSERT INTO import_rows (import_id, line, external_ref, name, email, owner_name, department, manager_email, status, planned_migration_at, domains, domain_display_names,
+                             contact_name, contact_email, contact_language)
     SELECT ${importId}, r.line, r.external_ref, r.name, r.email, r.owner_name, r.department, r.manager_email, r.status, r.planned,
-           string_to_array(r.domains, ' '), string_to_array(r.display, ' ')
+           string_to_array(r.domains, ' '), string_to_array(r.display, ' '), r.contact_name, r.contact_email, r.contact_language
     FROM unnest(${col(rows.map((r) => r.line))}::int[], ${col(rows.map((r) => r.externalRef))}::text[], ${col(rows.map((r) => r.name))}::text[],
                 ${col(rows.map((r) => r.email))}::text[], ${col(rows.map((r) => r.ownerName ?? null))}::text[], ${col(rows.map((r) => r.department ?? null))}::text[],
                 ${col(rows.map((r) => r.managerEmail ?? null))}::text[],
                 ${col(rows.map((r) => r.status ?? null))}::text[], ${col(rows.map((r) => r.plannedMigrationAt ?? null))}::date[],
-                ${col(rows.map((r) => r.domains.map((d) => d.ascii).join(' ')))}::text[], ${col(rows.map((r) => r.domains.map((d) => d.unicode).join(' ')))}::text[])
-      AS r(line, external_ref, name, email, owner_name, department, manager_email, status, planned, domains, display)`);
+                ${col(rows.map((r) => r.domains.map((d) => d.ascii).join(' ')))}::text[], ${col(rows.map((r) => r.domains.map((d) => d.unicode).join(' ')))}::text[],
+                ${col(rows.map((r) => r.contact?.name ?? null))}::text[], ${col(rows.map((r) => r.contact?.email ?? null))}::text[],
+                ${col(rows.map((r) => r.contact?.language ?? null))}::text[])
+      AS r(line, external_ref, name, email, owner_name, department, manager_email, status, planned, domains, display, contact_name, contact_email, contact_language)`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -249,7 +253,7 @@ class RollBack extends Error {}
 export async function runImport(db: Db, importId: string, now: Date, onProgress?: ImportProgress): Promise<ImportResult> {
   let [record] = await db.select().from(imports).where(eq(imports.id, importId));
   if (!record) throw errors.importNotFound(importId);
-  if (record.state === 'done') return record.result as ImportResult;
+  if (record.state === 'done') return storedResult(record.result);
   if (record.state === 'failed') throw errors.importFailed(importId, record.failure);
   await db.update(imports).set({ state: 'running', startedAt: new Date(), heartbeatAt: new Date() }).where(eq(imports.id, importId));
   const report: ImportProgress = (p) => {
@@ -276,7 +280,7 @@ export async function runImport(db: Db, importId: string, now: Date, onProgress?
       await lockProgramImports(tx, record.programId);
       // Two deliveries of the job at once: the second waits for the lock, then finds the import done.
       const [again] = await tx.select({ state: imports.state, result: imports.result }).from(imports).where(eq(imports.id, importId));
-      if (again?.state === 'done') return again.result as ImportResult;
+      if (again?.state === 'done') return storedResult(again.result);
       const result = await run.plan(tx, writes);
       if (record.allOrNothing && result.errorCount > 0 && run.rowsWritten > 0) throw new RollBack();
       return finish(tx, result);
@@ -292,6 +296,12 @@ export async function runImport(db: Db, importId: string, now: Date, onProgress?
     if (!(err instanceof RollBack)) throw err;
     return finish(db, run.result(false));
   }
+}
+
+/** A result as stored: one from before imports took contacts counts none. */
+export function storedResult(result: unknown): ImportResult {
+  const stored = result as Omit<ImportResult, 'contactsAdded'> & { contactsAdded?: number };
+  return { ...stored, contactsAdded: stored.contactsAdded ?? 0 };
 }
 
 /** The stored file and the staged rows of an import that ended. */
@@ -375,6 +385,14 @@ interface Update {
   /** The row names another owner (maybe one this import creates, so no id yet). */
   ownerChanged: boolean;
   addDomains: Row['domains'];
+  /** The row's contact is new to the customer. */
+  addContact: boolean;
+}
+/** What a planned batch writes: new customers, changed ones, and existing ones that only get a contact. */
+interface PlannedBatch {
+  creates: Row[];
+  updates: Update[];
+  contactsOnly: { row: Row; customerId: string }[];
 }
 
 const toRow = (s: StagedRow): Row => ({
@@ -388,6 +406,7 @@ const toRow = (s: StagedRow): Row => ({
   ...(s.status ? { status: s.status as CustomerStatus } : {}),
   ...(s.plannedMigrationAt ? { plannedMigrationAt: s.plannedMigrationAt } : {}),
   domains: s.domains.map((ascii, i) => ({ ascii, unicode: s.domainDisplayNames[i] ?? ascii })),
+  ...(s.contactName && s.contactEmail ? { contact: { name: s.contactName, email: s.contactEmail, language: s.contactLanguage === 'en' ? 'en' : 'ja' } } : {}),
 });
 
 /**
@@ -399,7 +418,7 @@ const toRow = (s: StagedRow): Row => ({
 class ImportRun {
   private errors: Listed<ImportError>;
   private conflicts = new Listed<ImportConflict>();
-  private counts = { created: 0, updated: 0, unchanged: 0, ownersCreated: 0, ownersUpdated: 0, domainsAdded: 0 };
+  private counts = { created: 0, updated: 0, unchanged: 0, ownersCreated: 0, ownersUpdated: 0, domainsAdded: 0, contactsAdded: 0 };
   private written = false;
   rowsWritten = 0;
   private analyzeAt = BATCH;
@@ -461,7 +480,7 @@ class ImportRun {
       this.report({ rowsPlanned: planned });
       if (write && (!this.record.allOrNothing || this.errors.count === 0)) {
         await this.writeBatch(db, batch);
-        this.rowsWritten += batch.creates.length + batch.updates.length;
+        this.rowsWritten += batch.creates.length + batch.updates.length + batch.contactsOnly.length;
         this.report({ rowsWritten: this.rowsWritten });
         if (this.rowsWritten >= this.analyzeAt) {
           // Statistics taken before the import say this program has few customers and domains, and
@@ -474,8 +493,7 @@ class ImportRun {
       }
     }
     if (this.written) {
-      const { created, updated, unchanged, ownersCreated, ownersUpdated, domainsAdded } = this.counts;
-      const summary = { created, updated, unchanged, ownersCreated, ownersUpdated, domainsAdded, errors: this.errors.count, conflicts: this.conflicts.count };
+      const summary = { ...this.counts, errors: this.errors.count, conflicts: this.conflicts.count };
       await appendAudits(db, this.actor, [{ action: 'program.import', entityType: 'program', entityId: this.record.programId, after: summary }], this.now);
     }
     return this.result();
@@ -523,6 +541,24 @@ class ImportRun {
         .where(and(sql`${domains.customerId} = ANY(${col([...existing.values()].map((c) => c.id))}::uuid[])`, isNull(domains.archivedAt)));
       for (const d of held) verdictsOf.set(d.customerId, [...(verdictsOf.get(d.customerId) ?? []), d.verdict]);
     }
+    // The contacts the rows name that their customers have already (by email, case-insensitive).
+    const contactsHeld = new Set<string>();
+    const asked = staged.flatMap((s) => {
+      const current = existing.get(s.externalRef);
+      return current && s.contactEmail ? [{ customerId: current.id, email: s.contactEmail }] : [];
+    });
+    if (asked.length > 0) {
+      const held = await db
+        .select({ customerId: customerContacts.customerId, email: sql<string>`lower(${customerContacts.email})` })
+        .from(customerContacts)
+        .where(
+          and(
+            sql`${customerContacts.customerId} = ANY(${col(asked.map((a) => a.customerId))}::uuid[])`,
+            sql`lower(${customerContacts.email}) = ANY(${col(asked.map((a) => a.email))}::text[])`,
+          ),
+        );
+      for (const c of held) contactsHeld.add(`${c.customerId} ${c.email}`);
+    }
     return staged.map((s) => {
       const current = existing.get(s.externalRef);
       return {
@@ -532,15 +568,17 @@ class ImportRun {
         current,
         holders,
         verdicts: current ? (verdictsOf.get(current.id) ?? []) : [],
+        hasContact: Boolean(current && s.contactEmail && contactsHeld.has(`${current.id} ${s.contactEmail}`)),
       };
     });
   }
 
   /** Decides what each row of a batch does; problems become errors of their row. */
-  private planBatch(staged: Awaited<ReturnType<ImportRun['readBatch']>>) {
+  private planBatch(staged: Awaited<ReturnType<ImportRun['readBatch']>>): PlannedBatch {
     const creates: Row[] = [];
     const updates: Update[] = [];
-    for (const { row, refFirstLine, domainFirstLines, current, holders, verdicts } of staged) {
+    const contactsOnly: PlannedBatch['contactsOnly'] = [];
+    for (const { row, refFirstLine, domainFirstLines, current, holders, verdicts, hasContact } of staged) {
       let failed = false;
       const fail = (column: Column | null, message: string) => {
         failed = true;
@@ -624,20 +662,27 @@ class ImportRun {
         creates.push(row);
         this.counts.created++;
         this.counts.domainsAdded += row.domains.length;
+        if (row.contact) this.counts.contactsAdded++;
         continue;
       }
       if (row.name !== current.name) changes.name = row.name;
       const ownerChanged = owner?.id !== current.salesOwnerId;
       if (row.plannedMigrationAt && row.plannedMigrationAt !== current.plannedMigrationAt) changes.plannedMigrationAt = row.plannedMigrationAt;
+      const addContact = Boolean(row.contact) && !hasContact;
+      if (addContact) this.counts.contactsAdded++;
       if (Object.keys(changes).length === 0 && !ownerChanged && newDomains.length === 0) {
-        this.counts.unchanged++;
+        // A contact is not the customer's own data (its version stays, as with POST …/contacts).
+        if (addContact) {
+          contactsOnly.push({ row, customerId: current.id });
+          this.counts.updated++;
+        } else this.counts.unchanged++;
         continue;
       }
-      updates.push({ row, current, changes, ownerChanged, addDomains: newDomains });
+      updates.push({ row, current, changes, ownerChanged, addDomains: newDomains, addContact });
       this.counts.updated++;
       this.counts.domainsAdded += newDomains.length;
     }
-    return { creates, updates };
+    return { creates, updates, contactsOnly };
   }
 
   /**
@@ -667,11 +712,15 @@ class ImportRun {
    * Writes a planned batch. The counts become what was written: a customer or domain someone else
    * created, or a customer someone changed, since the plan read it is a conflict, and theirs stands.
    */
-  private async writeBatch(tx: Db, batch: { creates: Row[]; updates: Update[] }) {
+  private async writeBatch(tx: Db, batch: PlannedBatch) {
     const { now, actor } = this;
     const ownerIds = await this.writeOwners(tx);
     const audit: AuditEntry[] = [];
     const newDomains: { customerId: string; ascii: string; unicode: string; line: number; externalRef: string }[] = [];
+    const newContacts: (ImportedContact & { contactOnly: boolean })[] = [];
+    const contactOf = (row: Row, customerId: string, contactOnly = false) => {
+      if (row.contact) newContacts.push({ customerId, ...row.contact, contactOnly });
+    };
     const conflict = (row: Row, message: string) => this.conflicts.add({ line: row.line, externalRef: row.externalRef, message });
 
     const creates = batch.creates.map((row) => ({
@@ -698,8 +747,10 @@ class ImportRun {
         conflict(row, 'a customer with this external_ref was created meanwhile; import the file again to update it');
         this.counts.created--;
         this.counts.domainsAdded -= row.domains.length;
+        if (row.contact) this.counts.contactsAdded--;
         continue;
       }
+      contactOf(row, id);
       for (const d of row.domains) newDomains.push({ customerId: id, ...d, line: row.line, externalRef: row.externalRef });
       const { note: _, ...after } = customer;
       audit.push({
@@ -721,6 +772,7 @@ class ImportRun {
       conflict(u.row, 'the customer changed while the import ran (a status change, reassignment or edit); nothing of that change was overwritten');
       this.counts.updated--;
       this.counts.domainsAdded -= u.addDomains.length;
+      if (u.addContact) this.counts.contactsAdded--;
     }
     // Open tasks follow the customer to its new owner, as with /reassign.
     await moveOpenTasksWithCustomers(
@@ -729,6 +781,7 @@ class ImportRun {
       now,
     );
     for (const u of applied) {
+      if (u.addContact) contactOf(u.row, u.current.id);
       const keys = Object.keys(u.changes) as (keyof CustomerRow)[];
       for (const d of u.addDomains) newDomains.push({ customerId: u.current.id, ...d, line: u.row.line, externalRef: u.row.externalRef });
       audit.push({
@@ -747,7 +800,19 @@ class ImportRun {
       this.counts.domainsAdded--;
     }
     await appendAudits(tx, actor, audit, now);
-    if (idOf.size + applied.length + added.size > 0) this.written = true;
+    for (const { row, customerId } of batch.contactsOnly) contactOf(row, customerId, true);
+    const contacts = await addImportedContacts(tx, newContacts, actor, now);
+    // One with that email added by someone meanwhile: the customer has the contact; nothing more to do.
+    const addedTo = new Set(contacts.map((c) => c.customerId));
+    for (const c of newContacts) {
+      if (addedTo.has(c.customerId)) continue;
+      this.counts.contactsAdded--;
+      if (c.contactOnly) {
+        this.counts.updated--;
+        this.counts.unchanged++;
+      }
+    }
+    if (idOf.size + applied.length + added.size + contacts.length > 0) this.written = true;
   }
 
   /** Creates the owners planned so far that have no id yet and renames those planned; email → id. */

@@ -2,12 +2,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { verdicts } from '../../db/schema/enums.ts';
 import { CustomerQuery } from '../customers/customer-schemas.ts';
-import { exportCustomerRows } from '../customers/customer-service.ts';
 import { problem } from '../http/problems.ts';
 import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { principalOf } from '../http/principal.ts';
+import { customerCsvColumns, customerCsvRows } from './customer-export.ts';
 import { DNS_RISK_POINTS, readiness, RISK_REASONS, type RiskReason } from './readiness-service.ts';
 import { allPages, blastRadius } from './report-service.ts';
 
@@ -220,16 +220,13 @@ export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['reports'],
       summary: 'Customers as CSV, with every list filter of GET /v1/customers',
+      description:
+        'One row per customer the token may see. `contact_name` and `contact_email` are the customer\u2019s technical contact (one with an email ' +
+        'first, then the oldest). A contact\u2019s email is personal data: `contact_email` is filled for an admin token only, and empty for others.',
       querystring: CustomerQuery.omit({ limit: true, cursor: true }).extend(CsvOptions.shape),
       response: { 200: csvResponse, 400: problem('Invalid query') },
     },
     handler: async (request, reply) =>
-      sendCsv(
-        reply,
-        'customers.csv',
-        ['external_ref', 'customer_name', 'status', 'planned_migration_at', 'sales_owner', 'department', 'domains', 'verdicts', 'updated_at'],
-        exportCustomerRows(app.db, request.query, principalOf(request)),
-        request.query,
-      ),
+      sendCsv(reply, 'customers.csv', customerCsvColumns, customerCsvRows(app.db, request.query, principalOf(request)), request.query),
   });
 };
