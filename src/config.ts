@@ -65,6 +65,15 @@ export const Config = z.object({
       .transform((u) => u.replace(/\/+$/, ''))
       .optional(),
   ),
+  /**
+   * The key self-check tokens are made with (an HMAC of the link's id); unset: a key the service makes
+   * once and keeps in the database. Set it so that a copy of the database cannot rebuild working links.
+   */
+  LINK_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'use at least 32 characters').optional()),
+  /** The mail server notices are sent through (`smtp://user:pass@host:587`, `smtps://…`); unset: notices are rendered, not sent. */
+  SMTP_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^smtps?$/, error: 'expected an smtp:// or smtps:// URL' }).optional()),
+  /** The From of notices (`Migration desk <desk@example.jp>`); unset: the customer's sales owner. Replies go to the sales owner either way. */
+  MAIL_FROM: z.preprocess(emptyAsUndefined, z.string().min(3).max(300).optional()),
   /** Where digests and escalation events are POSTed as JSON; unset: they are only logged. */
   NOTIFY_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional()),
   /** HMAC-SHA256 key; the signature is sent as `x-mdt-signature: sha256=<hex>` over the raw body. */
@@ -104,7 +113,7 @@ const ConfigWithRules = Config.superRefine((c, ctx) => {
 });
 
 /** Variables whose value is a secret: an error names them, never shows them. */
-const SECRET_VARIABLES = new Set(['NOTIFY_WEBHOOK_SECRET', 'METRICS_TOKEN']);
+const SECRET_VARIABLES = new Set(['NOTIFY_WEBHOOK_SECRET', 'METRICS_TOKEN', 'LINK_SECRET']);
 
 /**
  * A configuration value as an error may show it (errors end up in logs and CI output): a secret only by

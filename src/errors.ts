@@ -134,6 +134,24 @@ const outreach = feature('Outreach', {
     title: 'Self-check re-check rate-limited',
     message: 'A link checks again at most once a minute and %s times an hour; try again in %s s',
   },
+  noticeNoRecipient: {
+    code: 'APP_NOTICE_NO_RECIPIENT',
+    status: 409,
+    title: 'No technical contact with an email',
+    message: 'Customer %s has no technical contact with an email address to send the notice to; add one (POST /v1/customers/{id}/contacts)',
+  },
+  smtpNotConfigured: {
+    code: 'APP_SMTP_NOT_CONFIGURED',
+    status: 409,
+    title: 'Sending is not configured',
+    message: 'Set SMTP_URL to send notices from the service',
+  },
+  noticeSendFailed: {
+    code: 'APP_NOTICE_SEND_FAILED',
+    status: 502,
+    title: 'The mail server refused the notice',
+    message: 'The mail server refused the notice (%s); nothing was logged',
+  },
 });
 
 const tasks = feature('Tasks', {

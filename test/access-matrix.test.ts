@@ -191,6 +191,20 @@ const rules: Record<string, Rule> = {
   },
   // A fresh contact each time, so one role's delete does not decide the next one's answer.
   'DELETE /v1/contacts/:id': { kind: 'owned', access: 'any', request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}` }) },
+  'GET /v1/programs/:id/notice-templates': { kind: 'shared', access: 'any', request: () => ({ url: `/v1/programs/${programId}/notice-templates` }) },
+  'PUT /v1/programs/:id/notice-templates': {
+    kind: 'shared',
+    access: 'admin',
+    request: () => ({ url: `/v1/programs/${programId}/notice-templates`, body: { en: null } }),
+  },
+  'GET /v1/programs/:id/notices.zip': { kind: 'shared', access: 'manager', request: () => ({ url: `/v1/programs/${programId}/notices.zip?q=none-such` }) },
+  'GET /v1/customers/:id/notice': { kind: 'owned', access: 'any', request: (side) => ({ url: `/v1/customers/${f[side].customer}/notice` }) },
+  // No SMTP_URL here: a visible customer is a 409 (sending is not configured), another's a 404.
+  'POST /v1/customers/:id/notice/send': {
+    kind: 'owned',
+    access: 'any',
+    request: (side) => ({ url: `/v1/customers/${f[side].customer}/notice/send`, body: {} }),
+  },
   'POST /v1/customers/:id/self-check-links': {
     kind: 'owned',
     access: 'any',

@@ -21,6 +21,8 @@ const owners: Record<string, { drizzle: string; sql: string; owner: string }> = 
   customer_contacts: { drizzle: 'customerContacts', sql: 'customer_contacts', owner: 'src/contacts/contact-service.ts' },
   contact_events: { drizzle: 'contactEvents', sql: 'contact_events', owner: 'src/contacts/contact-service.ts' },
   self_check_links: { drizzle: 'selfCheckLinks', sql: 'self_check_links', owner: 'src/outreach/self-check-service.ts' },
+  notice_templates: { drizzle: 'noticeTemplates', sql: 'notice_templates', owner: 'src/outreach/notice-service.ts' },
+  service_keys: { drizzle: 'serviceKeys', sql: 'service_keys', owner: 'src/outreach/link-key.ts' },
   dashboard_sessions: { drizzle: 'dashboardSessions', sql: 'dashboard_sessions', owner: 'src/sessions/session-service.ts' },
 };
 

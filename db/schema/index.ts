@@ -14,3 +14,4 @@ export * from './notifications.ts';
 export * from './imports.ts';
 export * from './dashboard-sessions.ts';
 export * from './self-check-links.ts';
+export * from './notices.ts';

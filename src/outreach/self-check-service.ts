@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { and, desc, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import { createHash, randomUUID } from 'node:crypto';
+import { and, desc, eq, gt, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { customers, domains, selfCheckLinks } from '../../db/schema/index.ts';
 import { customerScope, type Viewer } from '../access/access.ts';
@@ -9,12 +9,13 @@ import { getDomain, requestDomainCheck } from '../domains/domain-service.ts';
 import { errors, isAppError } from '../errors.ts';
 import { getProgram } from '../programs/program-service.ts';
 import { domainActions } from './domain-actions.ts';
+import { linkToken } from './link-key.ts';
 
 /*
  * Self-check links: the one module that writes self_check_links. A rep gives a customer's DNS
  * administrator a link to /check/{token}; the page shows that one customer's domains (what to change,
- * what is done) and can ask for a re-check, nothing else. The token is 256 random bits; only its SHA-256
- * is stored, so the table cannot be turned back into links.
+ * what is done) and can ask for a re-check, nothing else. The token is 256 bits (an HMAC of the link's
+ * random id under LINK_SECRET); the table keeps only its SHA-256, so it cannot be turned back into links.
  */
 
 export const SELF_CHECK_DEFAULT_DAYS = 60;
@@ -55,14 +56,27 @@ async function requireVisibleCustomer(db: Db, customerId: string, viewer: Viewer
   if (!found) throw errors.customerNotFound(customerId);
 }
 
-/** A new link for a customer the viewer sees. The token is returned once, here, and never stored. */
-export async function createSelfCheckLink(db: Db, customerId: string, input: { expiresInDays: number }, viewer: Viewer, actor: Actor, now: Date) {
-  const token = randomBytes(32).toString('base64url');
+/**
+ * A new link for a customer the viewer sees, and its token. The token (an HMAC of the link's id under
+ * `secret`, LINK_SECRET) is not stored, only its hash; `urlTokenOf` makes it again for a notice.
+ */
+export async function createSelfCheckLink(
+  db: Db,
+  customerId: string,
+  input: { expiresInDays: number },
+  viewer: Viewer,
+  actor: Actor,
+  now: Date,
+  secret: string | undefined,
+) {
   return db.transaction(async (tx) => {
     await requireVisibleCustomer(tx, customerId, viewer);
+    const id = randomUUID();
+    const token = await linkToken(tx, id, secret);
     const [row] = await tx
       .insert(selfCheckLinks)
       .values({
+        id,
         customerId,
         tokenHash: hashOf(token),
         createdAt: now,
@@ -74,6 +88,17 @@ export async function createSelfCheckLink(db: Db, customerId: string, input: { e
     await appendAudit(tx, actor, { action: 'self_check_link.create', entityType: 'customer', entityId: customerId, after: link }, now);
     return { link, token };
   });
+}
+
+/** The customer's newest live link with its token (for a notice), or null when it has none. */
+export async function liveLinkOf(db: Db, customerId: string, now: Date, secret: string | undefined) {
+  const [row] = await db
+    .select()
+    .from(selfCheckLinks)
+    .where(and(eq(selfCheckLinks.customerId, customerId), isNull(selfCheckLinks.revokedAt), gt(selfCheckLinks.expiresAt, now)))
+    .orderBy(desc(selfCheckLinks.createdAt))
+    .limit(1);
+  return row ? { link: toLink(row, now), token: await linkToken(db, row.id, secret) } : null;
 }
 
 /** A customer's links, newest first, without their tokens. */
