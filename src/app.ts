@@ -8,6 +8,7 @@ import type { JobRuntime } from './job-contract/runtime.ts';
 import type { Config } from './config.ts';
 import { loggerOptions } from './logging.ts';
 import { rejectUnstorableText } from './http/text-guard.ts';
+import { mailPlugin } from './plugins/mail.ts';
 import { createResolver, type DnsLookup } from './dns/resolver.ts';
 import { frameworkErrorHandler, registerProblemHandlers } from './http/problems.ts';
 import { adminRoutes } from './ops/admin-routes.ts';
@@ -109,6 +110,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   // Cookies (the dashboard's session and CSRF token) are parsed before the rate limiter reads them.
   await app.register(cookie);
   await app.register(dbPlugin, { database: deps.database });
+  await app.register(mailPlugin);
   await app.register(queuesPlugin, { jobs: deps.jobs, relayPollMs: deps.relayPollMs });
   await app.register(rateLimitPlugin, {
     perToken: config.RATE_LIMIT_PER_TOKEN,

@@ -416,6 +416,46 @@ describe('the customer page', () => {
     expect(page.body.slice(page.body.indexOf('id="contact-log"'))).toContain('Agreed to move in October');
   });
 
+  it('makes a self-check link, shows it, revokes it, and offers the notice as text and .eml', async () => {
+    const session = await signIn(salesA.token);
+    const fresh = await makeCustomer(t.db, programId, ownerA.id, { name: 'Outreach KK', status: 'contacted', createdAt: created });
+    const self = `/dashboard/customers/${fresh.id}`;
+    const before = await get(self, session);
+    expect(before.body).toContain('No live self-check link.');
+    expect(before.body).toContain('Add a technical contact with an email');
+    expect(before.body).not.toContain('.eml (');
+    const made = await post(`${self}/self-check-links`, session, {});
+    expect(made.headers.location).toBe(`${self}?done=linkMade`);
+    const shown = await get(made.headers.location!, session);
+    const url = /<code id="self-check-url">([^<]+)<\/code>/.exec(shown.body)![1]!;
+    expect(url).toMatch(/^http:\/\/localhost:80\/check\/[A-Za-z0-9_-]{43}$/);
+    // The same link every time the page is drawn: its token is made again from the link's id.
+    expect((await get(self, session)).body).toContain(url);
+    expect((await t.app.inject({ method: 'GET', url: new URL(url).pathname })).statusCode).toBe(200);
+    const text = await get(`${self}/notice?format=text&noticeLang=en`, session);
+    expect(text.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(text.body).toContain(url);
+    expect(text.body).toContain('Outreach KK');
+    // No technical contact: no .eml (409 as in the API), shown as a page.
+    expect((await get(`${self}/notice?format=eml`, session)).statusCode).toBe(409);
+    await post(`${self}/contacts`, session, { name: 'Tech', email: 'tech@outreach.example', phone: '', role: 'technical', language: 'en' });
+    const withContact = await get(self, session);
+    expect(withContact.body).toContain('.eml (English)');
+    expect(withContact.body).toContain('Sending needs SMTP_URL');
+    const eml = await get(`${self}/notice?format=eml&noticeLang=en`, session);
+    expect(eml.headers['content-type']).toBe('message/rfc822');
+    expect(eml.body).toContain('tech@outreach.example');
+
+    const linkId = /self-check-links\/([0-9a-f-]{36})\/revoke/.exec(withContact.body)![1]!;
+    expect((await post(`${self}/self-check-links/${linkId}/revoke`, session, {})).headers.location).toBe(`${self}?done=linkRevoked`);
+    expect((await t.app.inject({ method: 'GET', url: new URL(url).pathname })).statusCode).toBe(404);
+    const after = await get(self, session);
+    expect(after.body).toContain('No live self-check link.');
+    expect(visibleText(after.body)).toContain('self-check link revoked');
+    // Another rep's customer: as if it did not exist.
+    expect((await post(`/dashboard/customers/${otherId}/self-check-links`, session, {})).statusCode).toBe(404);
+  });
+
   it('queues a re-check once a minute', async () => {
     const session = await signIn(salesA.token);
     const first = await post(`/dashboard/domains/${hostileDomainId}/check`, session, { return: `/dashboard/customers/${hostileId}` });

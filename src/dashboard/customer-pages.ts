@@ -12,6 +12,11 @@ import { IdParams } from '../http/common-schemas.ts';
 import { sendCsv } from '../http/csv.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { getProgram, listPrograms } from '../programs/program-service.ts';
+import { sendNotice } from '../outreach/notice-service.ts';
+import { noticeOptionsOf, sendNoticeAs } from '../outreach/outreach-routes.ts';
+import { publicBase } from '../http/public-base.ts';
+import { LinkParams, NoticeQuery } from '../outreach/outreach-schemas.ts';
+import { createSelfCheckLink, listSelfCheckLinks, liveLinkOf, revokeSelfCheckLink, SELF_CHECK_DEFAULT_DAYS } from '../outreach/self-check-service.ts';
 import { customerCsvColumns, customerCsvRows } from '../reports/customer-export.ts';
 import { allPages } from '../reports/report-service.ts';
 import { listSalesOwners } from '../sales-owners/sales-owner-service.ts';
@@ -96,7 +101,7 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
     const ctx = contextOf(request, reply);
     const viewer = principalOf(request);
     const customer = await getCustomer(app.db, id, viewer);
-    const [program, domains, tasks, history, owners, contacts, events] = await Promise.all([
+    const [program, domains, tasks, history, owners, contacts, events, links, live] = await Promise.all([
       getProgram(app.db, customer.programId),
       Promise.all(customer.domains.map((d) => getDomain(app.db, d.id, viewer))),
       listTasks(app.db, { limit: 100, customerId: id, status: ['open'] }, viewer, app.now()),
@@ -104,7 +109,16 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
       visibleOwners(request),
       listContacts(app.db, id, viewer),
       listContactEvents(app.db, id, viewer, 50),
+      listSelfCheckLinks(app.db, id, viewer, app.now()),
+      liveLinkOf(app.db, id, app.now(), app.config.LINK_SECRET),
     ]);
+    const recipient = contacts.find((k) => k.role === 'technical' && k.email)?.email ?? null;
+    const outreach = {
+      links,
+      liveUrl: live ? `${publicBase(request, app.config.PUBLIC_URL)}/check/${live.token}` : null,
+      recipient,
+      canSend: Boolean(app.config.SMTP_URL),
+    };
     const final = finalStatuses.includes(customer.status);
     // An admin may reopen a final customer (with a reason); others see no buttons there.
     const reopening = final && viewer.role === 'admin';
@@ -123,6 +137,7 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
         targets,
         reopening,
         mayOverride: viewer.role !== 'sales',
+        outreach,
       },
       flash,
     );
@@ -219,6 +234,61 @@ export const customerPages: FastifyPluginAsyncZod = async (app) => {
         const input = parseForm(ContactEventInput, { kind: form.kind, summary: form.summary, contactId: orNull(form.contactId) ?? undefined });
         await logContactEvent(app.db, request.params.id, input, principalOf(request), actorOf(request), app.now());
         return withNotice(`/dashboard/customers/${request.params.id}`, 'eventLogged');
+      }),
+  });
+
+  app.post('/customers/:id/self-check-links', {
+    config: { page: 'any' },
+    schema: { hide: true, params: IdParams },
+    handler: async (request, reply) =>
+      changeOrExplain(request, reply, request.params.id, async () => {
+        const id = request.params.id;
+        await createSelfCheckLink(
+          app.db,
+          id,
+          { expiresInDays: SELF_CHECK_DEFAULT_DAYS },
+          principalOf(request),
+          actorOf(request),
+          app.now(),
+          app.config.LINK_SECRET,
+        );
+        return withNotice(`/dashboard/customers/${id}`, 'linkMade');
+      }),
+  });
+
+  app.post('/customers/:id/self-check-links/:linkId/revoke', {
+    config: { page: 'any' },
+    schema: { hide: true, params: LinkParams },
+    handler: async (request, reply) =>
+      changeOrExplain(request, reply, request.params.id, async () => {
+        const { id, linkId } = request.params;
+        await revokeSelfCheckLink(app.db, id, linkId, principalOf(request), actorOf(request), app.now());
+        return withNotice(`/dashboard/customers/${id}`, 'linkRevoked');
+      }),
+  });
+
+  /** The notice as the API renders it: text to read or copy, or the .eml to open in a mail program. */
+  app.get('/customers/:id/notice', {
+    config: { page: 'any' },
+    schema: {
+      hide: true,
+      params: IdParams,
+      querystring: NoticeQuery.extend({ noticeLang: NoticeQuery.shape.lang }).omit({ lang: true }).extend(PageQuery.shape),
+    },
+    handler: async (request, reply) => sendNoticeAs(request, reply, request.params.id, request.query.noticeLang, request.query.format),
+  });
+
+  app.post('/customers/:id/notice/send', {
+    config: { page: 'any' },
+    schema: { hide: true, params: IdParams },
+    handler: async (request, reply) =>
+      changeOrExplain(request, reply, request.params.id, async () => {
+        const id = request.params.id;
+        const sent = await sendNotice(app.db, id, undefined, principalOf(request), actorOf(request), app.now(), {
+          ...noticeOptionsOf(request),
+          transport: app.mail,
+        });
+        return withNotice(`/dashboard/customers/${id}`, 'noticeSent', { to: sent.to.email });
       }),
   });
 

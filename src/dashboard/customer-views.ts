@@ -1,6 +1,7 @@
 import type { CustomerStatus } from '../../db/schema/enums.ts';
 import { contactEventKinds, customerStatuses, verdicts } from '../../db/schema/enums.ts';
 import type { Contact } from '../contacts/contact-schemas.ts';
+import type { SelfCheckLink } from '../outreach/self-check-service.ts';
 import type { Customer, CustomerQuery } from '../customers/customer-schemas.ts';
 import type { DomainEvaluation } from '../dns/evaluate-domain.ts';
 import { csrfField, domainCell, escapeHtml, href, page, t, table, type Flash, type PageContext } from './dashboard-layout.ts';
@@ -11,6 +12,7 @@ import {
   eventKindName,
   formatTime,
   impactText,
+  linkStateName,
   mxStateName,
   say,
   statusName,
@@ -147,6 +149,43 @@ function domainSection(ctx: PageContext, d: DomainWithEvidence, timeZone: string
   )}</button></form></article>`;
 }
 
+/** What the customer page offers to reach the customer: the self-check page's link, the notice, sending it. */
+export interface Outreach {
+  links: SelfCheckLink[];
+  /** The newest live link's URL (null: none live). */
+  liveUrl: string | null;
+  /** The technical contact a notice goes to, when there is one with an email. */
+  recipient: string | null;
+  /** SMTP_URL is set. */
+  canSend: boolean;
+}
+
+function outreachSection(ctx: PageContext, customerId: string, o: Outreach, timeZone: string) {
+  const { lang } = ctx;
+  const self = `/dashboard/customers/${customerId}`;
+  const post = (action: string, label: string, secondary = false) =>
+    `<form class="inline" method="post" action="${self}/${action}">${csrfField(ctx.csrf)}<button${secondary ? ' class="secondary"' : ''}>${label}</button></form>`;
+  const live = o.liveUrl
+    ? `<p>${t(lang, 'selfCheckLink')}<br><code id="self-check-url">${escapeHtml(o.liveUrl)}</code></p>`
+    : `<p class="muted">${t(lang, 'noSelfCheckLink')}</p>`;
+  const rows = o.links.map((l) => [
+    escapeHtml(linkStateName(lang, l.state)),
+    escapeHtml(formatTime(lang, l.createdAt, timeZone)),
+    escapeHtml(formatTime(lang, l.expiresAt, timeZone)),
+    escapeHtml(l.lastOpenedAt ? formatTime(lang, l.lastOpenedAt, timeZone) : '—'),
+    l.state === 'active'
+      ? `<form class="inline" method="post" action="${self}/self-check-links/${l.id}/revoke">${csrfField(ctx.csrf)}<button class="secondary">${t(lang, 'revoke')}</button></form>`
+      : '',
+  ]);
+  const notice = (lang2: 'ja' | 'en', format: 'text' | 'eml') =>
+    `<a href="${self}/notice?format=${format}&amp;noticeLang=${lang2}"${format === 'eml' ? ' download' : ''}>${t(lang, format === 'eml' ? 'noticeEml' : 'noticeText', { lang: lang2 === 'ja' ? '日本語' : 'English' })}</a>`;
+  const send = o.canSend && o.recipient ? post('notice/send', t(lang, 'sendNotice', { to: o.recipient })) : '';
+  const why = !o.recipient ? `<p class="muted">${t(lang, 'noRecipient')}</p>` : !o.canSend ? `<p class="muted">${t(lang, 'noSmtp')}</p>` : '';
+  return `${live}${post('self-check-links', t(lang, 'makeSelfCheckLink'), true)}
+${table('links-table', [t(lang, 'linkState'), t(lang, 'linkCreated'), t(lang, 'linkExpires'), t(lang, 'linkOpened'), ''], rows, t(lang, 'none'))}
+<h3>${t(lang, 'notice')}</h3><p>${notice('ja', 'text')} · ${notice('en', 'text')}${o.recipient ? ` · ${notice('ja', 'eml')} · ${notice('en', 'eml')}` : ''}</p>${send}${why}`;
+}
+
 /** The contact log, newest first, and the form to log a call, email, meeting or note. */
 function contactLog(ctx: PageContext, customerId: string, events: ContactEventView[], contacts: Contact[], timeZone: string) {
   const { lang } = ctx;
@@ -243,6 +282,7 @@ export function customerPage(
     targets: CustomerStatus[];
     reopening: boolean;
     mayOverride: boolean;
+    outreach: Outreach;
   },
   flash: Flash | null,
 ) {
@@ -265,6 +305,7 @@ export function customerPage(
 <label>${t(lang, 'notes')}<textarea name="notes" rows="4" maxlength="10000">${escapeHtml(c.notes ?? '')}</textarea></label>
 <button>${t(lang, 'save')}</button> <span class="muted">${t(lang, 'version', { n: c.version })}</span></form></section>
 <section aria-labelledby="contacts-h"><h2 id="contacts-h">${t(lang, 'contacts')}</h2>${contactsSection(ctx, c.id, extra.contacts)}</section>
+<section aria-labelledby="outreach-h"><h2 id="outreach-h">${t(lang, 'outreach')}</h2>${outreachSection(ctx, c.id, extra.outreach, tz)}</section>
 <section aria-labelledby="log-h"><h2 id="log-h">${t(lang, 'contactLog')}</h2>${contactLog(ctx, c.id, extra.events, extra.contacts, tz)}</section>
 <section aria-labelledby="history-h"><h2 id="history-h">${t(lang, 'history')}</h2>${table('history-table', [t(lang, 'when'), t(lang, 'who'), t(lang, 'what')], history, t(lang, 'none'))}</section>`;
   return page(ctx, c.name, body, flash);

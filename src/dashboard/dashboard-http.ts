@@ -106,7 +106,7 @@ export function returnPath(value: string | undefined, fallback: string) {
 export const PageQuery = z.object({
   lang: z.enum(['en', 'ja']).optional(),
   done: z.string().max(40).optional(),
-  to: z.string().max(40).optional(),
+  to: z.string().max(254).optional(),
   domain: z.string().max(300).optional(),
 });
 
@@ -124,6 +124,9 @@ const notices = [
   'contactSaved',
   'contactRemoved',
   'eventLogged',
+  'linkMade',
+  'linkRevoked',
+  'noticeSent',
 ] as const;
 
 /** `path` with the notice to show after a redirect; `values` fill its placeholders. */

@@ -240,6 +240,23 @@ const en = {
   riskRejected: 'mail is rejected once the legacy SPF record is deleted (DMARC reject)',
   riskQuarantined: 'mail goes to spam once the legacy SPF record is deleted (DMARC quarantine)',
   riskBreaks: 'SPF fails once the legacy SPF record is deleted',
+  outreach: 'Reaching the customer',
+  selfCheckLink: 'Their self-check page (no account needed; give it to their DNS administrator):',
+  noSelfCheckLink: 'No live self-check link.',
+  makeSelfCheckLink: 'Make a new self-check link',
+  linkMade: 'A new self-check link was made.',
+  linkRevoked: 'The link was revoked; it answers 404 from now on.',
+  linkState: 'State',
+  linkCreated: 'Made',
+  linkExpires: 'Expires',
+  linkOpened: 'Last opened',
+  notice: 'Notice',
+  noticeText: 'Notice ({lang})',
+  noticeEml: '.eml ({lang})',
+  sendNotice: 'Send the notice to {to}',
+  noticeSent: 'The notice was sent to {to} and logged.',
+  noRecipient: 'Add a technical contact with an email to send the notice or get it as .eml.',
+  noSmtp: 'Sending needs SMTP_URL; download the .eml and send it yourself.',
   selfCheckTitle: 'Mail settings check',
   selfCheckIntro: '{customer}: what to change in your DNS before {legacy} ends, and what is already done.',
   selfCheckDeadlines: 'The {legacy} service ends on {shutdown}. Its SPF record is deleted on {deletion}.',
@@ -514,6 +531,23 @@ const ja: Record<MessageKey, string> = {
   riskRejected: '旧 SPF レコードの削除でメールが受信拒否されます（DMARC reject）',
   riskQuarantined: '旧 SPF レコードの削除でメールが迷惑メールになります（DMARC quarantine）',
   riskBreaks: '旧 SPF レコードの削除で SPF がエラーになります',
+  outreach: 'お客様への連絡',
+  selfCheckLink: 'セルフチェックのページ（アカウント不要。お客様の DNS 管理者にお渡しください）:',
+  noSelfCheckLink: '有効なセルフチェックのリンクはありません。',
+  makeSelfCheckLink: 'セルフチェックのリンクを新規発行',
+  linkMade: 'セルフチェックのリンクを発行しました。',
+  linkRevoked: 'リンクを無効にしました。以後は 404 になります。',
+  linkState: '状態',
+  linkCreated: '発行',
+  linkExpires: '有効期限',
+  linkOpened: '最終閲覧',
+  notice: '案内文',
+  noticeText: '案内文（{lang}）',
+  noticeEml: '.eml（{lang}）',
+  sendNotice: '{to} に案内を送信',
+  noticeSent: '{to} に案内を送信し、対応履歴に記録しました。',
+  noRecipient: '案内の送信や .eml の作成には、メールアドレスのある技術担当の連絡先が必要です。',
+  noSmtp: '送信には SMTP_URL の設定が必要です。.eml をダウンロードしてご自身で送信してください。',
   selfCheckTitle: 'メール設定の確認',
   selfCheckIntro: '{customer} 様: {legacy} の終了までに DNS で変更が必要な設定と、対応済みの設定です。',
   selfCheckDeadlines: '{legacy} は {shutdown} に終了します。SPF レコードは {deletion} に削除されます。',
@@ -614,6 +648,7 @@ const names = {
     },
     eventKind: { call: 'call', email: 'email', meeting: 'meeting', note: 'note' },
     contactRole: { technical: 'technical', business: 'business' },
+    linkState: { active: 'active', expired: 'expired', revoked: 'revoked' },
   },
   ja: {
     status: {
@@ -669,6 +704,7 @@ const names = {
     },
     eventKind: { call: '電話', email: 'メール', meeting: '打ち合わせ', note: 'メモ' },
     contactRole: { technical: '技術担当', business: '業務担当' },
+    linkState: { active: '有効', expired: '期限切れ', revoked: '無効' },
   },
 } as const;
 
@@ -731,6 +767,7 @@ export const dmarcName = (lang: Lang, policy: string | null) =>
 export const actionName = (lang: Lang, action: string) => (names[lang].action as Record<string, string>)[action] ?? action;
 export const eventKindName = (lang: Lang, kind: string) => (names[lang].eventKind as Record<string, string>)[kind] ?? kind;
 export const contactRoleName = (lang: Lang, role: string) => (names[lang].contactRole as Record<string, string>)[role] ?? role;
+export const linkStateName = (lang: Lang, state: string) => (names[lang].linkState as Record<string, string>)[state] ?? state;
 export const mxStateName = (lang: Lang, state: string | null) => (names[lang].mxState as Record<string, string>)[state ?? ''] ?? state ?? '';
 /** An impact's text in the language, or the evaluation's own (English) message for a code not listed. */
 export const impactText = (lang: Lang, impact: { code: string; message: string }) =>

@@ -97,7 +97,7 @@ const words = {
   en: {
     nothing: 'nothing to change: ready for the shutdown.',
     unchecked: 'not checked yet; we will tell you what to change once it is.',
-    mx: (hosts: string, now: string) => `MX: point the MX records to ${hosts} (now: ${now}).`,
+    mx: (hosts: string, now: string) => `MX: point the MX records to hosts under ${hosts} (now: ${now}).`,
     mxAny: (now: string) => `MX: move the MX records off the legacy service (now: ${now}).`,
     spf: (name: string) => `SPF: replace the SPF record of ${name} with exactly:`,
     ask: (a: { name: string; owner: string; term: string }) =>
@@ -109,7 +109,7 @@ const words = {
   ja: {
     nothing: '変更は不要です（移行済み）。',
     unchecked: 'まだ確認できていません。確認でき次第、変更内容をお知らせします。',
-    mx: (hosts: string, now: string) => `MX: MX レコードを ${hosts} に向けてください（現在: ${now}）。`,
+    mx: (hosts: string, now: string) => `MX: MX レコードを ${hosts} 配下のホストに向けてください（現在: ${now}）。`,
     mxAny: (now: string) => `MX: MX レコードを旧サービス以外に向けてください（現在: ${now}）。`,
     spf: (name: string) => `SPF: ${name} の SPF レコードを次のとおり置き換えてください:`,
     ask: (a: { name: string; owner: string; term: string }) =>

@@ -2,13 +2,13 @@ import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Zip, ZipDeflate } from 'fflate';
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { IdParams } from '../http/common-schemas.ts';
 import { csvLine } from '../http/csv.ts';
+import { publicBase } from '../http/public-base.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { problem } from '../http/problems.ts';
-import { placeholders } from './notice-templates.ts';
+import { placeholders, type NoticeLang } from './notice-templates.ts';
 import {
   buildNotice,
   getNoticeTemplates,
@@ -36,9 +36,6 @@ import { createSelfCheckLink, listSelfCheckLinks, revokeSelfCheckLink } from './
 const invalid = problem('A field is invalid; `errors` names each one');
 const customerNotFound = problem('No such customer visible to this token');
 
-/** Where people reach the service: PUBLIC_URL, else the address this request came to. */
-export const publicBase = (request: FastifyRequest, configured: string | undefined) => configured ?? `${request.protocol}://${request.host}`;
-
 /** A file name from an external ref: letters, digits, - and _ kept, anything else _. */
 const fileNameOf = (ref: string) =>
   ref
@@ -46,16 +43,35 @@ const fileNameOf = (ref: string) =>
     .replace(/[^\p{L}\p{N}_-]+/gu, '_')
     .slice(0, 100) || 'customer';
 
+/** What rendering a notice needs from the configuration and the request (the API's and the web app's alike). */
+export const noticeOptionsOf = (request: FastifyRequest): NoticeOptions => ({
+  linkSecret: request.server.config.LINK_SECRET,
+  baseUrl: publicBase(request, request.server.config.PUBLIC_URL),
+  mailFrom: request.server.config.MAIL_FROM,
+});
+
+/** A customer's notice as `format` asks: text, HTML, or the .eml (which needs a recipient: 409 otherwise). */
+export async function sendNoticeAs(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  customerId: string,
+  lang: NoticeLang | undefined,
+  format: 'text' | 'html' | 'eml',
+) {
+  const options = noticeOptionsOf(request);
+  const notice = await buildNotice(request.server.db, customerId, lang, principalOf(request), request.server.now(), options);
+  reply.header('content-language', notice.lang);
+  if (format === 'html') return reply.type('text/html; charset=utf-8').send(notice.html);
+  if (format === 'text') return reply.type('text/plain; charset=utf-8').send(notice.text);
+  requireRecipient(notice);
+  return reply
+    .type('message/rfc822')
+    .header('content-disposition', `attachment; filename="notice-${notice.lang}.eml"`)
+    .send(await noticeMessage(notice, options));
+}
+
 /** Reaching customers: self-check links and notices. Whoever may see the customer may use them. */
 export const outreachRoutes: FastifyPluginAsyncZod = async (app) => {
-  const transport = app.config.SMTP_URL ? nodemailer.createTransport(app.config.SMTP_URL) : null;
-  app.addHook('onClose', async () => transport?.close());
-  const noticeOptions = (request: FastifyRequest): NoticeOptions => ({
-    linkSecret: app.config.LINK_SECRET,
-    baseUrl: publicBase(request, app.config.PUBLIC_URL),
-    mailFrom: app.config.MAIL_FROM,
-  });
-
   app.post('/customers/:id/self-check-links', {
     config: { access: 'any' },
     schema: {
@@ -153,19 +169,8 @@ export const outreachRoutes: FastifyPluginAsyncZod = async (app) => {
         409: problem('format=eml and the customer has no technical contact with an email'),
       },
     },
-    handler: async (request, reply) => {
-      const { lang, format } = request.query;
-      const notice = await buildNotice(app.db, request.params.id, lang, principalOf(request), app.now(), noticeOptions(request));
-      reply.header('content-language', notice.lang);
-      if (format === 'html') return reply.type('text/html; charset=utf-8').send(notice.html);
-      if (format === 'text') return reply.type('text/plain; charset=utf-8').send(notice.text);
-      requireRecipient(notice);
-      // A Buffer or a stream is sent as it is (the 200 schema documents it; nothing is serialized).
-      return (reply as FastifyReply)
-        .type('message/rfc822')
-        .header('content-disposition', `attachment; filename="notice-${notice.lang}.eml"`)
-        .send(await noticeMessage(notice, noticeOptions(request)));
-    },
+    // A Buffer is sent as it is (the 200 schema documents it; nothing is serialized).
+    handler: async (request, reply) => sendNoticeAs(request, reply, request.params.id, request.query.lang, request.query.format),
   });
 
   app.post('/customers/:id/notice/send', {
@@ -187,8 +192,8 @@ export const outreachRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     handler: async (request) => {
       return sendNotice(app.db, request.params.id, request.body.lang, principalOf(request), actorOf(request), app.now(), {
-        ...noticeOptions(request),
-        transport,
+        ...noticeOptionsOf(request),
+        transport: app.mail,
       });
     },
   });
@@ -209,7 +214,7 @@ export const outreachRoutes: FastifyPluginAsyncZod = async (app) => {
       const { lang, ...filter } = request.query;
       const viewer = principalOf(request);
       const withEmails = viewer.role === 'admin';
-      const options = noticeOptions(request);
+      const options = noticeOptionsOf(request);
       const notices = programNotices(app.db, request.params.id, filter, viewer, app.now(), options, lang);
       const first = await notices.next(); // a missing program is a 404, not a broken download
       const out = new PassThrough();
