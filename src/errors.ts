@@ -53,6 +53,18 @@ const general = feature('General and HTTP', {
   routeNotFound: { code: 'APP_ROUTE_NOT_FOUND', status: 404, title: 'No such route', message: 'No route %s %s' },
   bodyTooLarge: { code: 'APP_BODY_TOO_LARGE', status: 413, title: 'Body too large', message: 'The %s is larger than %s bytes' },
   unsupportedMediaType: { code: 'APP_UNSUPPORTED_MEDIA_TYPE', status: 415, title: 'Unsupported media type', message: '%s' },
+  uniqueConflict: {
+    code: 'APP_CONFLICT',
+    status: 409,
+    title: 'A concurrent change took the same value',
+    message: 'A concurrent change took the same value first (constraint %s); nothing was saved',
+  },
+  concurrentChange: {
+    code: 'APP_CONCURRENT_CHANGE',
+    status: 503,
+    title: 'Collided with a concurrent change; send it again',
+    message: 'This change collided with a concurrent one and was undone whole; send it again',
+  },
   preconditionRequired: {
     code: 'APP_PRECONDITION_REQUIRED',
     status: 428,

@@ -1,8 +1,10 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customers, dnsChecks, domains, statusEvents, tasks } from '../db/schema/index.ts';
 import { claimDueDomains } from '../src/probes/check-repository.ts';
 import { encodeCursor } from '../src/lib/cursor.ts';
+import { retryOnceOnDeadlock } from '../src/lib/deadlock.ts';
+import { toProblem } from '../src/http/problems.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
 
@@ -262,6 +264,47 @@ describe('races', () => {
     const all = await t.db.select().from(customers).where(eq(customers.programId, program.id));
     for (const row of all) expect(row.name.endsWith(' 新') || conflicts.has(row.externalRef), row.externalRef).toBe(true);
     expect(result.json().updated + conflicts.size).toBe(n);
+  });
+});
+
+describe('races the services do not name', () => {
+  it('a deadlock victim is undone whole and run once more (retryOnceOnDeadlock), on real PostgreSQL', async () => {
+    await t.db.execute(sql`CREATE TABLE IF NOT EXISTS deadlock_probe (id int PRIMARY KEY, v int NOT NULL)`);
+    await t.db.execute(sql`INSERT INTO deadlock_probe VALUES (1, 0), (2, 0) ON CONFLICT (id) DO UPDATE SET v = 0`);
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let runs = 0;
+    let otherLocked!: () => void;
+    const otherHolds = new Promise<void>((resolve) => (otherLocked = resolve));
+    // The wrapped one starts waiting first, so its deadlock_timeout fires first: PostgreSQL picks it as the victim.
+    const victim = retryOnceOnDeadlock(() =>
+      t.db.transaction(async (tx) => {
+        runs++;
+        await tx.execute(sql`UPDATE deadlock_probe SET v = v + 1 WHERE id = 1`);
+        if (runs === 1) await otherHolds;
+        await tx.execute(sql`UPDATE deadlock_probe SET v = v + 10 WHERE id = 2`);
+      }),
+    );
+    const other = t.db.transaction(async (tx) => {
+      await tx.execute(sql`UPDATE deadlock_probe SET v = v + 100 WHERE id = 2`);
+      otherLocked();
+      await pause(300);
+      await tx.execute(sql`UPDATE deadlock_probe SET v = v + 1000 WHERE id = 1`);
+    });
+    await Promise.all([victim, other]);
+    expect(runs).toBe(2);
+    const rows = (await t.db.execute(sql`SELECT id, v FROM deadlock_probe ORDER BY id`)).rows;
+    expect(rows).toEqual([
+      { id: 1, v: 1001 },
+      { id: 2, v: 110 },
+    ]);
+  });
+
+  it('a unique value taken by a concurrent request is a 409 naming the constraint; a deadlock left over is a 503 to send again', () => {
+    const request = { url: '/v1/x?y', id: 'req-1' } as never;
+    const unique = toProblem(Object.assign(new Error('duplicate key'), { code: '23505', constraint: 'domains_program_name_key' }), request, 0);
+    expect(unique).toMatchObject({ status: 409, code: 'APP_CONFLICT', detail: expect.stringContaining('domains_program_name_key') });
+    const deadlock = toProblem(new Error('wrapped', { cause: Object.assign(new Error('deadlock detected'), { code: '40P01' }) }), request, 0);
+    expect(deadlock).toMatchObject({ status: 503, code: 'APP_CONCURRENT_CHANGE' });
   });
 });
 

@@ -81,6 +81,11 @@ function toAppError(err: unknown, request: FastifyRequest, bodyLimit: number): A
   if (['22021', '22P05'].includes(pgError(err)?.code ?? '')) {
     return validationError([{ path: 'body', message: 'holds text the database cannot store (a NUL character or invalid Unicode)' }]);
   }
+  // Races the services do not name themselves: a unique value a concurrent request took first (the
+  // transaction is undone: nothing was saved), a deadlock or serialization victim (undone too: send it again).
+  const pg = pgError(err);
+  if (pg?.code === '23505') return errors.uniqueConflict(pg.constraint ?? 'unique');
+  if (pg?.code === '40P01' || pg?.code === '40001') return errors.concurrentChange({ headers: { 'retry-after': '1' } });
   const statusCode = (err as FastifyError).statusCode;
   if (typeof statusCode === 'number' && statusCode < 500) return fromFastifyError(err as FastifyError, bodyLimit);
   // 5xx never echo internal messages; the log has them under the request id.
@@ -88,7 +93,10 @@ function toAppError(err: unknown, request: FastifyRequest, bodyLimit: number): A
 }
 
 export function toProblem(err: unknown, request: FastifyRequest, bodyLimit: number): Problem {
-  const appError = toAppError(err, request, bodyLimit);
+  return problemOf(toAppError(err, request, bodyLimit), request);
+}
+
+function problemOf(appError: AppError, request: FastifyRequest): Problem {
   const { headers: _headers, ...extra } = appError.extra;
   return {
     type: problemType(appError.code),
@@ -114,11 +122,11 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
 /** The one error handler and 404 handler: every failure leaves as application/problem+json. */
 export function registerProblemHandlers(app: FastifyInstance, bodyLimit: number) {
   app.setErrorHandler((err, request, reply) => {
-    const problem = toProblem(err, request, bodyLimit);
+    const appError = toAppError(err, request, bodyLimit);
+    const problem = problemOf(appError, request);
     if (problem.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: problem.code, status: problem.status }, problem.detail);
-    const headers = err instanceof AppError ? err.extra.headers : undefined;
-    return sendProblem(reply, problem, headers);
+    return sendProblem(reply, problem, appError.extra.headers);
   });
   app.setNotFoundHandler((request, reply) => {
     const err = errors.routeNotFound(request.method, request.url.split('?')[0]);

@@ -4,6 +4,7 @@ import type { Db } from '../../db/client.ts';
 import { salesOwners } from '../../db/schema/index.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
 import { errors, isUniqueViolation, validationError } from '../errors.ts';
+import { retryOnceOnDeadlock } from '../lib/deadlock.ts';
 import { assertVersion } from '../lib/versions.ts';
 import { decodeCursor, toPage } from '../lib/cursor.ts';
 import { canSeeOwner, salesOwnerScope, type Viewer } from '../access/access.ts';
@@ -137,37 +138,41 @@ export async function handOver(db: Db, fromId: string, input: { toSalesOwnerId: 
   if (fromId === input.toSalesOwnerId) {
     throw validationError([{ path: 'body.toSalesOwnerId', message: 'is the owner handing over; name someone else' }]);
   }
-  return db.transaction(async (tx) => {
-    // Both owners locked, in id order: X→Y and Y→X at once then run one after the other instead
-    // of each holding one book and waiting for the other's (a deadlock).
-    const [first, second] = [fromId, input.toSalesOwnerId].sort();
-    await findSalesOwnerById(tx, first!, { forUpdate: true });
-    await findSalesOwnerById(tx, second!, { forUpdate: true });
-    const from = await findVisibleOwner(tx, fromId, viewer);
-    const to = await findVisibleOwner(tx, input.toSalesOwnerId, viewer);
-    if (!to.active) throw validationError([{ path: 'body.toSalesOwnerId', message: `${to.name} is inactive and cannot take customers` }]);
-    const moved = await moveOwnerCustomers(tx, from.id, to.id, now);
-    const movedTasks = await handOverOpenTasks(tx, from.id, to.id, now);
-    if (input.deactivate && from.active) {
-      await tx
-        .update(salesOwners)
-        .set({ active: false, version: sql`${salesOwners.version} + 1`, updatedAt: now })
-        .where(eq(salesOwners.id, from.id));
-    }
-    await appendAudit(
-      tx,
-      actor,
-      {
-        action: 'sales_owner.handover',
-        entityType: 'sales_owner',
-        entityId: from.id,
-        before: { salesOwnerId: from.id, active: from.active },
-        after: { salesOwnerId: to.id, customerIds: moved, taskIds: movedTasks, deactivated: input.deactivate },
-      },
-      now,
-    );
-    return { customersMoved: moved.length, tasksMoved: movedTasks.length };
-  });
+  // A handover locks a whole book; beside an import (which locks its batches' customers) it may still be
+  // a deadlock's victim: it is undone whole, and run once more.
+  return retryOnceOnDeadlock(() =>
+    db.transaction(async (tx) => {
+      // Both owners locked, in id order: X→Y and Y→X at once then run one after the other instead
+      // of each holding one book and waiting for the other's (a deadlock).
+      const [first, second] = [fromId, input.toSalesOwnerId].sort();
+      await findSalesOwnerById(tx, first!, { forUpdate: true });
+      await findSalesOwnerById(tx, second!, { forUpdate: true });
+      const from = await findVisibleOwner(tx, fromId, viewer);
+      const to = await findVisibleOwner(tx, input.toSalesOwnerId, viewer);
+      if (!to.active) throw validationError([{ path: 'body.toSalesOwnerId', message: `${to.name} is inactive and cannot take customers` }]);
+      const moved = await moveOwnerCustomers(tx, from.id, to.id, now);
+      const movedTasks = await handOverOpenTasks(tx, from.id, to.id, now);
+      if (input.deactivate && from.active) {
+        await tx
+          .update(salesOwners)
+          .set({ active: false, version: sql`${salesOwners.version} + 1`, updatedAt: now })
+          .where(eq(salesOwners.id, from.id));
+      }
+      await appendAudit(
+        tx,
+        actor,
+        {
+          action: 'sales_owner.handover',
+          entityType: 'sales_owner',
+          entityId: from.id,
+          before: { salesOwnerId: from.id, active: from.active },
+          after: { salesOwnerId: to.id, customerIds: moved, taskIds: movedTasks, deactivated: input.deactivate },
+        },
+        now,
+      );
+      return { customersMoved: moved.length, tasksMoved: movedTasks.length };
+    }),
+  );
 }
 
 /** Used by customer reassignment: refuses an inactive target. */
