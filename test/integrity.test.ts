@@ -1,5 +1,6 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../db/client.ts';
 import { customers, dnsChecks, domains, statusEvents, tasks } from '../db/schema/index.ts';
 import { claimDueDomains } from '../src/probes/check-repository.ts';
 import { encodeCursor } from '../src/lib/cursor.ts';
@@ -292,7 +293,7 @@ describe('races the services do not name', () => {
     });
     await Promise.all([victim, other]);
     expect(runs).toBe(2);
-    const rows = (await t.db.execute(sql`SELECT id, v FROM deadlock_probe ORDER BY id`)).rows;
+    const rows = rowsOf<{ id: number; v: number }>(await t.db.execute(sql`SELECT id, v FROM deadlock_probe ORDER BY id`));
     expect(rows).toEqual([
       { id: 1, v: 1001 },
       { id: 2, v: 110 },
