@@ -7,6 +7,7 @@ import type { Database } from '../db/client.ts';
 import type { JobRuntime } from './job-contract/runtime.ts';
 import type { Config } from './config.ts';
 import { loggerOptions } from './logging.ts';
+import { answerConditionalGets } from './http/etag.ts';
 import { rejectUnstorableText } from './http/text-guard.ts';
 import { mailPlugin } from './plugins/mail.ts';
 import { createResolver, type DnsLookup } from './dns/resolver.ts';
@@ -85,6 +86,7 @@ export async function buildApp(config: Config, deps: AppDeps) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   rejectUnstorableText(app);
+  answerConditionalGets(app);
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('config', config);
   app.decorate('dns', deps.dns ?? createResolver({ servers: config.DNS_SERVERS, timeoutMs: config.DNS_TIMEOUT_MS, tries: 2 }));

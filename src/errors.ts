@@ -77,6 +77,12 @@ const general = feature('General and HTTP', {
     title: 'Stale version',
     message: 'The resource changed since you read it (you sent version %s, the current version is %s); GET it again and retry',
   },
+  weakIfMatch: {
+    code: 'APP_WEAK_IF_MATCH',
+    status: 412,
+    title: 'If-Match with a weak ETag',
+    message: 'If-Match compares strong ETags only, so a weak one (W/) matches nothing; send the ETag as GET returned it (%s)',
+  },
   rateLimited: { code: 'APP_RATE_LIMITED', status: 429, title: 'Too many requests', message: 'More than %s requests a minute; retry in %s s' },
   // 5xx never echo internal messages: this one names only the request id, under which the log has the error.
   internal: { code: 'APP_INTERNAL', status: 500, title: 'Internal error', message: 'An internal error occurred; quote request id %s when reporting it' },

@@ -190,6 +190,7 @@ const rules: Record<string, Rule> = {
     request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}`, body: { name: 'x' }, headers: stale }),
   },
   // A fresh contact each time, so one role's delete does not decide the next one's answer.
+  'GET /v1/contacts/:id': { kind: 'owned', access: 'any', request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}` }) },
   'DELETE /v1/contacts/:id': { kind: 'owned', access: 'any', request: async (side) => ({ url: `/v1/contacts/${await contactOf(side)}` }) },
   'GET /v1/programs/:id/notice-templates': { kind: 'shared', access: 'any', request: () => ({ url: `/v1/programs/${programId}/notice-templates` }) },
   'PUT /v1/programs/:id/notice-templates': {
@@ -214,6 +215,11 @@ const rules: Record<string, Rule> = {
     kind: 'owned',
     access: 'any',
     request: (side) => ({ url: `/v1/customers/${f[side].customer}/self-check-links` }),
+  },
+  'GET /v1/customers/:id/self-check-links/:linkId': {
+    kind: 'owned',
+    access: 'any',
+    request: async (side) => ({ url: `/v1/customers/${f[side].customer}/self-check-links/${await linkOf(side)}` }),
   },
   'DELETE /v1/customers/:id/self-check-links/:linkId': {
     kind: 'owned',
@@ -252,6 +258,7 @@ const rules: Record<string, Rule> = {
 
   'POST /v1/tokens': { kind: 'shared', access: 'admin', request: () => ({ url: '/v1/tokens', body: { name: 'matrix', role: 'admin' } }) },
   'GET /v1/tokens': { kind: 'shared', access: 'admin', request: () => ({ url: '/v1/tokens' }) },
+  'GET /v1/tokens/:id': { kind: 'shared', access: 'admin', request: async () => ({ url: `/v1/tokens/${(await makeToken(t.db, 'admin')).id}` }) },
   'DELETE /v1/tokens/:id': {
     kind: 'shared',
     access: 'admin',

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { conditionalChange, setEtag } from '../http/etag.ts';
+import { conditionalChange, notModified, setEtag } from '../http/etag.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { problem } from '../http/problems.ts';
 import { Contact, ContactEvent, ContactEventInput, ContactEventPage, CreateContact, PatchContact } from './contact-schemas.ts';
-import { createContact, deleteContact, listContactEvents, listContacts, logContactEvent, updateContact } from './contact-service.ts';
+import { createContact, deleteContact, getContact, listContactEvents, listContacts, logContactEvent, updateContact } from './contact-service.ts';
 import { PageQuery } from '../http/pagination.ts';
 
 const invalid = problem('A field is invalid; `errors` names each one');
@@ -38,6 +38,21 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
       const contact = await createContact(app.db, request.params.id, request.body, principalOf(request), actorOf(request), app.now());
       setEtag(reply, contact.version);
       return reply.code(201).header('location', `/v1/contacts/${contact.id}`).send(contact);
+    },
+  });
+
+  app.get('/contacts/:id', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['contacts'],
+      summary: 'One contact; its ETag is the version PATCH expects in If-Match',
+      params: IdParams,
+      response: { 200: Contact, ...notModified, 400: invalid, 404: contactNotFound },
+    },
+    handler: async (request, reply) => {
+      const contact = await getContact(app.db, request.params.id, principalOf(request));
+      setEtag(reply, contact.version);
+      return contact;
     },
   });
 

@@ -55,6 +55,17 @@ async function lockVisibleContact(db: Db, id: string, viewer: Viewer) {
   return row.contact;
 }
 
+/** One contact whose customer the viewer may see, or 404. */
+export async function getContact(db: Db, id: string, viewer: Viewer) {
+  const [row] = await db
+    .select({ contact: customerContacts })
+    .from(customerContacts)
+    .innerJoin(customers, eq(customers.id, customerContacts.customerId))
+    .where(and(eq(customerContacts.id, id), customerScope(viewer)));
+  if (!row) throw errors.contactNotFound(id);
+  return toContact(row.contact);
+}
+
 export async function listContacts(db: Db, customerId: string, viewer: Viewer) {
   await requireVisibleCustomer(db, customerId, viewer);
   const rows = await db

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { conditionalChange, setEtag } from '../http/etag.ts';
+import { conditionalChange, notModified, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { CheckPage, CheckRequested, LatestCheck, SpfTestAnswer, SpfTestQuery } from '../domains/check-schemas.ts';
@@ -61,7 +61,7 @@ export const customerRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['customers'],
       summary: 'Get a customer with its domains and their latest verdicts',
       params: IdParams,
-      response: { 200: Customer, 400: invalid, 404: notFound },
+      response: { 200: Customer, ...notModified, 400: invalid, 404: notFound },
     },
     handler: async (request, reply) => {
       const customer = await getCustomer(app.db, request.params.id, principalOf(request));

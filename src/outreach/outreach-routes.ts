@@ -31,7 +31,7 @@ import {
   PutNoticeTemplates,
   SelfCheckLink,
 } from './outreach-schemas.ts';
-import { createSelfCheckLink, listSelfCheckLinks, revokeSelfCheckLink } from './self-check-service.ts';
+import { createSelfCheckLink, getSelfCheckLink, listSelfCheckLinks, revokeSelfCheckLink } from './self-check-service.ts';
 
 const invalid = problem('A field is invalid; `errors` names each one');
 const customerNotFound = problem('No such customer visible to this token');
@@ -110,6 +110,17 @@ export const outreachRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: z.object({ items: z.array(SelfCheckLink) }), 400: invalid, 404: customerNotFound },
     },
     handler: async (request) => ({ items: await listSelfCheckLinks(app.db, request.params.id, principalOf(request), app.now()) }),
+  });
+
+  app.get('/customers/:id/self-check-links/:linkId', {
+    config: { access: 'any' },
+    schema: {
+      tags: ['outreach'],
+      summary: 'One self-check link: its state, when it was last opened (never its URL)',
+      params: LinkParams,
+      response: { 200: SelfCheckLink, 400: invalid, 404: problem('No such customer or link visible to this token') },
+    },
+    handler: async (request) => getSelfCheckLink(app.db, request.params.id, request.params.linkId, principalOf(request), app.now()),
   });
 
   app.delete('/customers/:id/self-check-links/:linkId', {

@@ -108,6 +108,17 @@ export async function listSelfCheckLinks(db: Db, customerId: string, viewer: Vie
   return rows.map((r) => toLink(r, now));
 }
 
+/** One link of a customer the viewer sees (never its URL). */
+export async function getSelfCheckLink(db: Db, customerId: string, linkId: string, viewer: Viewer, now: Date) {
+  await requireVisibleCustomer(db, customerId, viewer);
+  const [row] = await db
+    .select()
+    .from(selfCheckLinks)
+    .where(and(eq(selfCheckLinks.id, linkId), eq(selfCheckLinks.customerId, customerId)));
+  if (!row) throw errors.selfCheckLinkNotFound(linkId);
+  return toLink(row, now);
+}
+
 /** Revokes a link at once (revoking it again changes nothing). */
 export async function revokeSelfCheckLink(db: Db, customerId: string, linkId: string, viewer: Viewer, actor: Actor, now: Date) {
   return db.transaction(async (tx) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { conditionalChange, setEtag } from '../http/etag.ts';
+import { conditionalChange, notModified, setEtag } from '../http/etag.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { actorOf } from '../http/principal.ts';
 import { CreateProgram, PatchProgram, Program, ProgramPage } from './program-schemas.ts';
@@ -45,7 +45,7 @@ export const programRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['programs'],
       summary: 'Get a program; its ETag is the version PATCH expects in If-Match',
       params: IdParams,
-      response: { 200: Program, 400: problem('The id is not a UUID'), 404: problem('No such program') },
+      response: { 200: Program, ...notModified, 400: problem('The id is not a UUID'), 404: problem('No such program') },
     },
     handler: async (request, reply) => {
       const program = await getProgram(app.db, request.params.id);

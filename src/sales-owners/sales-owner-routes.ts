@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { problem } from '../http/problems.ts';
 import { IdParams, IfMatchHeaders } from '../http/common-schemas.ts';
-import { conditionalChange, setEtag } from '../http/etag.ts';
+import { conditionalChange, notModified, setEtag } from '../http/etag.ts';
 import { actorOf, principalOf } from '../http/principal.ts';
 import { CreateSalesOwner, Handover, HandoverResult, PatchSalesOwner, SalesOwner, SalesOwnerPage, SalesOwnerQuery } from './sales-owner-schemas.ts';
 import { createSalesOwner, getSalesOwner, handOver, listSalesOwners, updateSalesOwner } from './sales-owner-service.ts';
@@ -38,7 +38,12 @@ export const salesOwnerRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/sales-owners/:id', {
     config: { access: 'any' },
-    schema: { tags: ['sales owners'], summary: 'Get a sales owner', params: IdParams, response: { 200: SalesOwner, 400: invalid, 404: notFound } },
+    schema: {
+      tags: ['sales owners'],
+      summary: 'Get a sales owner',
+      params: IdParams,
+      response: { 200: SalesOwner, ...notModified, 400: invalid, 404: notFound },
+    },
     handler: async (request, reply) => {
       const owner = await getSalesOwner(app.db, request.params.id, principalOf(request));
       setEtag(reply, owner.version);

@@ -6,7 +6,7 @@ import { IdParams, Timestamp } from '../http/common-schemas.ts';
 import { problem } from '../http/problems.ts';
 import { actorOf } from '../http/principal.ts';
 import { listTokens } from './token-repository.ts';
-import { createToken, describeToken, revokeToken } from './token-service.ts';
+import { createToken, describeToken, getToken, revokeToken } from './token-service.ts';
 
 const Token = z
   .object({
@@ -95,6 +95,17 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: z.object({ items: z.array(Token) }) },
     },
     handler: async () => ({ items: (await listTokens(app.db)).map(view) }),
+  });
+
+  app.get('/tokens/:id', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['tokens'],
+      summary: 'One token: its name, role, owner, expiry, last use and whether it is revoked (never the token itself)',
+      params: IdParams,
+      response: { 200: Token, 404: problem('No such token') },
+    },
+    handler: async (request) => view(await getToken(app.db, request.params.id)),
   });
 
   app.delete('/tokens/:id', {

@@ -101,6 +101,13 @@ export async function createToken(db: Db, input: NewToken, actor: Actor, now: Da
   });
 }
 
+/** One token's record (never the token itself), or 404. */
+export async function getToken(db: Db, id: string) {
+  const row = await findTokenById(db, id);
+  if (!row) throw errors.tokenNotFound(id);
+  return row;
+}
+
 export async function revokeToken(db: Db, id: string, actor: Actor, now: Date) {
   return db.transaction(async (tx) => {
     const before = await findTokenById(tx, id);
