@@ -8,7 +8,7 @@ import { problem, sendProblem, toProblem } from '../http/problems.ts';
 
 const Check = z.object({ ok: z.boolean(), error: z.string().optional() });
 const Readiness = z.object({
-  status: z.literal('ok'),
+  status: z.enum(['ok', 'degraded']).meta({ description: 'degraded: Redis is unreachable; the API serves on, jobs wait in the outbox' }),
   checks: z.object({ database: Check, jobs: Check }),
 });
 
@@ -55,16 +55,18 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/readyz', {
     schema: {
       tags: ['operations'],
-      summary: 'The database and, when configured, Redis answer; 503 says which does not',
-      response: { 200: Readiness, 503: problem('Not ready; `checks` says which dependency failed') },
+      summary: 'For the load balancer: ready (200) while the database answers; a Redis outage is reported as degraded, not unready',
+      description:
+        'Without Redis the API keeps serving (jobs wait in the outbox, rate limits let requests through), so taking every API pod out of rotation would turn a queue outage into a full one.',
+      response: { 200: Readiness, 503: problem('Not ready: the database does not answer; `checks` says which dependency failed') },
     },
     handler: async (request, reply) => {
       const [database, jobs] = await Promise.all([
         probe(() => app.database.ping(), 'the database', request.log),
         probe(() => app.jobs.ping(), 'redis', request.log),
       ]);
-      if (database.ok && jobs.ok) return { status: 'ok' as const, checks: { database, jobs } };
-      const failing = [!database.ok && 'database', !jobs.ok && 'redis'].filter(Boolean).join(' and ');
+      if (database.ok) return { status: jobs.ok ? ('ok' as const) : ('degraded' as const), checks: { database, jobs } };
+      const failing = ['database', !jobs.ok && 'redis'].filter(Boolean).join(' and ');
       const err = errors.notReady(failing, { checks: { database, jobs } });
       return sendProblem(reply, toProblem(err, request, 0));
     },
