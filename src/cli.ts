@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
-import { roles, type Role } from '../db/schema/enums.ts';
+import { roles, verdicts, type Role } from '../db/schema/enums.ts';
 import type { Actor } from './audit/audit-repository.ts';
 import { openDataStore } from './bootstrap.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -174,8 +174,9 @@ const commands: Record<string, Command> = {
   check: {
     usage:
       'check DOMAIN…|- [--json] [--program ID] [--legacy-spf-include D]… [--legacy-mx-suffix S]… [--successor-spf-include D]… [--successor-mx-suffix S]… ' +
-      '[--legacy-dkim-selector S]… [--legacy-dkim-target D]… [--successor-dkim-selector S]… [--successor-dkim-target D]… [--concurrency N]',
-    summary: 'Check domains now (MX, SPF, DMARC) and print each verdict; "-" reads domains from stdin',
+      '[--legacy-dkim-selector S]… [--legacy-dkim-target D]… [--successor-dkim-selector S]… [--successor-dkim-target D]… [--concurrency N] [--fail-on VERDICT,…]',
+    summary:
+      'Check domains now (MX, SPF, DMARC) and print each verdict; "-" reads domains from stdin; --fail-on exits 3 when any domain gets one of those verdicts (for scripts and CI)',
     options: {
       json: { type: 'boolean' },
       program: { type: 'string' },
@@ -188,8 +189,19 @@ const commands: Record<string, Command> = {
       'successor-dkim-selector': { type: 'string', multiple: true },
       'successor-dkim-target': { type: 'string', multiple: true },
       concurrency: { type: 'string' },
+      'fail-on': { type: 'string' },
     },
     async run({ values, positionals }, config) {
+      const failOn = new Set(
+        typeof values['fail-on'] === 'string'
+          ? values['fail-on']
+              .split(',')
+              .map((v) => v.trim())
+              .filter(Boolean)
+          : [],
+      );
+      const unknownVerdicts = [...failOn].filter((v) => !(verdicts as readonly string[]).includes(v));
+      if (unknownVerdicts.length > 0) throw new UsageError(`--fail-on: ${unknownVerdicts.join(', ')} is not a verdict (one of ${verdicts.join(', ')})`);
       const given = (name: string) => (values[name] as unknown as string[] | undefined) ?? [];
       const list = (name: string) => given(name).map(dnsNameOption(name));
       const selectors = (name: string) => given(name).map(dkimSelectorOption(name));
@@ -238,11 +250,17 @@ const commands: Record<string, Command> = {
       const flush = () => {
         while (printed < domains.length && results[printed] !== undefined) out(results[printed++]!);
       };
+      let failed = 0;
       await forEachConcurrently(domains, concurrency, async (domain, i) => {
         const check = await evaluateDomain(domain, ids, dns);
+        if (failOn.has(check.verdict)) failed++;
         results[i] = values.json ? JSON.stringify(check) : `${formatEvaluation(check, colour)}\n`;
         flush();
       });
+      if (failed > 0) {
+        console.error(`${failed} domain(s) with a verdict in --fail-on`);
+        process.exitCode = EXIT_FAIL_ON;
+      }
     },
   },
   'spf-test': {
@@ -405,7 +423,16 @@ function help() {
   return `Usage: npm run -s cli -- <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nConfiguration comes from the environment (see .env.example); without DATABASE_URL the embedded database in DATA_DIR is used, which only one process may open at a time.`;
 }
 
+/** Exit codes: 0 done; 1 something failed (a bad line, an error); 3 `check --fail-on` matched; 64 bad usage. */
+const EXIT_FAIL_ON = 3;
+
 async function main(argv: string[]) {
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    // package.json is one folder up from src/cli.ts, two from the built dist/src/cli.js.
+    const manifest = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => fs.existsSync(u))!;
+    out(JSON.parse(fs.readFileSync(manifest, 'utf8')).version);
+    return 0;
+  }
   const words = argv.filter((a) => !a.startsWith('-'));
   const key = [`${words[0]} ${words[1]}`, words[0]].find((k) => k && commands[k]);
   if (!key) {

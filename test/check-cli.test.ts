@@ -77,6 +77,20 @@ describe('check', () => {
     expect(slow).toMatchObject({ domain: 'slow.example.jp', verdict: 'unknown' });
   });
 
+  it('exits 3 with --fail-on when a domain gets one of those verdicts (for scripts and CI), 0 when none does, 64 for an unknown verdict', async () => {
+    const failOn = ['--fail-on', 'needs_spf_cleanup,needs_mx_and_spf'];
+    const failing = await runProcess('src/cli.ts', ['check', 'legacy.example.jp', 'done.example.jp', '--json', ...failOn, ...flags], env);
+    expect(failing.code).toBe(3);
+    expect(failing.stdout.trim().split('\n')).toHaveLength(2);
+    expect(failing.stderr).toContain('1 domain(s) with a verdict in --fail-on');
+    expect((await runProcess('src/cli.ts', ['check', 'done.example.jp', ...failOn, ...flags], env)).code).toBe(0);
+    const typo = await runProcess('src/cli.ts', ['check', 'done.example.jp', '--fail-on', 'needs_spf', ...flags], env);
+    expect(typo.code).toBe(64);
+    expect(typo.stderr).toContain('needs_spf is not a verdict');
+    const version = await runProcess('src/cli.ts', ['--version'], env);
+    expect(version).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
+  });
+
   it('reads domains from stdin with "-", and prints a readable tree without --json', async () => {
     const res = await runProcess('src/cli.ts', ['check', '-', ...flags], env, 'legacy.example.jp\n# a comment\ndone.example.jp\n');
     expect(res.code).toBe(0);
