@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsChecks, statusEvents, tasks } from '../db/schema/index.ts';
+import { axeSource as readAxe, chromiumPath, haveChromium, launchChromium } from './helpers/chromium.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
 
@@ -14,12 +14,8 @@ import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from
  * go to test-artifacts/ (the README's come from there).
  */
 
-// Debian's chromium, never a downloaded browser. `.ci/run` installs it; CI must not skip this test.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium && process.env.CI) throw new Error(`CI needs Chromium at ${chromiumPath} (apt-get install chromium)`);
 const artifacts = join(import.meta.dirname, '..', 'test-artifacts');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const axeSource = readAxe();
 
 const now = new Date('2022-09-01T03:00:00Z');
 const created = new Date('2022-08-01T03:00:00Z');
@@ -158,20 +154,7 @@ describe.skipIf(!haveChromium)(`the web app in a real browser (skipped without C
     t = await buildTestApp({ now: () => now });
     await seed();
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      // A fresh temporary profile each launch (Playwright's own). The machine has no internet: keep
-      // Chromium from calling home, or its start-up stalls.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   });
   afterAll(async () => {

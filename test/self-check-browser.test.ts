@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResolver } from '../src/dns/resolver.ts';
+import { axeSource as readAxe, chromiumPath, haveChromium, launchChromium } from './helpers/chromium.ts';
 import { buildTestApp, type TestApp } from './helpers/build-test-app.ts';
 import { TestDnsServer, type ZoneRecord } from './helpers/dns-server.ts';
 import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from './helpers/factories.ts';
@@ -15,11 +15,8 @@ import { makeCustomer, makeDomain, makeProgram, makeSalesOwner, makeToken } from
  * again" and see it done. A revoked link is a 404; another customer's data never shows.
  */
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium && process.env.CI) throw new Error(`CI needs Chromium at ${chromiumPath} (apt-get install chromium)`);
 const artifacts = join(import.meta.dirname, '..', 'test-artifacts');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const axeSource = readAxe();
 
 const legacyZone: ZoneRecord[] = [
   { type: 'TXT', data: 'v=spf1 include:spf.po.2iij.net include:spf.gateway.example -all' },
@@ -75,18 +72,7 @@ describe.skipIf(!haveChromium)(`the self-check page in a real browser (skipped w
     });
     expect(created.statusCode).toBe(201);
     mine = { link: created.json().url, linkId: created.json().id, customerId: customer.id, domain };
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   });
   afterAll(async () => {

@@ -5,7 +5,7 @@ import type { contactLanguages, Role } from '../../db/schema/enums.ts';
 import { customerScope, type Viewer } from '../access/access.ts';
 import { appendAudit, appendAudits, type Actor } from '../audit/audit-repository.ts';
 import { errors, validationError } from '../errors.ts';
-import { transitionCustomer } from '../customers/customer-service.ts';
+import { requireVisibleCustomer, transitionCustomer } from '../customers/customer-service.ts';
 import { cursorInstant, decodeCursor, toPage } from '../lib/cursor.ts';
 import { chunk } from '../lib/batches.ts';
 import { excerpt } from '../lib/storable-text.ts';
@@ -34,14 +34,6 @@ const toContact = (row: ContactRow): Contact => ({
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
 });
-
-async function requireVisibleCustomer(db: Db, customerId: string, viewer: Viewer) {
-  const [found] = await db
-    .select({ id: customers.id })
-    .from(customers)
-    .where(and(eq(customers.id, customerId), customerScope(viewer)));
-  if (!found) throw errors.customerNotFound(customerId);
-}
 
 /** A contact whose customer the viewer may see, locked for a change, or 404. */
 async function lockVisibleContact(db: Db, id: string, viewer: Viewer) {

@@ -52,6 +52,11 @@ async function loadCustomer(db: Db, id: string, viewer: Viewer) {
   return row;
 }
 
+/** 404 unless the viewer may see the customer (for the services of what hangs off a customer). */
+export async function requireVisibleCustomer(db: Db, customerId: string, viewer: Viewer) {
+  if (!(await findCustomerById(db, customerId, customerScope(viewer)))) throw errors.customerNotFound(customerId);
+}
+
 export async function getCustomer(db: Db, id: string, viewer: Viewer) {
   const found = await readCustomer(db, id, viewer);
   if (!found) throw errors.customerNotFound(id);

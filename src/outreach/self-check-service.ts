@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, desc, eq, gt, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { customers, domains, selfCheckLinks } from '../../db/schema/index.ts';
-import { customerScope, type Viewer } from '../access/access.ts';
+import { domains, selfCheckLinks } from '../../db/schema/index.ts';
+import type { Viewer } from '../access/access.ts';
 import { appendAudit, type Actor } from '../audit/audit-repository.ts';
-import { getCustomer } from '../customers/customer-service.ts';
+import { getCustomer, requireVisibleCustomer } from '../customers/customer-service.ts';
 import { getDomain, requestDomainCheck } from '../domains/domain-service.ts';
 import { errors, isAppError } from '../errors.ts';
 import { getProgram } from '../programs/program-service.ts';
@@ -47,14 +47,6 @@ const toLink = (row: LinkRow, now: Date) => ({
   lastOpenedAt: row.lastOpenedAt?.toISOString() ?? null,
 });
 export type SelfCheckLink = ReturnType<typeof toLink>;
-
-async function requireVisibleCustomer(db: Db, customerId: string, viewer: Viewer) {
-  const [found] = await db
-    .select({ id: customers.id })
-    .from(customers)
-    .where(and(eq(customers.id, customerId), customerScope(viewer)));
-  if (!found) throw errors.customerNotFound(customerId);
-}
 
 /**
  * A new link for a customer the viewer sees, and its token. The token (an HMAC of the link's id under
